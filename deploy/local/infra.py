@@ -1,0 +1,534 @@
+"""Install, start, check and stop the local Kafka broker and MongoDB-wire server.
+
+Kafka 3.9 runs from its official jars (resolved from Maven Central by Maven) as one
+KRaft node. The database is a real ``mongod`` when one is on PATH, the server
+OUTGOING_MONGO_URL points to when it answers, or else FerretDB 1.24 built from its Go
+module with the SQLite backend. Downloads live in a cache folder that survives runs;
+pids, logs and data live in a run folder. Stopping only ends processes whose pid file
+we wrote and whose command line is still ours.
+
+Usage: python deploy/local/infra.py {install,up,down,status} [--services]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+KAFKA_VERSION = "3.9.2"
+FERRETDB_VERSION = "v1.24.0"
+SERVICES = ("registration", "matching", "notifications")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class InfraError(RuntimeError):
+    """A setup problem, with the command that fixes it."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}\n  fix: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class Config:
+    cache_dir: Path
+    run_dir: Path
+    kafka_host: str
+    kafka_port: int
+    kafka_controller_port: int
+    mongo_url: str
+    mongo_url_explicit: bool
+    ready_timeout: float
+    kafka_heap: str
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ
+        cache = Path(env.get("OUTGOING_CACHE_DIR") or Path(env.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "outgoing")
+        run = Path(env.get("OUTGOING_RUN_DIR") or PROJECT_ROOT / ".run")
+        bootstrap = env.get("OUTGOING_KAFKA_BOOTSTRAP", "127.0.0.1:9092").split(",")[0]
+        host, _, port = bootstrap.rpartition(":")
+        kafka_port = int(port)
+        return cls(
+            cache_dir=cache.resolve(),
+            run_dir=run.resolve(),
+            kafka_host=host or "127.0.0.1",
+            kafka_port=kafka_port,
+            kafka_controller_port=int(env.get("OUTGOING_KAFKA_CONTROLLER_PORT", kafka_port + 1)),
+            mongo_url=env.get("OUTGOING_MONGO_URL", "mongodb://127.0.0.1:27017"),
+            mongo_url_explicit="OUTGOING_MONGO_URL" in env,
+            ready_timeout=float(env.get("OUTGOING_READY_TIMEOUT", "90")),
+            kafka_heap=env.get("OUTGOING_KAFKA_HEAP", "768m"),
+        )
+
+    @property
+    def mongo_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.mongo_url)
+        return parts.hostname or "127.0.0.1", parts.port or 27017
+
+
+def say(message: str) -> None:
+    print(f"[infra] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _pid_file(cfg: Config, name: str) -> Path:
+    return cfg.run_dir / f"{name}.pid"
+
+
+def _log_file(cfg: Config, name: str) -> Path:
+    return cfg.run_dir / "logs" / f"{name}.log"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def running_pid(cfg: Config, name: str) -> int | None:
+    """The pid we recorded for ``name``, if that process is alive and still ours."""
+    path = _pid_file(cfg, name)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        pid, marker = int(record["pid"]), record["marker"]
+    except (ValueError, KeyError, json.JSONDecodeError):
+        path.unlink(missing_ok=True)
+        return None
+    if marker in _cmdline(pid):
+        return pid
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _spawn(cfg: Config, name: str, argv: list[str], marker: str, env: dict[str, str] | None = None) -> int:
+    log = _log_file(cfg, name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **(env or {})},
+        )
+    _pid_file(cfg, name).write_text(json.dumps({"pid": proc.pid, "marker": marker, "argv": argv}))
+    return proc.pid
+
+
+def _stop(cfg: Config, name: str, grace: float = 30.0) -> bool:
+    pid = running_pid(cfg, name)
+    if pid is None:
+        _pid_file(cfg, name).unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        say(f"{name} (pid {pid}) ignored SIGTERM for {grace:.0f}s; sending SIGKILL")
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(cfg, name).unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and ") Z " not in stat.read_text()
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _require_free(host: str, port: int, what: str, env_var: str) -> None:
+    if port_open(host, port):
+        raise InfraError(
+            f"port {port} on {host}, needed by {what}, is already taken by another process",
+            f"stop that process (`ss -ltnp 'sport = :{port}'` shows it) or pick another port, e.g. `export {env_var}=...`",
+        )
+
+
+def _wait(check, what: str, cfg: Config, log: Path, pid_name: str) -> None:
+    deadline = time.monotonic() + cfg.ready_timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if running_pid(cfg, pid_name) is None:
+            raise InfraError(f"{what} exited during start-up; see {log}", f"read the end of {log}, then `make down && make up`")
+        time.sleep(0.5)
+    raise InfraError(
+        f"{what} did not become ready within {cfg.ready_timeout:.0f} seconds; see {log}",
+        f"read {log}; raise the limit with `export OUTGOING_READY_TIMEOUT=180` if the machine is slow",
+    )
+
+
+def _run(argv: list[str], what: str, fix: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        unreachable = re.search(r"(resolve|unknown host|connection refused|timed out|no such host|dial tcp|Could not transfer|network)", tail, re.I)
+        problem = f"{what} failed (exit {proc.returncode})"
+        if unreachable:
+            problem += ": the package registry could not be reached"
+        raise InfraError(f"{problem}\n{tail}", fix)
+    return proc.stdout
+
+
+# ---------------------------------------------------------------- Kafka
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise InfraError("Java is missing: Kafka needs a Java 17 runtime", "apt-get install -y openjdk-17-jre-headless")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    if match is None or int(match.group(1)) < 17:
+        raise InfraError(f"Java 17 or newer is needed, found: {out.splitlines()[0] if out else 'unknown'}", "apt-get install -y openjdk-17-jre-headless")
+    return java
+
+
+def kafka_libs(cfg: Config) -> Path:
+    return cfg.cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def install_kafka(cfg: Config) -> Path:
+    libs = kafka_libs(cfg)
+    stamp = libs / ".complete"
+    if stamp.exists():
+        return libs
+    _java()
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise InfraError("Maven is missing: it resolves the Kafka jars from Maven Central", "apt-get install -y maven")
+    say(f"resolving Apache Kafka {KAFKA_VERSION} jars from Maven Central into {libs}")
+    libs.mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            mvn, "-B", "-q", "-f", str(PROJECT_ROOT / "deploy/local/kafka/pom.xml"),
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-Dmaven.repo.local={cfg.cache_dir / 'm2'}",
+            "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
+        ],
+        "resolving the Kafka jars with Maven",
+        "check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), then `make install`",
+    )
+    if not (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
+        raise InfraError(f"Maven finished but kafka_2.13-{KAFKA_VERSION}.jar is not in {libs}", f"rm -rf {libs} && make install")
+    stamp.touch()
+    return libs
+
+
+def _kafka_properties(cfg: Config, data: Path) -> str:
+    host, port, cport = cfg.kafka_host, cfg.kafka_port, cfg.kafka_controller_port
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{host}:{cport}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={data}",
+            "auto.create.topics.enable=false",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=10",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=168",
+            "",
+        ]
+    )
+
+
+def _log4j(cfg: Config) -> Path:
+    path = cfg.run_dir / "kafka" / "log4j.properties"
+    path.write_text(
+        "log4j.rootLogger=INFO, stdout\n"
+        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "log4j.logger.kafka.controller=WARN\nlog4j.logger.state.change.logger=WARN\n"
+    )
+    return path
+
+
+def kafka_ready(cfg: Config) -> bool:
+    """True when the broker answers a metadata request, not merely accepts TCP."""
+    if not port_open(cfg.kafka_host, cfg.kafka_port):
+        return False
+    try:
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def probe() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=f"{cfg.kafka_host}:{cfg.kafka_port}", request_timeout_ms=3000)
+            try:
+                await admin.start()
+                await admin.list_topics()
+                return True
+            finally:
+                await admin.close()
+
+        return asyncio.run(asyncio.wait_for(probe(), 6))
+    except Exception:
+        return False
+
+
+def start_kafka(cfg: Config) -> str:
+    if running_pid(cfg, "kafka"):
+        return "already running"
+    if port_open(cfg.kafka_host, cfg.kafka_port) and kafka_ready(cfg):
+        return f"reusing the broker already answering on {cfg.kafka_host}:{cfg.kafka_port}"
+    java = _java()
+    libs = install_kafka(cfg)
+    _require_free(cfg.kafka_host, cfg.kafka_port, "Kafka", "OUTGOING_KAFKA_BOOTSTRAP")
+    _require_free(cfg.kafka_host, cfg.kafka_controller_port, "the Kafka controller", "OUTGOING_KAFKA_CONTROLLER_PORT")
+    home = cfg.run_dir / "kafka"
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    props = home / "server.properties"
+    props.write_text(_kafka_properties(cfg, data))
+    log4j = _log4j(cfg)
+    classpath = f"{libs}/*"
+    if not (data / "meta.properties").exists():
+        cluster_id = _run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"], "generating a Kafka cluster id", "check the Java install").strip()
+        _run(
+            [java, "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            "formatting Kafka storage",
+            f"rm -rf {data} && make up",
+        )
+    argv = [
+        java, f"-Xms256m", f"-Xmx{cfg.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}", f"-Doutgoing.run={home}",
+        "-cp", classpath, "kafka.Kafka", str(props),
+    ]
+    _spawn(cfg, "kafka", argv, marker=f"-Doutgoing.run={home}")
+    _wait(lambda: kafka_ready(cfg), f"Kafka on {cfg.kafka_host}:{cfg.kafka_port}", cfg, _log_file(cfg, "kafka"), "kafka")
+    return "started"
+
+
+# ---------------------------------------------------------------- MongoDB wire
+
+
+def ferretdb_binary(cfg: Config) -> Path:
+    return cfg.cache_dir / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
+
+
+def install_ferretdb(cfg: Config) -> Path:
+    """Build FerretDB from its module: the module zip lacks version.txt, so build a copy."""
+    binary = ferretdb_binary(cfg)
+    if binary.exists():
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        raise InfraError("Go is missing: FerretDB is built from source with `go build`", "install Go >= 1.22 (e.g. from your distribution), then `make install`")
+    module = f"github.com/FerretDB/FerretDB@{FERRETDB_VERSION}"
+    say(f"building FerretDB {FERRETDB_VERSION} with Go (first run only, a few minutes)")
+    gocache = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "auto"}
+    info = json.loads(_run([go, "mod", "download", "-json", module], "downloading the FerretDB module", "check that the Go module proxy is reachable (GOPROXY), then `make install`", env=gocache))
+    source = binary.parent / "src"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(info["Dir"], source)
+    for path in source.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
+    (source / "build/version/version.txt").write_text(FERRETDB_VERSION + "\n")
+    _run([go, "build", "-o", str(binary), "./cmd/ferretdb"], "building FerretDB", "check the Go toolchain and the module proxy, then `make install`", cwd=source, env=gocache)
+    shutil.rmtree(source, ignore_errors=True)
+    return binary
+
+
+def mongo_ready(cfg: Config) -> bool:
+    host, port = cfg.mongo_host_port
+    if not port_open(host, port):
+        return False
+    try:
+        from pymongo import MongoClient
+
+        with MongoClient(cfg.mongo_url, serverSelectionTimeoutMS=2000) as client:
+            client.admin.command("ping")
+        return True
+    except Exception:
+        return False
+
+
+def mongo_flavour(cfg: Config) -> str:
+    return "mongod" if shutil.which("mongod") else "ferretdb"
+
+
+def start_mongo(cfg: Config) -> str:
+    if running_pid(cfg, "mongo"):
+        return "already running"
+    if mongo_ready(cfg):
+        return f"reusing the server already answering at {cfg.mongo_url}"
+    host, port = cfg.mongo_host_port
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise InfraError(f"the MongoDB server at {cfg.mongo_url} does not answer", "start it, or unset OUTGOING_MONGO_URL to use a local server")
+    _require_free(host, port, "the MongoDB-wire server", "OUTGOING_MONGO_URL")
+    home = cfg.run_dir / "mongo"
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    if mongo_flavour(cfg) == "mongod":
+        argv = [shutil.which("mongod") or "mongod", "--bind_ip", host, "--port", str(port), "--dbpath", str(data)]
+        marker = f"--dbpath {data}"
+    else:
+        binary = install_ferretdb(cfg)
+        state = home / "state"
+        state.mkdir(exist_ok=True)
+        argv = [
+            str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--state-dir={state}",
+            f"--listen-addr={host}:{port}", "--debug-addr=127.0.0.1:0", "--telemetry=disable",
+            "--log-format=json", "--log-level=WARN",
+        ]
+        marker = f"--state-dir={state}"
+    _spawn(cfg, "mongo", argv, marker=marker)
+    _wait(lambda: mongo_ready(cfg), f"the MongoDB-wire server at {cfg.mongo_url}", cfg, _log_file(cfg, "mongo"), "mongo")
+    return "started"
+
+
+# ---------------------------------------------------------------- services
+
+
+def service_ready(cfg: Config, name: str) -> bool:
+    log = _log_file(cfg, name)
+    if not log.exists():
+        return False
+    marker = _ready_marker(cfg, name)
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("event") == "ready" and entry.get("service") == name and entry.get("instance") == marker:
+            return True
+    return False
+
+
+def _ready_marker(cfg: Config, name: str) -> str:
+    path = _pid_file(cfg, name)
+    try:
+        return json.loads(path.read_text())["instance"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return ""
+
+
+def start_service(cfg: Config, name: str) -> str:
+    if running_pid(cfg, name):
+        return "already running"
+    instance = f"{name}-{uuid.uuid4().hex[:8]}"
+    argv = [sys.executable, "-m", f"services.{name}"]
+    pid = _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance})
+    record = json.loads(_pid_file(cfg, name).read_text())
+    record["instance"] = instance
+    _pid_file(cfg, name).write_text(json.dumps(record))
+    _wait(lambda: service_ready(cfg, name), f"the {name} service (pid {pid})", cfg, _log_file(cfg, name), name)
+    return "started"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def install(cfg: Config) -> None:
+    install_kafka(cfg)
+    if mongo_flavour(cfg) == "ferretdb" and not (cfg.mongo_url_explicit and mongo_ready(cfg)):
+        install_ferretdb(cfg)
+    say("installed: Kafka jars and the MongoDB-wire server are in " + str(cfg.cache_dir))
+
+
+def up(cfg: Config, services: bool = False) -> None:
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    say(f"kafka: {start_kafka(cfg)} ({cfg.kafka_host}:{cfg.kafka_port})")
+    say(f"mongo: {start_mongo(cfg)} ({cfg.mongo_url}, {mongo_flavour(cfg)})")
+    if services:
+        from shared.settings import Settings
+        from shared.kafka import ensure_topics
+
+        import asyncio
+
+        created = asyncio.run(ensure_topics(Settings()))
+        say(f"topics: {len(created)} created")
+        for name in SERVICES:
+            say(f"{name}: {start_service(cfg, name)} (log {_log_file(cfg, name)})")
+    say(f"ready in {time.monotonic() - t0:.1f}s; logs in {cfg.run_dir / 'logs'}; stop with `make down`")
+
+
+def down(cfg: Config) -> None:
+    for name in (*SERVICES, "mongo", "kafka"):
+        if _stop(cfg, name):
+            say(f"{name}: stopped")
+
+
+def status(cfg: Config) -> dict[str, str]:
+    report = {}
+    for name in ("kafka", "mongo", *SERVICES):
+        pid = running_pid(cfg, name)
+        report[name] = f"running (pid {pid})" if pid else "stopped"
+    report["kafka"] += ", answering" if kafka_ready(cfg) else ", not answering"
+    report["mongo"] += ", answering" if mongo_ready(cfg) else ", not answering"
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["install", "up", "down", "status"])
+    parser.add_argument("--services", action="store_true", help="with up: also start the three services")
+    args = parser.parse_args(argv)
+    cfg = Config.from_env()
+    try:
+        if args.command == "install":
+            install(cfg)
+        elif args.command == "up":
+            up(cfg, services=args.services)
+        elif args.command == "down":
+            down(cfg)
+        else:
+            for name, state in status(cfg).items():
+                print(f"{name:14} {state}")
+    except InfraError as error:
+        print(f"[infra] error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(PROJECT_ROOT))
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Event contracts: the envelope every message travels in, and the topics they travel on."""

@@ -1,0 +1,130 @@
+"""The envelope every Outgoing event travels in.
+
+Validation is strict and closed (extra fields are errors) so that a producer's mistake
+surfaces at the consumer as a dead-lettered message with a reason, never as silently
+dropped or coerced data. Envelopes are validated from JSON bytes, where strict mode still
+accepts ISO-8601 strings for times and UUIDs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$"
+_FORBIDDEN_KEY = re.compile(r"^\$|\.")
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+"""A timezone-aware instant, normalised to UTC: the only kind of time inside the system."""
+
+
+def find_mongo_operator(value: Any, path: str = "") -> str | None:
+    """Path of the first key that MongoDB would read as an operator or a nested path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _FORBIDDEN_KEY.search(key):
+                return here
+            found = find_mongo_operator(item, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_mongo_operator(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+class Contract(BaseModel):
+    """Base for every event model and payload: strict, closed, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _reject_mongo_operators(self) -> Contract:
+        """Free-form mappings must not smuggle operators into a query or update.
+
+        An "after" validator, because a "before" one would turn strict JSON validation into
+        strict Python validation, which rejects ISO strings for times and UUIDs.
+        """
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict | list):
+                found = find_mongo_operator(value, name)
+                if found:
+                    raise ValueError(f"field name {found!r} looks like a MongoDB operator or dotted path")
+        return self
+
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+
+class Envelope(Contract, Generic[PayloadT]):
+    """id, type (with its version), source, UTC time, correlation and causation ids, subject and payload.
+
+    ``subject`` is also the Kafka key, so all events about one subject stay in order.
+    """
+
+    EVENT_TYPE: ClassVar[str] = ""
+
+    id: UUID
+    type: Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+    time: UtcDatetime
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    payload: PayloadT
+
+    @model_validator(mode="after")
+    def _type_matches_class(self) -> Envelope[PayloadT]:
+        if self.EVENT_TYPE and self.type != self.EVENT_TYPE:
+            raise ValueError(f"type {self.type!r} does not match {self.EVENT_TYPE!r}")
+        return self
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        source: str,
+        subject: str,
+        payload: PayloadT,
+        caused_by: Envelope[Any] | None = None,
+        event_id: UUID | None = None,
+        time: datetime | None = None,
+        type: str | None = None,
+    ) -> Any:
+        """A fresh event; correlation flows from the causing event, causation points at it."""
+        event_id = event_id or uuid4()
+        return cls(
+            id=event_id,
+            type=type or cls.EVENT_TYPE,
+            source=source,
+            time=(time or datetime.now(UTC)),
+            correlation_id=caused_by.correlation_id if caused_by else event_id,
+            causation_id=caused_by.id if caused_by else None,
+            subject=subject,
+            payload=payload,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @property
+    def key(self) -> bytes:
+        return self.subject.encode()
+
+
+class RawPayload(Contract):
+    """A payload not yet bound to a type: used to peek at any envelope's header fields."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)

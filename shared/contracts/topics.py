@@ -1,0 +1,48 @@
+"""Every Kafka topic Outgoing uses, in one place.
+
+Topic names are ``<prefix>.<logical name>``; the prefix comes from settings so that tests
+and parallel environments never share a topic. Auto-creation is off on the broker: the
+project creates these itself (``outgoing topics create`` or at service start-up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    """Logical topic names. The value is the suffix after the environment prefix."""
+
+    SIGNUP_FORMS = "forms.signups"
+    """Upstream web forms: signups, updates, withdrawals, erasure requests."""
+    MEETING_FORMS = "forms.meetings"
+    """Upstream web forms: meeting requests and answers, follow-up answers."""
+    OPERATOR_COMMANDS = "operator.commands"
+    """Operators: mission planning, overrides, scheduling commands."""
+    MISSIONS = "missions.catalogue"
+    """The mission catalogue, keyed by mission id (see docs/architecture.md)."""
+    REGISTRATION_EVENTS = "registration.events"
+    MATCHING_EVENTS = "matching.events"
+    NOTIFICATION_EVENTS = "notifications.events"
+    REGISTRATION_DLQ = "registration.dlq"
+    MATCHING_DLQ = "matching.dlq"
+    NOTIFICATIONS_DLQ = "notifications.dlq"
+    SMOKE = "smoke"
+    """Round-trip checks of the broker itself."""
+
+
+DEAD_LETTER_TOPICS = (Topic.REGISTRATION_DLQ, Topic.MATCHING_DLQ, Topic.NOTIFICATIONS_DLQ)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Resolves logical topics to the names used on the broker for one environment."""
+
+    prefix: str
+
+    def __call__(self, topic: Topic) -> str:
+        return f"{self.prefix}.{topic.value}"
+
+    def all(self) -> list[str]:
+        return [self(topic) for topic in Topic]

@@ -1,0 +1,299 @@
+"""The at-least-once KafkaBroker every service uses, and how its subscribers consume.
+
+Delivery semantics are set on purpose, because the defaults lose messages:
+
+* the producer is idempotent with ``acks=all``;
+* subscribers commit only after the handler returns (``AckPolicy.NACK_ON_ERROR``); a
+  failure seeks back so the record is consumed again rather than skipped;
+* new consumer groups start from the earliest offset;
+* shutdown waits ``graceful_timeout`` for in-flight messages.
+
+Around every handler, two middlewares run:
+
+* ``LogContextMiddleware`` binds event id, correlation id, topic, partition and offset
+  to structlog's context for the duration of the message;
+* ``DeadLetterMiddleware`` sends undecodable or invalid messages to the service's
+  dead-letter topic with the reason and the original bytes, retries transient failures
+  with backoff, and dead-letters a message whose handler keeps failing for another
+  reason, so one message can never stall or kill a consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar, get_type_hints
+
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
+from faststream import AckPolicy, BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from pydantic import TypeAdapter, ValidationError
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
+
+from shared.contracts.envelope import Envelope, find_mongo_operator
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger("outgoing.messaging")
+
+HEADER_EVENT_ID = "x-event-id"
+HEADER_EVENT_TYPE = "x-event-type"
+HEADER_CORRELATION_ID = "x-correlation-id"
+
+DLQ_REASON = "x-dlq-reason"
+DLQ_ERRORS = "x-dlq-errors"
+DLQ_SOURCE_TOPIC = "x-dlq-source-topic"
+DLQ_SOURCE_PARTITION = "x-dlq-source-partition"
+DLQ_SOURCE_OFFSET = "x-dlq-source-offset"
+DLQ_SERVICE = "x-dlq-service"
+DLQ_GROUP = "x-dlq-group"
+DLQ_TIME = "x-dlq-time"
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    AutoReconnect,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    RequestTimedOutError,
+    NotLeaderForPartitionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class PermanentFailure(Exception):
+    """A handler's verdict that this message can never succeed: dead-letter it now."""
+
+
+class UnsafeInput(Exception):
+    """A message carrying MongoDB operators or dotted keys: never processed, always dead-lettered."""
+
+    def __init__(self, path: str, validation: ValidationError | None = None) -> None:
+        super().__init__(f"field name {path!r} looks like a MongoDB operator or dotted path")
+        self.path = path
+        self.validation = validation
+
+
+def event_headers(event: Envelope[Any]) -> dict[str, str]:
+    return {
+        HEADER_EVENT_ID: str(event.id),
+        HEADER_EVENT_TYPE: event.type,
+        HEADER_CORRELATION_ID: str(event.correlation_id),
+    }
+
+
+async def publish_event(broker: KafkaBroker, topic: str, event: Envelope[Any]) -> None:
+    """Publish one envelope, keyed by its subject, and wait for the broker's acknowledgement."""
+    await broker.publish(event.to_bytes(), topic, key=event.key, headers=event_headers(event))
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
+    """Decode the raw bytes straight into ``event_type`` in pydantic's strict JSON mode.
+
+    Validating the bytes (not a dict FastStream parsed first) keeps strict mode usable:
+    JSON has no UUID or datetime type, and strict JSON validation accepts their ISO forms.
+    """
+    adapter: TypeAdapter[Any] = TypeAdapter(event_type)
+
+    async def decode(message: StreamMessage[Any]) -> Any:
+        body = message.body or b""
+        try:
+            return adapter.validate_json(body)
+        except ValidationError as error:
+            unsafe = _operator_key_in(body)
+            if unsafe:
+                raise UnsafeInput(unsafe, error) from error
+            raise
+
+    return decode
+
+
+def _operator_key_in(body: bytes) -> str | None:
+    """Only consulted once validation failed, so valid traffic pays nothing for it."""
+    try:
+        return find_mongo_operator(json.loads(body))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[Any]])
+
+
+def consumer(broker: KafkaBroker, topic: str, group_id: str, **options: Any) -> Callable[[HandlerT], HandlerT]:
+    """Register ``handler`` as an at-least-once subscriber whose typed first argument is decoded strictly."""
+
+    def register(handler: HandlerT) -> HandlerT:
+        first = next(iter(inspect.signature(handler).parameters))
+        event_type = get_type_hints(handler, include_extras=True)[first]
+        broker.subscriber(
+            topic,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=strict_json_decoder(event_type),
+            max_poll_interval_ms=600_000,
+            **options,
+        )(handler)
+        return handler
+
+    return register
+
+
+# ---------------------------------------------------------------- middlewares
+
+
+def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
+    headers = message.headers or {}
+    ids = {"event_id": headers.get(HEADER_EVENT_ID), "correlation_id": headers.get(HEADER_CORRELATION_ID), "event_type": headers.get(HEADER_EVENT_TYPE)}
+    if ids["event_id"] is None:
+        try:
+            body = json.loads(message.body)
+            if isinstance(body, dict):
+                ids = {"event_id": body.get("id"), "correlation_id": body.get("correlation_id"), "event_type": body.get("type")}
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return {k: str(v) for k, v in ids.items() if isinstance(v, str)}
+
+
+class LogContextMiddleware(BaseMiddleware):
+    """Bind the message's identity to every log line written while it is handled."""
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        record = msg.raw_message
+        with structlog.contextvars.bound_contextvars(
+            topic=getattr(record, "topic", None),
+            partition=getattr(record, "partition", None),
+            offset=getattr(record, "offset", None),
+            **_peek_ids(msg),
+        ):
+            return await call_next(msg)
+
+
+class DeadLetterPolicy:
+    """Where and when a service gives up on a message; one instance per service."""
+
+    def __init__(
+        self,
+        service: str,
+        dead_letter_topic: str,
+        group_id: str,
+        handler_attempts: int = 3,
+        transient_backoff: tuple[float, float] = (0.2, 10.0),
+        transient_attempts_before_redelivery: int = 8,
+    ) -> None:
+        self.service = service
+        self.dead_letter_topic = dead_letter_topic
+        self.group_id = group_id
+        self.handler_attempts = handler_attempts
+        self.transient_backoff = transient_backoff
+        self.transient_attempts_before_redelivery = transient_attempts_before_redelivery
+
+    def middleware(self) -> Callable[..., BaseMiddleware]:
+        policy = self
+
+        def build(msg: Any, /, *, context: Any) -> BaseMiddleware:
+            return DeadLetterMiddleware(msg, context=context, policy=policy)
+
+        return build
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, policy: DeadLetterPolicy) -> None:
+        super().__init__(msg, context=context)
+        self.policy = policy
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        policy = self.policy
+        transient_failures = 0
+        handler_failures = 0
+        while True:
+            try:
+                return await call_next(msg)
+            except ValidationError as error:
+                await self._dead_letter(msg, "invalid", _validation_errors(error))
+                return None
+            except UnsafeInput as error:
+                errors = [{"loc": error.path, "type": "mongo_operator", "msg": str(error)}]
+                await self._dead_letter(msg, "unsafe-input", errors + (_validation_errors(error.validation) if error.validation else []))
+                return None
+            except PermanentFailure as error:
+                await self._dead_letter(msg, "rejected", [{"msg": str(error)}])
+                return None
+            except TRANSIENT_ERRORS as error:
+                transient_failures += 1
+                low, high = policy.transient_backoff
+                delay = min(high, low * 2 ** (transient_failures - 1))
+                log.warning("transient failure, retrying", error=repr(error), attempt=transient_failures, delay_s=delay)
+                if transient_failures >= policy.transient_attempts_before_redelivery:
+                    raise  # NACK: the record is sought back and consumed again, never skipped
+                await asyncio.sleep(delay)
+            except Exception as error:  # a handler bug must not stall the partition forever
+                handler_failures += 1
+                log.error("handler failed", error=repr(error), attempt=handler_failures, exc_info=True)
+                if handler_failures >= policy.handler_attempts:
+                    await self._dead_letter(msg, "handler-error", [{"msg": repr(error)}])
+                    return None
+                await asyncio.sleep(policy.transient_backoff[0] * handler_failures)
+
+    async def _dead_letter(self, msg: StreamMessage[Any], reason: str, errors: list[dict[str, Any]]) -> None:
+        record = msg.raw_message
+        headers = {
+            DLQ_REASON: reason,
+            DLQ_ERRORS: json.dumps(errors, default=str)[:8000],
+            DLQ_SOURCE_TOPIC: str(record.topic),
+            DLQ_SOURCE_PARTITION: str(record.partition),
+            DLQ_SOURCE_OFFSET: str(record.offset),
+            DLQ_SERVICE: self.policy.service,
+            DLQ_GROUP: self.policy.group_id,
+            DLQ_TIME: datetime.now(UTC).isoformat(),
+        }
+        broker: KafkaBroker = self.context.get("broker")
+        await broker.publish(msg.body, self.policy.dead_letter_topic, key=record.key, headers=headers)
+        log.warning("dead-lettered", reason=reason, errors=errors, dead_letter_topic=self.policy.dead_letter_topic)
+
+
+def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors without the offending input, which may hold personal data."""
+    return [
+        {"loc": ".".join(str(p) for p in e["loc"]), "type": e["type"], "msg": e["msg"]}
+        for e in error.errors(include_input=False, include_url=False)
+    ]
+
+
+# ---------------------------------------------------------------- broker
+
+
+def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None) -> KafkaBroker:
+    middlewares: list[Any] = [LogContextMiddleware]
+    if dead_letters is not None:
+        middlewares.append(dead_letters.middleware())
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"{settings.kafka_client_id}-{service}-{settings.instance_id}",
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=30_000,
+        graceful_timeout=settings.graceful_timeout_s,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        allow_auto_create_topics=False,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"outgoing.{service}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+def group_id(settings: Settings, service: str) -> str:
+    """Consumer groups are named after the environment and the service, never left anonymous."""
+    return f"{settings.topic_prefix}.{service}"

@@ -1,0 +1,117 @@
+"""The common shape of a service process: settings, logging, broker, database, ready line.
+
+Each service's ``app.py`` supplies what is its own (indexes, subscribers, background
+loops); this module only wires them the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.contracts.topics import Topic, TopicNames
+from shared.logging import configure_logging, get_logger
+from shared.messaging import DeadLetterPolicy, create_broker, group_id
+from shared.mongo import IndexSpec, create_client, ensure_indexes
+from shared.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: its settings, broker and database."""
+
+    service: str
+    settings: Settings
+    broker: KafkaBroker
+    topics: TopicNames
+    group_id: str
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+BackgroundLoop = Callable[[Runtime], Awaitable[None]]
+Registrar = Callable[[Runtime], None]
+
+
+def build_service(
+    service: str,
+    settings: Settings,
+    dead_letter_topic: Topic,
+    indexes: Iterable[IndexSpec] = (),
+    register: Registrar | None = None,
+    loops: Iterable[BackgroundLoop] = (),
+    configure_logs: bool = True,
+) -> tuple[FastStream, Runtime]:
+    """A FastStream app for ``service``: subscribers registered, indexes created at start-up."""
+    if configure_logs:
+        configure_logging(service, settings.log_level, settings.log_json)
+    log = get_logger(f"outgoing.{service}")
+    topics = TopicNames(settings.topic_prefix)
+    group = group_id(settings, service)
+    policy = DeadLetterPolicy(service, topics(dead_letter_topic), group)
+    broker = create_broker(settings, service, policy)
+    mongo = create_client(settings)
+    runtime = Runtime(service, settings, broker, topics, group, mongo, mongo[settings.mongo_db])
+    if register is not None:
+        register(runtime)
+    app = FastStream(broker, logger=get_logger(f"outgoing.{service}.app"))
+    index_specs = list(indexes)
+    loop_factories = list(loops)
+
+    @app.on_startup
+    async def connect_database() -> None:
+        await runtime.mongo.admin.command("ping")
+        await ensure_indexes(runtime.db, index_specs)
+
+    @app.after_startup
+    async def announce_ready() -> None:
+        for loop in loop_factories:
+            runtime.background.append(asyncio.create_task(_guarded(loop, runtime), name=f"{service}:{loop.__name__}"))
+        log.info(
+            "ready",
+            service=service,
+            instance=settings.instance_id,
+            kafka=settings.kafka_bootstrap,
+            database=settings.mongo_db,
+            group_id=group,
+            subscribers=len(broker.subscribers),
+        )
+
+    @app.on_shutdown
+    async def stop_background() -> None:
+        for task in runtime.background:
+            task.cancel()
+        for task in runtime.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        log.info("stopping", service=service, instance=settings.instance_id)
+
+    @app.after_shutdown
+    async def close_database() -> None:
+        await runtime.mongo.close()
+        log.info("stopped", service=service, instance=settings.instance_id)
+
+    return app, runtime
+
+
+async def _guarded(loop: BackgroundLoop, runtime: Runtime) -> None:
+    """Restart a background loop after an unexpected error instead of letting it die silently."""
+    log = get_logger(f"outgoing.{runtime.service}")
+    while True:
+        try:
+            await loop(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background loop failed; restarting", loop=loop.__name__)
+            await asyncio.sleep(1.0)

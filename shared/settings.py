@@ -1,0 +1,32 @@
+"""Configuration for every service, read from OUTGOING_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTGOING_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_client_id: str = "outgoing"
+    topic_prefix: str = Field("outgoing", description="namespace for every topic; tests use a unique one")
+    topic_partitions: int = Field(3, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    graceful_timeout_s: float = Field(15.0, gt=0, description="how long shutdown waits for in-flight messages")
+
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str = "outgoing"
+    mongo_timeout_ms: int = 5000
+
+    instance_id: str = "local"
+    log_level: str = "INFO"
+    log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

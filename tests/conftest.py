@@ -1,0 +1,57 @@
+"""Session fixtures: the real Kafka broker and MongoDB-wire server, shared by all tests.
+
+They are started once per session (or reused when already running, e.g. after
+`make up`), and stopped at the end only if this session started them. Each test gets
+its own topic prefix and database, both removed afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from deploy.local import infra
+from shared.kafka import delete_topics, ensure_topics
+from shared.mongo import create_client
+from shared.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def real_servers() -> Iterator[infra.Config]:
+    cfg = infra.Config.from_env()
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    before = {name: infra.running_pid(cfg, name) for name in ("kafka", "mongo")}
+    infra.start_kafka(cfg)
+    infra.start_mongo(cfg)
+    yield cfg
+    for name, pid in before.items():
+        if pid is None:
+            infra._stop(cfg, name)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def settings(real_servers: infra.Config, unique_name: str) -> AsyncIterator[Settings]:
+    """Settings isolated to this test: its own topics and its own database."""
+    cfg = real_servers
+    test_settings = Settings(
+        kafka_bootstrap=f"{cfg.kafka_host}:{cfg.kafka_port}",
+        mongo_url=cfg.mongo_url,
+        topic_prefix=unique_name,
+        mongo_db=unique_name,
+        topic_partitions=2,
+        graceful_timeout_s=5.0,
+        instance_id=unique_name,
+    )
+    created = await ensure_topics(test_settings)
+    yield test_settings
+    await delete_topics(test_settings, created)
+    client = create_client(test_settings)
+    await client.drop_database(unique_name)
+    await client.close()

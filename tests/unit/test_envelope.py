@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from shared.contracts.envelope import Contract, Envelope, find_mongo_operator
+
+
+class Sample(Contract):
+    name: str
+    tags: dict[str, str] = {}
+
+
+class SampleHappened(Envelope[Sample]):
+    EVENT_TYPE = "sample.happened.v1"
+
+
+def raw(**overrides: object) -> dict[str, object]:
+    event_id = str(uuid4())
+    body: dict[str, object] = {
+        "id": event_id,
+        "type": "sample.happened.v1",
+        "source": "tests",
+        "time": "2020-10-19T09:00:00+02:00",
+        "correlation_id": event_id,
+        "causation_id": None,
+        "subject": "company-1",
+        "payload": {"name": "Rossi S.p.A."},
+    }
+    body.update(overrides)
+    return body
+
+
+def from_json(body: dict[str, object]) -> SampleHappened:
+    import json
+
+    return SampleHappened.model_validate_json(json.dumps(body))
+
+
+def test_time_is_normalised_to_utc() -> None:
+    event = from_json(raw())
+    assert event.time == datetime(2020, 10, 19, 7, 0, tzinfo=UTC)
+    assert event.time.utcoffset() == timedelta(0)
+
+
+def test_naive_time_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        from_json(raw(time="2020-10-19T09:00:00"))
+
+
+def test_extra_fields_are_forbidden_at_every_level() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        from_json(raw(unexpected=1))
+    with pytest.raises(ValidationError, match="extra"):
+        from_json(raw(payload={"name": "x", "surprise": True}))
+
+
+def test_strict_mode_refuses_coercion() -> None:
+    with pytest.raises(ValidationError):
+        from_json(raw(payload={"name": 42}))
+
+
+@pytest.mark.parametrize("bad_type", ["company.registered", "Company.Registered.v1", "x.v1", "a.b.v0"])
+def test_type_must_carry_a_version(bad_type: str) -> None:
+    with pytest.raises(ValidationError):
+        from_json(raw(type=bad_type))
+
+
+def test_type_must_match_the_model() -> None:
+    with pytest.raises(ValidationError, match="does not match"):
+        from_json(raw(type="sample.other.v1"))
+
+
+def test_mongo_operators_in_free_form_mappings_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="MongoDB operator"):
+        from_json(raw(payload={"name": "x", "tags": {"$where": "1"}}))
+    with pytest.raises(ValidationError, match="MongoDB operator"):
+        from_json(raw(payload={"name": "x", "tags": {"a.b": "1"}}))
+
+
+def test_new_event_chains_correlation_and_causation() -> None:
+    first = SampleHappened.new(source="a", subject="s", payload=Sample(name="n"))
+    second = SampleHappened.new(source="b", subject="s", payload=Sample(name="m"), caused_by=first)
+    assert first.correlation_id == first.id and first.causation_id is None
+    assert second.correlation_id == first.id and second.causation_id == first.id
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_round_trip_through_json_is_lossless(moment: datetime) -> None:
+    event = SampleHappened.new(source="t", subject="s", payload=Sample(name="n"), time=moment)
+    again = SampleHappened.model_validate_json(event.to_bytes())
+    assert again == event
+    # Compare instants: PEP 495 makes an ambiguous wall time unequal to every other zone's.
+    assert again.time == moment.astimezone(UTC)
+    assert again.time.tzinfo is UTC
+
+
+keys = st.text(min_size=1, max_size=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(json_values)
+def test_operator_finder_agrees_with_a_plain_recount(value: object) -> None:
+    def has_bad_key(v: object) -> bool:
+        if isinstance(v, dict):
+            return any(k.startswith("$") or "." in k or has_bad_key(x) for k, x in v.items())
+        if isinstance(v, list):
+            return any(has_bad_key(x) for x in v)
+        return False
+
+    assert (find_mongo_operator(value) is not None) == has_bad_key(value)
