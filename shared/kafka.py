@@ -12,21 +12,29 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.contracts.topics import Topic, TopicNames
+from shared.contracts.topics import COMPACTED_TOPICS, Topic, TopicNames
 from shared.settings import Settings
 
 
 async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = None, partitions: int | None = None) -> list[str]:
     """Create the missing topics and return their names; existing topics are left alone."""
     names = TopicNames(settings.topic_prefix)
-    wanted = [names(t) for t in (topics if topics is not None else Topic)]
+    wanted = {names(t): t for t in (topics if topics is not None else Topic)}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            new = [NewTopic(name, partitions or settings.topic_partitions, settings.topic_replication) for name in missing]
+            new = [
+                NewTopic(
+                    name,
+                    partitions or settings.topic_partitions,
+                    settings.topic_replication,
+                    topic_configs={"cleanup.policy": "compact"} if wanted[name] in COMPACTED_TOPICS else {},
+                )
+                for name in missing
+            ]
             response = await admin.create_topics(new, timeout_ms=30_000)
             for name, code, *_ in getattr(response, "topic_errors", []):
                 if code not in (0, TopicAlreadyExistsError.errno):

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
@@ -36,6 +36,7 @@ from faststream.message import StreamMessage
 from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
 
+from shared.contracts.catalog import EVENT_TYPES
 from shared.contracts.envelope import Envelope, find_mongo_operator
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -74,6 +75,10 @@ class PermanentFailure(Exception):
     """A handler's verdict that this message can never succeed: dead-letter it now."""
 
 
+class NotForThisConsumer(Exception):
+    """A well-known event type that another service handles: acknowledge and move on."""
+
+
 class UnsafeInput(Exception):
     """A message carrying MongoDB operators or dotted keys: never processed, always dead-lettered."""
 
@@ -99,23 +104,61 @@ async def publish_event(broker: KafkaBroker, topic: str, event: Envelope[Any]) -
 # ---------------------------------------------------------------- decoding
 
 
+def handled_event_types(annotation: Any) -> set[str]:
+    """The versioned type names an annotation (an event class or a union of them) accepts."""
+    if isinstance(annotation, type) and issubclass(annotation, Envelope):
+        return {annotation.EVENT_TYPE} if annotation.EVENT_TYPE else set()
+    found: set[str] = set()
+    for arg in get_args(annotation):
+        found |= handled_event_types(arg)
+    return found
+
+
+def _accepts_none(annotation: Any) -> bool:
+    return annotation is None or type(None) in get_args(annotation) or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+
+
 def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
     """Decode the raw bytes straight into ``event_type`` in pydantic's strict JSON mode.
 
     Validating the bytes (not a dict FastStream parsed first) keeps strict mode usable:
     JSON has no UUID or datetime type, and strict JSON validation accepts their ISO forms.
+    An empty value is a tombstone, passed on as None when the handler accepts None.
+    A valid event of a type declared in the contracts but not handled here is skipped:
+    topics such as operator commands carry types for several services.
     """
     adapter: TypeAdapter[Any] = TypeAdapter(event_type)
+    handled = handled_event_types(event_type)
+    tombstones_ok = _accepts_none(event_type)
 
     async def decode(message: StreamMessage[Any]) -> Any:
         body = message.body or b""
+        if not body and tombstones_ok:
+            return None
         try:
             return adapter.validate_json(body)
         except ValidationError as error:
             unsafe = _operator_key_in(body)
             if unsafe:
                 raise UnsafeInput(unsafe, error) from error
+            other = _declared_elsewhere(body, handled)
+            if other is not None:
+                try:
+                    other.model_validate_json(body)
+                except ValidationError:
+                    raise error from None
+                raise NotForThisConsumer(other.EVENT_TYPE) from None
             raise
+
+
+def _declared_elsewhere(body: bytes, handled: set[str]) -> type[Envelope[Any]] | None:
+    try:
+        declared = json.loads(body).get("type")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    if isinstance(declared, str) and declared not in handled:
+        return EVENT_TYPES.get(declared)
+    return None
 
     return decode
 
@@ -223,6 +266,9 @@ class DeadLetterMiddleware(BaseMiddleware):
                 return await call_next(msg)
             except ValidationError as error:
                 await self._dead_letter(msg, "invalid", _validation_errors(error))
+                return None
+            except NotForThisConsumer as skipped:
+                log.debug("skipped: handled by another service", event_type=str(skipped))
                 return None
             except UnsafeInput as error:
                 errors = [{"loc": error.path, "type": "mongo_operator", "msg": str(error)}]

@@ -13,6 +13,7 @@ Usage: python deploy/local/infra.py {install,up,down,status} [--services]
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -113,9 +114,13 @@ def running_pid(cfg: Config, name: str) -> int | None:
     except (ValueError, KeyError, json.JSONDecodeError):
         path.unlink(missing_ok=True)
         return None
-    if marker in _cmdline(pid):
+    if not _alive(pid):
+        path.unlink(missing_ok=True)
+        return None
+    cmdline = _cmdline(pid)
+    if marker in cmdline or not cmdline:  # empty: between fork and exec, still ours
         return pid
-    path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)  # the pid was reused by an unrelated process
     return None
 
 
@@ -133,6 +138,9 @@ def _spawn(cfg: Config, name: str, argv: list[str], marker: str, env: dict[str, 
             env={**os.environ, **(env or {})},
         )
     _pid_file(cfg, name).write_text(json.dumps({"pid": proc.pid, "marker": marker, "argv": argv}))
+    deadline = time.monotonic() + 5
+    while marker not in _cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     return proc.pid
 
 
@@ -308,7 +316,9 @@ def kafka_ready(cfg: Config) -> bool:
             finally:
                 await admin.close()
 
-        return asyncio.run(asyncio.wait_for(probe(), 6))
+        # A thread of its own, so this also works when called from inside an event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, asyncio.wait_for(probe(), 6)).result()
     except Exception:
         return False
 

@@ -68,10 +68,15 @@ class Contract(BaseModel):
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 
+EVENT_TYPES: dict[str, type[Envelope[Any]]] = {}
+"""Every event type declared in the contracts, by its versioned type name."""
+
+
 class Envelope(Contract, Generic[PayloadT]):
     """id, type (with its version), source, UTC time, correlation and causation ids, subject and payload.
 
     ``subject`` is also the Kafka key, so all events about one subject stay in order.
+    Concrete events narrow ``type`` to a Literal, which makes unions of them discriminated.
     """
 
     EVENT_TYPE: ClassVar[str] = ""
@@ -84,6 +89,15 @@ class Envelope(Contract, Generic[PayloadT]):
     causation_id: UUID | None = None
     subject: Annotated[str, Field(min_length=1, max_length=200)]
     payload: PayloadT
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A concrete event declares ``type: Literal["x.y.v1"] = "x.y.v1"``; register it."""
+        super().__pydantic_init_subclass__(**kwargs)
+        declared = cls.model_fields["type"].default
+        if isinstance(declared, str) and re.match(EVENT_TYPE_PATTERN, declared):
+            cls.EVENT_TYPE = declared
+            EVENT_TYPES[declared] = cls
 
     @model_validator(mode="after")
     def _type_matches_class(self) -> Envelope[PayloadT]:

@@ -23,6 +23,9 @@ class Topic(StrEnum):
     MISSIONS = "missions.catalogue"
     """The mission catalogue, keyed by mission id (see docs/architecture.md)."""
     REGISTRATION_EVENTS = "registration.events"
+    """Company and enrollment facts for matching, notifications and the CRMs."""
+    CONTACTS = "registration.contacts"
+    """Contact persons (personal data), compacted, keyed by company id; tombstoned on erasure."""
     MATCHING_EVENTS = "matching.events"
     NOTIFICATION_EVENTS = "notifications.events"
     REGISTRATION_DLQ = "registration.dlq"
@@ -31,6 +34,9 @@ class Topic(StrEnum):
     SMOKE = "smoke"
     """Round-trip checks of the broker itself."""
 
+
+COMPACTED_TOPICS = frozenset({Topic.MISSIONS, Topic.CONTACTS})
+"""Topics whose latest record per key is the state: Kafka keeps that one, drops the rest."""
 
 DEAD_LETTER_TOPICS = (Topic.REGISTRATION_DLQ, Topic.MATCHING_DLQ, Topic.NOTIFICATIONS_DLQ)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import asyncio
 import json
 import os
@@ -34,7 +36,7 @@ class Ping(Contract):
 
 
 class PingSent(Envelope[Ping]):
-    EVENT_TYPE = "smoke.ping_sent.v1"
+    type: Literal["smoke.ping_sent.v1"] = "smoke.ping_sent.v1"
 
 
 def ping_service(settings: Settings, received: asyncio.Queue[PingSent]):
