@@ -56,7 +56,12 @@ DLQ_SERVICE = "x-dlq-service"
 DLQ_GROUP = "x-dlq-group"
 DLQ_TIME = "x-dlq-time"
 
+class Contention(Exception):
+    """Optimistic concurrency lost too many times in a row; worth retrying later."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    Contention,
     ConnectionFailure,
     AutoReconnect,
     NetworkTimeout,
@@ -150,6 +155,8 @@ def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Await
                 raise NotForThisConsumer(other.EVENT_TYPE) from None
             raise
 
+    return decode
+
 
 def _declared_elsewhere(body: bytes, handled: set[str]) -> type[Envelope[Any]] | None:
     try:
@@ -159,8 +166,6 @@ def _declared_elsewhere(body: bytes, handled: set[str]) -> type[Envelope[Any]] |
     if isinstance(declared, str) and declared not in handled:
         return EVENT_TYPES.get(declared)
     return None
-
-    return decode
 
 
 def _operator_key_in(body: bytes) -> str | None:
@@ -182,7 +187,9 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, **options: Any) -> 
         event_type = get_type_hints(handler, include_extras=True)[first]
         broker.subscriber(
             topic,
-            group_id=group_id,
+            # A group per subscribed topic: subscribers joining one shared group would
+            # rebalance each other at every start, and a stuck one would stall the rest.
+            group_id=f"{group_id}@{topic}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=strict_json_decoder(event_type),

@@ -43,11 +43,10 @@ def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], specs: Iterable[IndexSpec]) -> None:
-    by_collection: dict[str, list[IndexModel]] = {}
+    """Create each index on its own: FerretDB 1.24 drops the connection when one
+    createIndexes command re-creates several indexes that already exist."""
     for spec in specs:
-        by_collection.setdefault(spec.collection, []).append(spec.model())
-    for collection, models in by_collection.items():
-        await db[collection].create_indexes(models)
+        await db[spec.collection].create_indexes([spec.model()])
 
 
 async def open_database(settings: Settings, specs: Iterable[IndexSpec] = ()) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:

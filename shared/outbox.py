@@ -1,19 +1,27 @@
-"""Transactional outbox without transactions.
+"""Transactional outbox without transactions, safe on MongoDB and on FerretDB.
 
 A state change and the events it causes are written in ONE document update: the events
-go into that document's ``outbox`` array. MongoDB (and FerretDB) make a single-document
-update atomic, so either both the change and its pending events are stored, or neither.
+go into that document's ``outbox`` array. A single-document write stores both or neither.
 
-The relay then publishes each document's pending events in order and removes exactly
-those entries with ``$pullAll``. A crash after publishing and before removal publishes
-them again on restart: delivery is at-least-once and consumers deduplicate by event id.
-A document is leased to one relay at a time, so several instances rarely duplicate work.
+Publishing is done by the document's single writer. Each service routes every event that
+changes a document through one Kafka partition chosen by the document's owner key (the
+company id, the mission id), so exactly one consumer ever writes a given document. Right
+after its write, that consumer publishes the document's pending events in order and
+removes exactly those entries with ``$pullAll``. Nobody else updates the document, which
+matters on FerretDB 1.24: its updates are read-modify-write, and two concurrent updates of
+one document can lose each other's changes (see docs/ferretdb.md).
+
+If the writer dies between its write and the publish, the entries stay. The scanner
+finds entries older than a grace period and asks the owner, through the same partition,
+to flush them. A crash after publishing but before removal publishes them again:
+delivery is at-least-once, and every consumer deduplicates by event id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -22,14 +30,14 @@ from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.envelope import Envelope
+from shared.contracts.internal import OutboxFlush, OutboxFlushRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.logging import get_logger
-from shared.messaging import event_headers
+from shared.messaging import event_headers, publish_event
 
 log = get_logger("outgoing.outbox")
 
 OUTBOX = "outbox"
-LEASE = "outbox_lease"
 
 
 def pending(topic: Topic, event: Envelope[Any], key: str | None = None) -> dict[str, Any]:
@@ -40,12 +48,13 @@ def pending(topic: Topic, event: Envelope[Any], key: str | None = None) -> dict[
         "key": key if key is not None else event.subject,
         "value": event.model_dump_json(),
         "headers": event_headers(event),
+        "at": datetime.now(UTC),
     }
 
 
 def tombstone(topic: Topic, key: str) -> dict[str, Any]:
     """An outbox entry that deletes ``key`` from a compacted topic."""
-    return {"id": f"tombstone-{uuid4()}", "topic": topic.value, "key": key, "value": None, "headers": {}}
+    return {"id": f"tombstone-{uuid4()}", "topic": topic.value, "key": key, "value": None, "headers": {}, "at": datetime.now(UTC)}
 
 
 def push(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -53,82 +62,37 @@ def push(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {OUTBOX: {"$each": list(entries)}}
 
 
-class OutboxRelay:
-    """Publishes pending events from the given collections until cancelled."""
+@dataclass(frozen=True)
+class DocumentRef:
+    collection: str
+    id: Any
 
-    def __init__(
-        self,
-        db: AsyncDatabase[dict[str, Any]],
-        collections: Iterable[str],
-        broker: KafkaBroker,
-        topics: TopicNames,
-        owner: str,
-        batch_size: int = 200,
-        idle_interval_s: float = 0.25,
-        lease_s: float = 30.0,
-    ) -> None:
+
+class Outbox:
+    """Publishes and clears the pending events of documents this consumer owns."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], broker: KafkaBroker, topics: TopicNames) -> None:
         self.db = db
-        self.collections = list(collections)
         self.broker = broker
         self.topics = topics
-        self.owner = owner
-        self.batch_size = batch_size
-        self.idle_interval_s = idle_interval_s
-        self.lease = timedelta(seconds=lease_s)
-        self.wake = asyncio.Event()
         self.published = 0
 
-    def nudge(self) -> None:
-        """Called after a write with pending events, so they go out without waiting a poll."""
-        self.wake.set()
-
-    async def run_forever(self) -> None:
-        while True:
-            sent = await self.run_once()
-            if sent == 0:
-                self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), self.idle_interval_s)
-                except TimeoutError:
-                    pass
-
-    async def run_once(self) -> int:
+    async def flush(self, refs: Iterable[DocumentRef]) -> int:
         sent = 0
-        for name in self.collections:
-            sent += await self._drain(name)
-        return sent
-
-    async def _drain(self, name: str) -> int:
-        collection = self.db[name]
-        now = datetime.now(UTC)
-        candidates = await collection.find(
-            {"outbox.0": {"$exists": True}, "$or": [{LEASE: None}, {f"{LEASE}.until": {"$lt": now}}]},
-            {"_id": 1},
-        ).limit(self.batch_size).to_list()
-        sent = 0
-        for candidate in candidates:
-            lease = {"owner": self.owner, "until": now + self.lease, "token": str(uuid4())}
-            claimed = await collection.find_one_and_update(
-                {"_id": candidate["_id"], "$or": [{LEASE: None}, {f"{LEASE}.until": {"$lt": now}}]},
-                {"$set": {LEASE: lease}},
-                projection={OUTBOX: 1},
-            )
-            if claimed is None:
-                continue
-            entries = claimed.get(OUTBOX) or []
-            mine = {"_id": candidate["_id"], f"{LEASE}.token": lease["token"]}
-            try:
-                await self._publish(entries)
-            except BaseException:
-                await asyncio.shield(collection.update_one(mine, {"$set": {LEASE: None}}))
-                raise
-            update: dict[str, Any] = {"$set": {LEASE: None}}
-            if entries:
-                update["$pullAll"] = {OUTBOX: entries}
-            await collection.update_one(mine, update)
-            sent += len(entries)
+        for ref in dict.fromkeys(refs):
+            sent += await self._flush_one(ref)
         self.published += sent
         return sent
+
+    async def _flush_one(self, ref: DocumentRef) -> int:
+        collection = self.db[ref.collection]
+        doc = await collection.find_one({"_id": ref.id}, {OUTBOX: 1})
+        entries = (doc or {}).get(OUTBOX) or []
+        if not entries:
+            return 0
+        await self._publish(entries)
+        await collection.update_one({"_id": ref.id}, {"$pullAll": {OUTBOX: entries}})
+        return len(entries)
 
     async def _publish(self, entries: list[dict[str, Any]]) -> None:
         """Send in order without waiting for each acknowledgement, then wait for all of them."""
@@ -146,3 +110,45 @@ class OutboxRelay:
             )
         if futures:
             await asyncio.gather(*futures)
+
+
+class StaleOutboxScanner:
+    """Finds entries a crashed writer left behind and asks each document's owner to flush them."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        broker: KafkaBroker,
+        command_topic: str,
+        owners: dict[str, Callable[[dict[str, Any]], str]],
+        source: str,
+        grace: timedelta = timedelta(seconds=30),
+        interval_s: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.command_topic = command_topic
+        self.owners = owners
+        self.source = source
+        self.grace = grace
+        self.interval_s = interval_s
+
+    async def run_forever(self) -> None:
+        while True:
+            await self.scan_once()
+            await asyncio.sleep(self.interval_s)
+
+    async def scan_once(self) -> int:
+        cutoff = datetime.now(UTC) - self.grace
+        requested = 0
+        for collection, owner_of in self.owners.items():
+            stale = await self.db[collection].find({"outbox.at": {"$lte": cutoff}}).to_list()
+            for doc in stale:
+                request = OutboxFlushRequested.new(
+                    source=self.source, subject=owner_of(doc), payload=OutboxFlush(collection=collection, document_id=str(doc["_id"]))
+                )
+                await publish_event(self.broker, self.command_topic, request)
+                requested += 1
+        if requested:
+            log.warning("stale outbox entries found; owners asked to flush", documents=requested)
+        return requested

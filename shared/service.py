@@ -38,8 +38,9 @@ class Runtime:
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-BackgroundLoop = Callable[[Runtime], Awaitable[None]]
-Registrar = Callable[[Runtime], None]
+BackgroundLoop = Callable[[], Awaitable[None]]
+Registrar = Callable[[Runtime], Iterable[BackgroundLoop]]
+"""Registers a service's subscribers on the runtime and returns its background loops."""
 
 
 def build_service(
@@ -48,7 +49,6 @@ def build_service(
     dead_letter_topic: Topic,
     indexes: Iterable[IndexSpec] = (),
     register: Registrar | None = None,
-    loops: Iterable[BackgroundLoop] = (),
     configure_logs: bool = True,
 ) -> tuple[FastStream, Runtime]:
     """A FastStream app for ``service``: subscribers registered, indexes created at start-up."""
@@ -61,11 +61,9 @@ def build_service(
     broker = create_broker(settings, service, policy)
     mongo = create_client(settings)
     runtime = Runtime(service, settings, broker, topics, group, mongo, mongo[settings.mongo_db])
-    if register is not None:
-        register(runtime)
+    loop_factories = list(register(runtime)) if register is not None else []
     app = FastStream(broker, logger=get_logger(f"outgoing.{service}.app"))
     index_specs = list(indexes)
-    loop_factories = list(loops)
 
     @app.on_startup
     async def connect_database() -> None:
@@ -75,7 +73,7 @@ def build_service(
     @app.after_startup
     async def announce_ready() -> None:
         for loop in loop_factories:
-            runtime.background.append(asyncio.create_task(_guarded(loop, runtime), name=f"{service}:{loop.__name__}"))
+            runtime.background.append(asyncio.create_task(_guarded(loop, runtime), name=f"{service}:{_name(loop)}"))
         log.info(
             "ready",
             service=service,
@@ -103,15 +101,19 @@ def build_service(
     return app, runtime
 
 
+def _name(loop: BackgroundLoop) -> str:
+    return getattr(loop, "__qualname__", None) or repr(loop)
+
+
 async def _guarded(loop: BackgroundLoop, runtime: Runtime) -> None:
     """Restart a background loop after an unexpected error instead of letting it die silently."""
     log = get_logger(f"outgoing.{runtime.service}")
     while True:
         try:
-            await loop(runtime)
+            await loop()
             return
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("background loop failed; restarting", loop=loop.__name__)
+            log.exception("background loop failed; restarting", loop=_name(loop))
             await asyncio.sleep(1.0)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     mongo_db: str = "outgoing"
     mongo_timeout_ms: int = 5000
 
+    outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
+    outbox_scan_interval_s: float = Field(10.0, gt=0)
+
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")

@@ -13,9 +13,16 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from deploy.local import infra
+from shared.logging import configure_logging
 from shared.kafka import delete_topics, ensure_topics
 from shared.mongo import create_client
 from shared.settings import Settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def structured_logs() -> None:
+    """The services' own logging set-up (redaction, no traceback locals), console-rendered."""
+    configure_logging("tests", "INFO", json_output=False)
 
 
 @pytest.fixture(scope="session")

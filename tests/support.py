@@ -55,3 +55,36 @@ async def eventually(predicate, timeout: float = 30.0, interval: float = 0.2) ->
             if result:
                 return result
             await asyncio.sleep(interval)
+
+
+async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Everything on ``topic`` right now, from the beginning up to the end offsets."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        async with asyncio.timeout(30):
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+        return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+    return consumer.partitions_for_topic(topic) or set()
+
+
+def decoded(records: list[Any]) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(r.value) for r in records if r.value]

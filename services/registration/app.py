@@ -1,20 +1,40 @@
-"""Wiring of the registration service: settings, broker, database, subscribers."""
+"""Wiring of the registration service: store, use cases, subscribers and the outbox."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream import FastStream
 
+from services.registration import handlers
+from services.registration.store import INDEXES, OWNER_KEYS, RegistrationStore
+from services.registration.use_cases import Registration
 from shared.contracts.topics import Topic
-from shared.service import Runtime, build_service
+from shared.outbox import Outbox, StaleOutboxScanner
+from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
 
 SERVICE = "registration"
 
 
 def create_app(settings: Settings | None = None, configure_logs: bool = True) -> tuple[FastStream, Runtime]:
+    settings = settings or Settings()
+
+    def register(runtime: Runtime) -> list[BackgroundLoop]:
+        store = RegistrationStore(runtime.db)
+        outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
+        handlers.register(runtime, Registration(store, instance=settings.instance_id), outbox)
+        scanner = StaleOutboxScanner(
+            runtime.db,
+            runtime.broker,
+            runtime.topics(Topic.REGISTRATION_COMMANDS),
+            OWNER_KEYS,
+            source=SERVICE,
+            grace=timedelta(seconds=settings.outbox_grace_s),
+            interval_s=settings.outbox_scan_interval_s,
+        )
+        return [scanner.run_forever]
+
     return build_service(
-        SERVICE,
-        settings or Settings(),
-        dead_letter_topic=Topic.REGISTRATION_DLQ,
-        configure_logs=configure_logs,
+        SERVICE, settings, dead_letter_topic=Topic.REGISTRATION_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -129,6 +129,12 @@ class Envelope(Contract, Generic[PayloadT]):
             subject=subject,
             payload=payload,
         )
+
+    @classmethod
+    def caused_by(cls, cause: Envelope[Any], *, source: str, subject: str, payload: PayloadT, discriminator: str = "") -> Any:
+        """A consequence of ``cause`` whose id is derived from it, so re-deriving it yields the same event id."""
+        event_id = uuid5(cause.id, f"{cls.EVENT_TYPE}|{subject}|{discriminator}")
+        return cls.new(source=source, subject=subject, payload=payload, caused_by=cause, event_id=event_id)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import EmailStr, Field, model_validator
 
 from shared.contracts.envelope import Contract, Envelope, UtcDatetime
+from shared.contracts.internal import OutboxFlushRequested
 from shared.contracts.missions import CountryCode, MissionId, TimeZoneName
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
@@ -180,6 +181,17 @@ SignupFormEvent = Annotated[
     Field(discriminator="type"),
 ]
 OperatorOverride = Annotated[SignupApprovedByOperator | SignupRejectedByOperator, Field(discriminator="type")]
+RegistrationCommand = Annotated[
+    CompanySignupSubmitted
+    | SignupUpdated
+    | SignupWithdrawn
+    | ErasureRequested
+    | SignupApprovedByOperator
+    | SignupRejectedByOperator
+    | OutboxFlushRequested,
+    Field(discriminator="type"),
+]
+"""Everything registration's single writer per company handles, from its internal topic."""
 
 
 # ---------------------------------------------------------------- outputs

@@ -22,6 +22,8 @@ class Topic(StrEnum):
     """Operators: mission planning, overrides, scheduling commands."""
     MISSIONS = "missions.catalogue"
     """The mission catalogue, keyed by mission id (see docs/architecture.md)."""
+    REGISTRATION_COMMANDS = "registration.commands"
+    """Internal: registration's inputs re-keyed by company id, so one consumer writes each company."""
     REGISTRATION_EVENTS = "registration.events"
     """Company and enrollment facts for matching, notifications and the CRMs."""
     CONTACTS = "registration.contacts"

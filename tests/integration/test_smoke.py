@@ -40,10 +40,12 @@ class PingSent(Envelope[Ping]):
 
 
 def ping_service(settings: Settings, received: asyncio.Queue[PingSent]):
-    def register(runtime: Runtime) -> None:
+    def register(runtime: Runtime) -> list:
         @consumer(runtime.broker, runtime.topics(Topic.SMOKE), runtime.group_id)
         async def on_ping(event: PingSent) -> None:
             await received.put(event)
+
+        return []
 
     return build_service("smoke", settings, Topic.REGISTRATION_DLQ, register=register, configure_logs=False)
 

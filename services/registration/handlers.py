@@ -1,0 +1,67 @@
+"""FastStream subscribers: each turns one kind of event into a call on the use cases.
+
+Inputs arrive keyed however upstream chose. The intake subscribers re-publish each one to
+registration's command topic keyed by company id, so that one consumer, and only one,
+writes a given company's documents (single writer: see shared/outbox.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.registration.use_cases import Registration
+from shared.contracts.envelope import Envelope
+from shared.contracts.internal import OutboxFlushRequested
+from shared.contracts.missions import MissionPlanned
+from shared.contracts.registration import (
+    CompanySignupSubmitted,
+    ErasureRequested,
+    OperatorOverride,
+    RegistrationCommand,
+    SignupApprovedByOperator,
+    SignupFormEvent,
+    SignupRejectedByOperator,
+    SignupUpdated,
+    SignupWithdrawn,
+)
+from shared.contracts.topics import Topic
+from shared.messaging import consumer, event_headers
+from shared.outbox import DocumentRef, Outbox
+from shared.service import Runtime
+
+
+def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> None:
+    broker, topics, group = runtime.broker, runtime.topics, runtime.group_id
+
+    async def route_to_owner(event: Envelope[Any]) -> None:
+        owner = await registration.owner_of(event)
+        await broker.publish(event.to_bytes(), topics(Topic.REGISTRATION_COMMANDS), key=owner.encode(), headers=event_headers(event))
+
+    @consumer(broker, topics(Topic.MISSIONS), group)
+    async def on_mission_planned(event: MissionPlanned) -> None:
+        await registration.plan_mission(event)
+
+    @consumer(broker, topics(Topic.SIGNUP_FORMS), group)
+    async def on_signup_form(event: SignupFormEvent) -> None:
+        await route_to_owner(event)
+
+    @consumer(broker, topics(Topic.OPERATOR_COMMANDS), group)
+    async def on_operator_override(event: OperatorOverride) -> None:
+        await route_to_owner(event)
+
+    @consumer(broker, topics(Topic.REGISTRATION_COMMANDS), group)
+    async def on_company_command(event: RegistrationCommand) -> None:
+        match event:
+            case CompanySignupSubmitted() | SignupUpdated():
+                await registration.apply_signup(event)
+            case SignupWithdrawn():
+                await registration.withdraw(event)
+            case ErasureRequested():
+                await registration.erase(event)
+            case SignupApprovedByOperator():
+                await registration.approve_by_operator(event)
+            case SignupRejectedByOperator():
+                await registration.reject_by_operator(event)
+            case OutboxFlushRequested():
+                registration.store.touch(event.payload.collection, event.payload.document_id)
+        await outbox.flush(registration.store.drain_touched())

@@ -1,0 +1,185 @@
+"""Registration's MongoDB documents: missions, companies, enrollments and signup decisions.
+
+Every write is one single-document operation that carries its own outbox entries and
+is guarded by the id of the event that causes it, so a replayed event matches nothing
+and changes nothing. Concurrent duplicates meet on unique keys (deterministic ``_id``s
+and unique indexes) and the loser re-reads and re-applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts.missions import Mission
+from shared.mongo import IndexSpec
+from shared.outbox import OUTBOX, DocumentRef, push
+
+MISSIONS = "missions"
+COMPANIES = "companies"
+ENROLLMENTS = "enrollments"
+SIGNUPS = "signups"
+APPLIED = "applied_events"
+
+INDEXES = [
+    IndexSpec(COMPANIES, [("natural_key", 1)], unique=True, name="one_company_per_identity"),
+    IndexSpec(ENROLLMENTS, [("company_id", 1), ("mission_id", 1)], unique=True, name="one_enrollment_per_company_and_mission"),
+    IndexSpec(ENROLLMENTS, [("mission_id", 1), ("status", 1)]),
+    IndexSpec(SIGNUPS, [("company_id", 1)]),
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _applied(event_id: str) -> dict[str, Any]:
+    """Ids of the events already applied to a document; it grows only with that document's own history.
+
+    No ``$slice`` cap: FerretDB 1.24 panics on ``$push`` with a negative ``$slice``.
+    """
+    return {APPLIED: event_id}
+
+
+OWNER_KEYS = {
+    COMPANIES: lambda doc: str(doc["_id"]),
+    ENROLLMENTS: lambda doc: str(doc["company_id"]),
+    SIGNUPS: lambda doc: str(doc["company_id"]),
+}
+"""Every document with an outbox belongs to one company: the partition key of its writer."""
+
+
+@dataclass
+class RegistrationStore:
+    db: AsyncDatabase[dict[str, Any]]
+    touched: list[DocumentRef] = field(default_factory=list)
+
+    def drain_touched(self) -> list[DocumentRef]:
+        """Documents written with pending events since the last call, for the owner to flush."""
+        refs, self.touched = self.touched, []
+        return refs
+
+    def touch(self, collection: str, doc_id: Any) -> None:
+        """Noted even when the write was a no-op: a replay must also flush what a crash left."""
+        self.touched.append(DocumentRef(collection, doc_id))
+
+    # ------------------------------------------------------------ missions
+
+    async def save_mission(self, mission: Mission) -> None:
+        await self.db[MISSIONS].replace_one(
+            {"_id": mission.mission_id},
+            {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()},
+            upsert=True,
+        )
+
+    async def missions(self, ids: list[str]) -> Mapping[str, Mission]:
+        found = await self.db[MISSIONS].find({"_id": {"$in": list(ids)}}).to_list()
+        return {doc["_id"]: Mission.model_validate_json(_json(doc["mission"])) for doc in found}
+
+    # ------------------------------------------------------------ signup decisions
+
+    async def record_decision(self, signup_id: str, decision: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
+        """Insert the decision once; False when it was already recorded (a replay)."""
+        try:
+            await self.db[SIGNUPS].insert_one({"_id": signup_id, **decision, OUTBOX: outbox, "decided_at": _now()})
+        except DuplicateKeyError:
+            self.touch(SIGNUPS, signup_id)
+            return False
+        self.touch(SIGNUPS, signup_id)
+        return True
+
+    async def decision(self, signup_id: str) -> dict[str, Any] | None:
+        return await self.db[SIGNUPS].find_one({"_id": signup_id})
+
+    async def record_override(self, signup_id: str, override: dict[str, Any]) -> None:
+        """Who overrode the decision and why; once per operator event."""
+        await self.db[SIGNUPS].update_one(
+            {"_id": signup_id, "overrides.event_id": {"$ne": override["event_id"]}}, {"$push": {"overrides": override}}
+        )
+
+    async def scrub_decisions(self, company_id: str) -> int:
+        result = await self.db[SIGNUPS].update_many({"company_id": company_id}, {"$unset": {"applicant": ""}, "$set": {"erased": True}})
+        return result.modified_count
+
+    # ------------------------------------------------------------ companies
+
+    async def company(self, company_id: str) -> dict[str, Any] | None:
+        return await self.db[COMPANIES].find_one({"_id": company_id})
+
+    async def create_company(self, doc: dict[str, Any], event_id: str, outbox: list[dict[str, Any]]) -> bool:
+        """False when a concurrent instance created it first; the caller re-reads and updates."""
+        try:
+            await self.db[COMPANIES].insert_one({**doc, "version": 1, APPLIED: [event_id], OUTBOX: outbox, "created_at": _now(), "updated_at": _now()})
+        except DuplicateKeyError:
+            return False
+        finally:
+            self.touch(COMPANIES, doc["_id"])
+        return True
+
+    async def update_company(
+        self, company_id: str, version: int, event_id: str, changes: dict[str, Any], outbox: list[dict[str, Any]], unset: list[str] = ()
+    ) -> bool:
+        """Optimistic update: applies only to the version read and only once per event."""
+        update: dict[str, Any] = {
+            "$set": {**changes, "updated_at": _now()},
+            "$inc": {"version": 1},
+            "$push": {APPLIED: _applied(event_id)[APPLIED], **({OUTBOX: push(outbox)[OUTBOX]} if outbox else {})},
+        }
+        if unset:
+            update["$unset"] = {field: "" for field in unset}
+        result = await self.db[COMPANIES].update_one({"_id": company_id, "version": version, APPLIED: {"$ne": event_id}}, update)
+        self.touch(COMPANIES, company_id)
+        return result.modified_count == 1
+
+    # ------------------------------------------------------------ enrollments
+
+    async def enrollments_of(self, company_id: str, mission_id: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"company_id": company_id}
+        if mission_id is not None:
+            query["mission_id"] = mission_id
+        return await self.db[ENROLLMENTS].find(query).to_list()
+
+    async def confirm_enrollment(self, doc: dict[str, Any], event_id: str, outbox: list[dict[str, Any]]) -> bool:
+        """Create or re-confirm; True only when this call changed the status to confirmed."""
+        try:
+            await self.db[ENROLLMENTS].insert_one({**doc, "status": "confirmed", APPLIED: [event_id], OUTBOX: outbox, "updated_at": _now()})
+            self.touch(ENROLLMENTS, doc["_id"])
+            return True
+        except DuplicateKeyError:
+            pass
+        result = await self.db[ENROLLMENTS].find_one_and_update(
+            {"_id": doc["_id"], "status": {"$ne": "confirmed"}, APPLIED: {"$ne": event_id}},
+            {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
+            return_document=ReturnDocument.AFTER,
+        )
+        self.touch(ENROLLMENTS, doc["_id"])
+        return result is not None
+
+    async def cancel_enrollment(self, enrollment_id: str, event_id: str, changes: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
+        result = await self.db[ENROLLMENTS].update_one(
+            {"_id": enrollment_id, "status": "confirmed", APPLIED: {"$ne": event_id}},
+            {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
+        )
+        self.touch(ENROLLMENTS, enrollment_id)
+        return result.modified_count == 1
+
+    # ------------------------------------------------------------ reporting
+
+    async def counts(self) -> dict[str, int]:
+        return {
+            "companies": await self.db[COMPANIES].count_documents({"status": "active"}),
+            "enrollments": await self.db[ENROLLMENTS].count_documents({"status": "confirmed"}),
+            "signups": await self.db[SIGNUPS].count_documents({}),
+        }
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

@@ -1,0 +1,18 @@
+"""Contracts a service sends to itself through its own command topic."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from shared.contracts.envelope import Contract, Envelope
+
+
+class OutboxFlush(Contract):
+    collection: str
+    document_id: str
+
+
+class OutboxFlushRequested(Envelope[OutboxFlush]):
+    """Asks a document's owner to publish outbox entries its writer left behind."""
+
+    type: Literal["outbox.flush_requested.v1"] = "outbox.flush_requested.v1"
