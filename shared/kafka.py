@@ -7,6 +7,7 @@ semantics on purpose.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,9 +40,28 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = Non
             for name, code, *_ in getattr(response, "topic_errors", []):
                 if code not in (0, TopicAlreadyExistsError.errno):
                     raise RuntimeError(f"could not create topic {name}: error code {code}")
+        await _wait_for_leaders(admin, list(wanted))
         return missing
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """A created topic is usable only once every partition has a leader; until then
+    producers and consumers get NotLeaderForPartition and a fresh consumer can miss data."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        described = await admin.describe_topics(names)
+        waiting = [
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0 or not t["partitions"] or any(p["error_code"] != 0 or p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"topics without partition leaders after {timeout_s:.0f}s: {', '.join(waiting)}")
+        await asyncio.sleep(0.2)
 
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:
