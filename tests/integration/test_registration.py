@@ -388,3 +388,30 @@ async def test_erasure_keeps_statistics_and_tells_everyone(service: Harness) -> 
     assert [r.value is None for r in contacts if r.key == company_id.encode()] == [False, True], "contact then tombstone"
     await service.settle()
     assert len(of_type(await service.events(), "company.erased.v1")) == 1
+
+
+# ---------------------------------------------------------------- transient failures
+
+
+async def test_database_outage_is_retried_and_the_signup_is_not_lost(settings: Settings) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import CuttableProxy
+
+    target = urlsplit(settings.mongo_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 27017)
+    await proxy.start()
+    through_proxy = settings.model_copy(update={"mongo_url": f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "mongo_timeout_ms": 500})
+    app, runtime = create_app(through_proxy, configure_logs=False)
+    async with running(app):
+        harness = Harness(settings, runtime)
+        await harness.send(Topic.MISSIONS, mission_planned(MISSIONS_2020[0]))
+        await eventually(lambda: harness._count("missions", 1))
+        await proxy.cut()
+        await harness.send(Topic.SIGNUP_FORMS, signup(lombard()))
+        await asyncio.sleep(8)  # outlasts the three attempts a non-transient error would get
+        await proxy.restore()
+        [enrolled] = await harness.wait_for(1, "enrollment.confirmed.v1", timeout=60)
+    assert enrolled["subject"] == "india-2020"
+    assert await topic_records(settings, harness.topics(Topic.REGISTRATION_DLQ)) == []
+    await proxy.cut()
