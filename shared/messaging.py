@@ -179,8 +179,14 @@ def _operator_key_in(body: bytes) -> str | None:
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[Any]])
 
 
-def consumer(broker: KafkaBroker, topic: str, group_id: str, **options: Any) -> Callable[[HandlerT], HandlerT]:
-    """Register ``handler`` as an at-least-once subscriber whose typed first argument is decoded strictly."""
+def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 1, **options: Any) -> Callable[[HandlerT], HandlerT]:
+    """Register ``handler`` as an at-least-once subscriber whose typed first argument is decoded strictly.
+
+    ``concurrency`` > 1 runs that many consumers in the subscriber's group: partitions are
+    divided among them, so messages with one key are still handled one at a time, in order.
+    """
+    if concurrency > 1:
+        options["max_workers"] = concurrency
 
     def register(handler: HandlerT) -> HandlerT:
         first = next(iter(inspect.signature(handler).parameters))

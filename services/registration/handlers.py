@@ -32,6 +32,7 @@ from shared.service import Runtime
 
 def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> None:
     broker, topics, group = runtime.broker, runtime.topics, runtime.group_id
+    parallel = runtime.settings.consumers_per_topic
 
     async def route_to_owner(event: Envelope[Any]) -> None:
         owner = await registration.owner_of(event)
@@ -41,7 +42,7 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
     async def on_mission_planned(event: MissionPlanned) -> None:
         await registration.plan_mission(event)
 
-    @consumer(broker, topics(Topic.SIGNUP_FORMS), group)
+    @consumer(broker, topics(Topic.SIGNUP_FORMS), group, concurrency=parallel)
     async def on_signup_form(event: SignupFormEvent) -> None:
         await route_to_owner(event)
 
@@ -49,7 +50,7 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
     async def on_operator_override(event: OperatorOverride) -> None:
         await route_to_owner(event)
 
-    @consumer(broker, topics(Topic.REGISTRATION_COMMANDS), group)
+    @consumer(broker, topics(Topic.REGISTRATION_COMMANDS), group, concurrency=parallel)
     async def on_company_command(event: RegistrationCommand) -> None:
         match event:
             case CompanySignupSubmitted() | SignupUpdated():

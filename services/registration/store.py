@@ -8,12 +8,11 @@ and unique indexes) and the loser re-reads and re-applies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -99,8 +98,11 @@ class RegistrationStore:
 
     async def record_override(self, signup_id: str, override: dict[str, Any]) -> None:
         """Who overrode the decision and why; once per operator event."""
-        await self.db[SIGNUPS].update_one(
-            {"_id": signup_id, "overrides.event_id": {"$ne": override["event_id"]}}, {"$push": {"overrides": override}}
+        await self._guarded_update(
+            SIGNUPS,
+            signup_id,
+            lambda doc: all(o.get("event_id") != override["event_id"] for o in doc.get("overrides", [])),
+            {"$push": {"overrides": override}},
         )
 
     async def scrub_decisions(self, company_id: str) -> int:
@@ -133,9 +135,11 @@ class RegistrationStore:
         }
         if unset:
             update["$unset"] = {field: "" for field in unset}
-        result = await self.db[COMPANIES].update_one({"_id": company_id, "version": version, APPLIED: {"$ne": event_id}}, update)
+        changed = await self._guarded_update(
+            COMPANIES, company_id, lambda doc: doc.get("version") == version and event_id not in doc.get(APPLIED, []), update
+        )
         self.touch(COMPANIES, company_id)
-        return result.modified_count == 1
+        return changed
 
     # ------------------------------------------------------------ enrollments
 
@@ -153,21 +157,37 @@ class RegistrationStore:
             return True
         except DuplicateKeyError:
             pass
-        result = await self.db[ENROLLMENTS].find_one_and_update(
-            {"_id": doc["_id"], "status": {"$ne": "confirmed"}, APPLIED: {"$ne": event_id}},
+        changed = await self._guarded_update(
+            ENROLLMENTS,
+            doc["_id"],
+            lambda current: current.get("status") != "confirmed" and event_id not in current.get(APPLIED, []),
             {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
-            return_document=ReturnDocument.AFTER,
         )
         self.touch(ENROLLMENTS, doc["_id"])
-        return result is not None
+        return changed
 
     async def cancel_enrollment(self, enrollment_id: str, event_id: str, changes: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
-        result = await self.db[ENROLLMENTS].update_one(
-            {"_id": enrollment_id, "status": "confirmed", APPLIED: {"$ne": event_id}},
+        changed = await self._guarded_update(
+            ENROLLMENTS,
+            enrollment_id,
+            lambda current: current.get("status") == "confirmed" and event_id not in current.get(APPLIED, []),
             {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
         )
         self.touch(ENROLLMENTS, enrollment_id)
-        return result.modified_count == 1
+        return changed
+
+    async def _guarded_update(self, collection: str, doc_id: Any, guard: Callable[[dict[str, Any]], bool], update: dict[str, Any]) -> bool:
+        """Read by id, check the guard here, write by id.
+
+        Safe because each document has a single writer (its owner's partition). The guard is
+        not put in the update's filter: FerretDB 1.24 answers any filter beyond a bare ``_id``
+        with a full collection scan, which made every update O(collection size).
+        """
+        current = await self.db[collection].find_one({"_id": doc_id})
+        if current is None or not guard(current):
+            return False
+        await self.db[collection].update_one({"_id": doc_id}, update)
+        return True
 
     # ------------------------------------------------------------ reporting
 
