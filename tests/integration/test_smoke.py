@@ -16,6 +16,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+import structlog
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.envelope import Contract, Envelope
@@ -39,10 +40,14 @@ class PingSent(Envelope[Ping]):
     type: Literal["smoke.ping_sent.v1"] = "smoke.ping_sent.v1"
 
 
+seen_log_context: list[dict[str, object]] = []
+
+
 def ping_service(settings: Settings, received: asyncio.Queue[PingSent]):
     def register(runtime: Runtime) -> list:
         @consumer(runtime.broker, runtime.topics(Topic.SMOKE), runtime.group_id)
         async def on_ping(event: PingSent) -> None:
+            seen_log_context.append(structlog.contextvars.get_contextvars())
             await received.put(event)
 
         return []
@@ -59,6 +64,9 @@ async def test_envelope_round_trips_through_the_real_broker_intact(settings: Set
         got = await asyncio.wait_for(received.get(), 30)
     assert got == sent
     assert got.time.tzinfo is not None and got.time.utcoffset().total_seconds() == 0
+    bound = seen_log_context[-1]
+    assert bound["event_id"] == str(sent.id) and bound["correlation_id"] == str(sent.correlation_id)
+    assert bound["topic"] == runtime.topics(Topic.SMOKE) and isinstance(bound["partition"], int) and bound["offset"] == 0
 
 
 async def test_invalid_bytes_go_to_the_dead_letter_topic_and_the_consumer_survives(settings: Settings) -> None:
