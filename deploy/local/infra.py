@@ -347,7 +347,7 @@ def start_kafka(cfg: Config) -> str:
             f"rm -rf {data} && make up",
         )
     argv = [
-        java, f"-Xms256m", f"-Xmx{cfg.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        java, "-Xms256m", f"-Xmx{cfg.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{log4j}", f"-Doutgoing.run={home}",
         "-cp", classpath, "kafka.Kafka", str(props),
     ]

@@ -26,7 +26,7 @@ from shared.contracts.registration import (
 )
 from shared.contracts.topics import Topic
 from shared.messaging import consumer, event_headers
-from shared.outbox import DocumentRef, Outbox
+from shared.outbox import Outbox
 from shared.service import Runtime
 
 

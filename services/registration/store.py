@@ -8,6 +8,7 @@ and unique indexes) and the loser re-reads and re-applies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,17 +190,6 @@ class RegistrationStore:
         await self.db[collection].update_one({"_id": doc_id}, update)
         return True
 
-    # ------------------------------------------------------------ reporting
-
-    async def counts(self) -> dict[str, int]:
-        return {
-            "companies": await self.db[COMPANIES].count_documents({"status": "active"}),
-            "enrollments": await self.db[ENROLLMENTS].count_documents({"status": "confirmed"}),
-            "signups": await self.db[SIGNUPS].count_documents({}),
-        }
-
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)

@@ -7,6 +7,7 @@ completes whatever a crash interrupted, without emitting anything twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,6 @@ from shared.contracts.registration import (
     Applicant,
     CompanyChange,
     CompanyErased,
-    CompanyProfile,
     CompanyRef,
     CompanyRegistered,
     CompanySignupSubmitted,
@@ -272,9 +272,4 @@ def _storable(applicant: LombardApplicant | ForeignApplicant) -> dict[str, Any] 
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str)
-
-
-__all__ = ["Registration", "resolve", "CompanyProfile"]

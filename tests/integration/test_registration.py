@@ -10,12 +10,10 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from faststream.kafka import KafkaBroker
 
 from services.registration.app import create_app
 from services.registration.domain.companies import company_id_for
-from services.registration.store import COMPANIES, ENROLLMENTS, SIGNUPS, RegistrationStore
-from services.registration.use_cases import Registration
+from services.registration.store import COMPANIES, ENROLLMENTS, SIGNUPS
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.envelope import Envelope
 from shared.contracts.registration import (
@@ -33,11 +31,10 @@ from shared.contracts.registration import (
 )
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, publish_event
-from shared.mongo import create_client, ensure_indexes
+from shared.mongo import create_client
 from shared.outbox import Outbox
 from shared.service import Runtime
 from shared.settings import Settings
-from services.registration.store import INDEXES
 from tests.factories import foreign, lombard, mission_planned, signup, valid_partita_iva
 from tests.support import decoded, eventually, running, topic_records
 
@@ -225,28 +222,6 @@ async def test_concurrent_duplicates_in_two_consumer_instances_make_one_company(
 
 async def _handled_by(harness: Harness) -> list[dict[str, Any]]:
     return [{"instance": d["decided_by"], "company": d["company_id"]} for d in await harness.db[SIGNUPS].find({}).to_list()]
-
-
-async def test_racing_use_cases_on_separate_connections_agree(settings: Settings) -> None:
-    """Two instances' use cases at the same instant, each with its own MongoDB connection."""
-    clients = [create_client(settings) for _ in range(2)]
-    try:
-        db = clients[0][settings.mongo_db]
-        await ensure_indexes(db, INDEXES)
-        stores = [RegistrationStore(c[settings.mongo_db]) for c in clients]
-        await stores[0].save_mission(mission_planned(MISSIONS_2020[0]).payload)
-        events = [signup(lombard(offer=f"race {i}")) for i in range(8)]
-        await asyncio.gather(*(Registration(stores[i % 2]).apply_signup(e) for i, e in enumerate(events)))
-        assert await db[COMPANIES].count_documents({}) == 1
-        assert await db[ENROLLMENTS].count_documents({}) == 1
-        company = await db[COMPANIES].find_one({})
-        registered = [o for o in company["outbox"] if '"company.registered.v1"' in o["value"]]
-        confirmed = (await db[ENROLLMENTS].find_one({}))["outbox"]
-        assert len(registered) == 1 and len(confirmed) == 1
-        assert company["version"] == 1 + sum(1 for o in company["outbox"] if '"company.updated.v1"' in o["value"])
-    finally:
-        for c in clients:
-            await c.close()
 
 
 # ---------------------------------------------------------------- bad input

@@ -11,16 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 import structlog
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.envelope import Contract, Envelope
-from shared.contracts.topics import Topic, TopicNames
+from shared.contracts.topics import Topic
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_TOPIC, consumer, publish_event
 from shared.mongo import IndexSpec, open_database
 from shared.service import Runtime, build_service

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
