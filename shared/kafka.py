@@ -8,7 +8,8 @@ semantics on purpose.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -21,9 +22,7 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = Non
     """Create the missing topics and return their names; existing topics are left alone."""
     names = TopicNames(settings.topic_prefix)
     wanted = {names(t): t for t in (topics if topics is not None else Topic)}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-admin")
-    await admin.start()
-    try:
+    async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
@@ -42,8 +41,6 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = Non
                     raise RuntimeError(f"could not create topic {name}: error code {code}")
         await _wait_for_leaders(admin, list(wanted))
         return missing
-    finally:
-        await admin.close()
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0) -> None:
@@ -65,12 +62,18 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
 
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-admin")
-    await admin.start()
-    try:
+    async with _admin(settings) as admin:
         existing = set(await admin.list_topics())
         doomed = [n for n in names if n in existing]
         if doomed:
             await admin.delete_topics(doomed, timeout_ms=30_000)
+
+
+@contextlib.asynccontextmanager
+async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-admin")
+    await admin.start()
+    try:
+        yield admin
     finally:
         await admin.close()

@@ -25,6 +25,7 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
@@ -101,9 +102,9 @@ def event_headers(event: Envelope[Any]) -> dict[str, str]:
     }
 
 
-async def publish_event(broker: KafkaBroker, topic: str, event: Envelope[Any]) -> None:
-    """Publish one envelope, keyed by its subject, and wait for the broker's acknowledgement."""
-    await broker.publish(event.to_bytes(), topic, key=event.key, headers=event_headers(event))
+async def publish_event(broker: KafkaBroker, topic: str, event: Envelope[Any], key: str | None = None) -> None:
+    """Publish one envelope, keyed by its subject unless told otherwise, and wait for the broker's acknowledgement."""
+    await broker.publish(event.to_bytes(), topic, key=key.encode() if key is not None else event.key, headers=event_headers(event))
 
 
 # ---------------------------------------------------------------- decoding
@@ -237,24 +238,16 @@ class LogContextMiddleware(BaseMiddleware):
             return await call_next(msg)
 
 
+@dataclass(frozen=True)
 class DeadLetterPolicy:
     """Where and when a service gives up on a message; one instance per service."""
 
-    def __init__(
-        self,
-        service: str,
-        dead_letter_topic: str,
-        group_id: str,
-        handler_attempts: int = 3,
-        transient_backoff: tuple[float, float] = (0.2, 10.0),
-        transient_attempts_before_redelivery: int = 8,
-    ) -> None:
-        self.service = service
-        self.dead_letter_topic = dead_letter_topic
-        self.group_id = group_id
-        self.handler_attempts = handler_attempts
-        self.transient_backoff = transient_backoff
-        self.transient_attempts_before_redelivery = transient_attempts_before_redelivery
+    service: str
+    dead_letter_topic: str
+    group_id: str
+    handler_attempts: int = 3
+    transient_backoff: tuple[float, float] = (0.2, 10.0)
+    transient_attempts_before_redelivery: int = 8
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         policy = self

@@ -57,11 +57,6 @@ def tombstone(topic: Topic, key: str) -> dict[str, Any]:
     return {"id": f"tombstone-{uuid4()}", "topic": topic.value, "key": key, "value": None, "headers": {}, "at": datetime.now(UTC)}
 
 
-def push(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The ``$push`` clause that appends entries to a document's outbox, in order."""
-    return {OUTBOX: {"$each": list(entries)}}
-
-
 @dataclass(frozen=True)
 class DocumentRef:
     collection: str
@@ -112,26 +107,17 @@ class Outbox:
             await asyncio.gather(*futures)
 
 
+@dataclass
 class StaleOutboxScanner:
     """Finds entries a crashed writer left behind and asks each document's owner to flush them."""
 
-    def __init__(
-        self,
-        db: AsyncDatabase[dict[str, Any]],
-        broker: KafkaBroker,
-        command_topic: str,
-        owners: dict[str, Callable[[dict[str, Any]], str]],
-        source: str,
-        grace: timedelta = timedelta(seconds=30),
-        interval_s: float = 10.0,
-    ) -> None:
-        self.db = db
-        self.broker = broker
-        self.command_topic = command_topic
-        self.owners = owners
-        self.source = source
-        self.grace = grace
-        self.interval_s = interval_s
+    db: AsyncDatabase[dict[str, Any]]
+    broker: KafkaBroker
+    command_topic: str
+    owners: dict[str, Callable[[dict[str, Any]], str]]
+    source: str
+    grace: timedelta = timedelta(seconds=30)
+    interval_s: float = 30.0
 
     async def run_forever(self) -> None:
         while True:

@@ -25,7 +25,7 @@ from shared.contracts.registration import (
     SignupWithdrawn,
 )
 from shared.contracts.topics import Topic
-from shared.messaging import consumer, event_headers
+from shared.messaging import consumer, publish_event
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -35,8 +35,7 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
     parallel = runtime.settings.consumers_per_topic
 
     async def route_to_owner(event: Envelope[Any]) -> None:
-        owner = await registration.owner_of(event)
-        await broker.publish(event.to_bytes(), topics(Topic.REGISTRATION_COMMANDS), key=owner.encode(), headers=event_headers(event))
+        await publish_event(broker, topics(Topic.REGISTRATION_COMMANDS), event, key=await registration.owner_of(event))
 
     @consumer(broker, topics(Topic.MISSIONS), group)
     async def on_mission_planned(event: MissionPlanned) -> None:

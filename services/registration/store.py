@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.missions import Mission
 from shared.mongo import IndexSpec
-from shared.outbox import OUTBOX, DocumentRef, push
+from shared.outbox import OUTBOX, DocumentRef
 
 MISSIONS = "missions"
 COMPANIES = "companies"
@@ -39,12 +39,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _applied(event_id: str) -> dict[str, Any]:
-    """Ids of the events already applied to a document; it grows only with that document's own history.
+def _push_applied(event_id: str, outbox: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``$push`` that records the applied event and appends its pending events, in order.
 
-    No ``$slice`` cap: FerretDB 1.24 panics on ``$push`` with a negative ``$slice``.
+    ``applied_events`` grows only with the document's own history; it has no ``$slice``
+    cap because FerretDB 1.24 panics on ``$push`` with a negative ``$slice``.
     """
-    return {APPLIED: event_id}
+    return {APPLIED: event_id, **({OUTBOX: {"$each": outbox}} if outbox else {})}
 
 
 OWNER_KEYS = {
@@ -132,7 +133,7 @@ class RegistrationStore:
         update: dict[str, Any] = {
             "$set": {**changes, "updated_at": _now()},
             "$inc": {"version": 1},
-            "$push": {APPLIED: _applied(event_id)[APPLIED], **({OUTBOX: push(outbox)[OUTBOX]} if outbox else {})},
+            "$push": _push_applied(event_id, outbox),
         }
         if unset:
             update["$unset"] = {field: "" for field in unset}
@@ -162,7 +163,7 @@ class RegistrationStore:
             ENROLLMENTS,
             doc["_id"],
             lambda current: current.get("status") != "confirmed" and event_id not in current.get(APPLIED, []),
-            {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
+            {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
         )
         self.touch(ENROLLMENTS, doc["_id"])
         return changed
@@ -172,7 +173,7 @@ class RegistrationStore:
             ENROLLMENTS,
             enrollment_id,
             lambda current: current.get("status") == "confirmed" and event_id not in current.get(APPLIED, []),
-            {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": {APPLIED: _applied(event_id)[APPLIED], OUTBOX: push(outbox)[OUTBOX]}},
+            {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
         )
         self.touch(ENROLLMENTS, enrollment_id)
         return changed

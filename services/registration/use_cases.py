@@ -21,6 +21,7 @@ from services.registration.domain.companies import (
     enrollment_id_for,
     natural_key,
     normalise_name,
+    preferred_language,
     profile_of,
     statistical_remainder,
 )
@@ -102,7 +103,7 @@ class Registration:
         key = natural_key(applicant)
         company_id = company_id_for(key)
         verdict = assess(applicant, await self.store.missions(applicant.missions), event.time)
-        language = applicant.contact.preferred_language or ("it" if applicant.role == "lombard" else "en")
+        language = preferred_language(applicant)
 
         outbox: list[dict[str, Any]] = []
         if verdict.violations:
@@ -173,7 +174,7 @@ class Registration:
         raise Contention(f"company {company_id} kept changing under this update")
 
     def _contact_event(self, event: Envelope[Any], company_id: str, applicant: LombardApplicant | ForeignApplicant) -> dict[str, Any]:
-        language = applicant.contact.preferred_language or ("it" if applicant.role == "lombard" else "en")
+        language = preferred_language(applicant)
         details = ContactDetails(company_id=company_id, contact=applicant.contact, preferred_language=language)
         return pending(Topic.CONTACTS, ContactDetailsRecorded.caused_by(event, source=SOURCE, subject=company_id, payload=details))
 

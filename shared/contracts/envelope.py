@@ -99,12 +99,6 @@ class Envelope(Contract, Generic[PayloadT]):
             cls.EVENT_TYPE = declared
             EVENT_TYPES[declared] = cls
 
-    @model_validator(mode="after")
-    def _type_matches_class(self) -> Envelope[PayloadT]:
-        if self.EVENT_TYPE and self.type != self.EVENT_TYPE:
-            raise ValueError(f"type {self.type!r} does not match {self.EVENT_TYPE!r}")
-        return self
-
     @classmethod
     def new(
         cls,
@@ -142,9 +136,3 @@ class Envelope(Contract, Generic[PayloadT]):
     @property
     def key(self) -> bytes:
         return self.subject.encode()
-
-
-class RawPayload(Contract):
-    """A payload not yet bound to a type: used to peek at any envelope's header fields."""
-
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)

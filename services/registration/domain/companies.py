@@ -39,6 +39,11 @@ def enrollment_id_for(company_id: str, mission_id: str) -> str:
     return f"{company_id}:{mission_id}"
 
 
+def preferred_language(applicant: LombardApplicant | ForeignApplicant) -> str:
+    """The contact's choice, else Italian for Lombard companies and English for foreign partners."""
+    return applicant.contact.preferred_language or ("it" if applicant.role == "lombard" else "en")
+
+
 def profile_of(company_id: str, applicant: LombardApplicant | ForeignApplicant) -> CompanyProfile:
     if isinstance(applicant, LombardApplicant):
         site = _lombard_site(applicant.sede_operativa, applicant.sede_legale)
@@ -58,7 +63,7 @@ def profile_of(company_id: str, applicant: LombardApplicant | ForeignApplicant) 
             offer=applicant.offer,
             seeking=applicant.seeking,
             languages=applicant.languages,
-            preferred_language=applicant.contact.preferred_language or "it",
+            preferred_language=preferred_language(applicant),
             availability=applicant.availability,
         )
     return CompanyProfile(
@@ -73,7 +78,7 @@ def profile_of(company_id: str, applicant: LombardApplicant | ForeignApplicant) 
         offer=applicant.offer,
         seeking=applicant.seeking,
         languages=applicant.languages,
-        preferred_language=applicant.contact.preferred_language or "en",
+        preferred_language=preferred_language(applicant),
         availability=applicant.availability,
     )
 
