@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
     outbox_scan_interval_s: float = Field(30.0, gt=0, description="how often to look for abandoned entries (a full scan on FerretDB)")
 
+    followup_attendance_after_s: float = Field(0.0, ge=0, description="delay after a meeting ends before the attendance check")
+    followup_satisfaction_after_s: float = Field(7 * 86400.0, ge=0, description="delay after a meeting ends before the satisfaction survey")
+    followup_outcome_after_s: float = Field(90 * 86400.0, ge=0, description="delay after a meeting ends before the business-outcome survey")
+    video_base_url: str = Field("https://meet.outgoing.example/room", description="video rooms are this URL plus a per-meeting room id")
+    schedule_time_limit_s: float = Field(30.0, gt=0, description="default solver time limit for a mission's agenda")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_implicit_tls: bool = False
+    smtp_timeout_s: float = 30.0
+    smtp_sender: str = "Outgoing <missions@outgoing.example>"
+    reminder_offsets_s: list[float] = Field(default_factory=lambda: [86400.0, 3600.0], description="reminders this long before each meeting")
+    survey_base_url: str = Field("https://forms.outgoing.example/followup", description="follow-up links are this URL plus meeting, company and kind")
+    template_dir: str | None = Field(None, description="a folder whose templates override the built-in ones")
+
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")
