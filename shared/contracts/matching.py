@@ -201,6 +201,8 @@ class AgendaSummary(Contract):
     bound: float | None = None
     solver: str
     seconds: float
+    breaks: dict[str, int] = {}
+    moved: int = 0
 
 
 class FollowUp(Contract):
