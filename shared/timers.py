@@ -39,7 +39,9 @@ Likewise a timer cancelled or moved while its callback is already running still 
 that run; consumers that care re-check their own state before acting.
 
 A callback that raises is not completed: its lease expires and it is claimed again, up to
-``max_attempts`` claims per epoch; then it is recorded as fired with ``gave_up``.
+``max_attempts`` claims per epoch; then it is recorded as fired with ``gave_up``. A callback
+that raises ``RetryAt(when)`` asks to be claimed again at ``when`` instead (its lease is
+stretched to that time: the lease document has one writer, its holder).
 
 Fired timers stay pending in their document (runners never update it), so the runner
 purges those fired more than ``keep_fired`` ago; that delete is the only runner write to
@@ -73,6 +75,15 @@ Clock = Callable[[], datetime]
 
 PENDING = "pending"
 CANCELLED = "cancelled"
+
+
+class RetryAt(Exception):
+    """Raised by a callback: not done yet, fire this epoch again at ``when``."""
+
+    def __init__(self, when: datetime, reason: str = "") -> None:
+        super().__init__(reason or f"retry at {when.isoformat()}")
+        self.when = when
+        self.reason = reason
 
 
 def utc_now() -> datetime:
@@ -298,6 +309,10 @@ class TimerStore:
             await self.fired.insert_one({"_id": _fired_id(timer.timer_id, timer.epoch), "timer_id": timer.timer_id, "at": now, "gave_up": True, "attempts": attempts})
             log.error("timer abandoned after repeated failures", timer_id=timer.timer_id, kind=timer.kind, epoch=timer.epoch, attempts=attempts)
 
+    async def retry_at(self, item: ClaimedTimer, when: datetime) -> None:
+        """Hold the firing until ``when``, then let it be claimed again (as the next attempt)."""
+        await self.leases.update_one({"_id": _lease_id(item.timer_id, item.epoch, item.attempt)}, {"$set": {"expires_at": _as_utc(when)}})
+
     async def complete(self, timer_id: str, epoch: int | None = None, owner: str | None = None) -> bool:
         """Record that this epoch fired (the current epoch if not given); False if it already was."""
         if epoch is None:
@@ -375,6 +390,10 @@ class TimerRunner:
             await self.callback(item)
         except asyncio.CancelledError:
             raise
+        except RetryAt as retry:
+            log.info("timer retried later", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt, at=retry.when.isoformat(), reason=retry.reason)
+            await self.store.retry_at(item, retry.when)
+            return False
         except Exception:
             log.exception("timer callback failed; retried after its lease", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt)
             return False

@@ -12,7 +12,7 @@ import pytest
 
 from shared.mongo import create_client, ensure_indexes
 from shared.settings import Settings
-from shared.timers import ClaimedTimer, TimerRunner, TimerStore, timer_indexes
+from shared.timers import ClaimedTimer, RetryAt, TimerRunner, TimerStore, timer_indexes
 
 pytestmark = pytest.mark.integration
 
@@ -244,3 +244,24 @@ async def test_purge_removes_old_fired_timers_only(store: TimerStore, clock: Fak
     assert await store.purge_fired(clock() - timedelta(days=30)) == 1
     assert await store.get("old-fired") is None and not await store.has_fired("old-fired", 1)
     assert await store.get("old-unfired-but-cancelled") is not None and await store.get("future") is not None
+
+
+async def test_a_callback_can_ask_to_be_fired_again_later(store: TimerStore, clock: FakeClock) -> None:
+    attempts: list[int] = []
+
+    async def not_yet(item: ClaimedTimer) -> None:
+        attempts.append(item.attempt)
+        if item.attempt < 3:
+            raise RetryAt(clock() + timedelta(minutes=10), "contact not known yet")
+
+    runner = TimerRunner(store, not_yet, "a", lease=LEASE)
+    await store.schedule("waiting", T0, "k")
+    assert await runner.run_once() == 0
+    clock.advance(minutes=9)
+    assert await runner.run_once() == 0 and attempts == [1], "held until the time it asked for, not just the lease"
+    clock.advance(minutes=1)
+    assert await runner.run_once() == 0 and attempts == [1, 2]
+    clock.advance(minutes=10)
+    assert await runner.run_once() == 1 and attempts == [1, 2, 3]
+    clock.advance(hours=1)
+    assert await runner.run_once() == 0
