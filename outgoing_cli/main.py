@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from outgoing_cli import schedule
+from outgoing_cli import dev, dlq, emit, mission, schedule, topics
+from outgoing_cli.console import load_settings
 
 app = typer.Typer(help="Run Outgoing's virtual B2B trade missions.", no_args_is_help=True)
 app.add_typer(schedule.app, name="schedule", help="Solve agenda scheduling instances offline.")
+app.add_typer(dev.app, name="dev", help="Start, stop and look at the local Kafka, database and services.")
+app.add_typer(topics.app, name="topics", help="Create the environment's Kafka topics.")
+app.add_typer(mission.app, name="mission", help="Plan missions, list them, request and read their agendas.")
+app.add_typer(dlq.app, name="dlq", help="Inspect and replay the services' dead-letter topics.")
+app.command("emit")(emit.emit)
+
+
+@app.callback()
+def environment(
+    ctx: typer.Context,
+    kafka: Annotated[str | None, typer.Option("--kafka", help="broker address (default: OUTGOING_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")] = None,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="environment: topic and group prefix (default: OUTGOING_TOPIC_PREFIX or outgoing)")] = None,
+    mongo_url: Annotated[str | None, typer.Option("--mongo-url", help="database server (default: OUTGOING_MONGO_URL)")] = None,
+    mongo_db: Annotated[str | None, typer.Option("--mongo-db", help="database name (default: OUTGOING_MONGO_DB or outgoing)")] = None,
+) -> None:
+    """Options here override the OUTGOING_* environment variables for every command."""
+    ctx.obj = load_settings({"kafka_bootstrap": kafka, "topic_prefix": prefix, "mongo_url": mongo_url, "mongo_db": mongo_db})
+
 
 if __name__ == "__main__":
     app()
