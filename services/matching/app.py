@@ -1,20 +1,57 @@
-"""Wiring of the matching service: settings, broker, database, subscribers."""
+"""Wiring of the matching service: store, use cases, subscribers, outbox and follow-up timers."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream import FastStream
 
+from services.matching import handlers
+from services.matching.followups import FollowUpPublisher, FollowUpTimers
+from services.matching.store import INDEXES, OWNER_KEYS, MatchingStore
+from services.matching.use_cases import Matching, MatchingConfig
 from shared.contracts.topics import Topic
-from shared.service import Runtime, build_service
+from shared.outbox import Outbox, StaleOutboxScanner
+from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
+from shared.timers import Clock, TimerRunner, TimerStore, timer_indexes, utc_now
 
 SERVICE = "matching"
+TIMERS = "followup_timers"
 
 
-def create_app(settings: Settings | None = None, configure_logs: bool = True) -> tuple[FastStream, Runtime]:
+def create_app(settings: Settings | None = None, configure_logs: bool = True, clock: Clock = utc_now) -> tuple[FastStream, Runtime]:
+    settings = settings or Settings()
+
+    def register(runtime: Runtime) -> list[BackgroundLoop]:
+        store = MatchingStore(runtime.db)
+        outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
+        timers = TimerStore(runtime.db, TIMERS, clock=clock)
+        delays = {
+            "attendance": timedelta(seconds=settings.followup_attendance_after_s),
+            "satisfaction": timedelta(seconds=settings.followup_satisfaction_after_s),
+            "outcome": timedelta(seconds=settings.followup_outcome_after_s),
+        }
+        config = MatchingConfig(video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s)
+        matching = Matching(store, config, sync_followups=FollowUpTimers(timers, delays).sync)
+        handlers.register(runtime, matching, outbox)
+        scanner = StaleOutboxScanner(
+            runtime.db,
+            runtime.broker,
+            runtime.topics(Topic.MATCHING_COMMANDS),
+            OWNER_KEYS,
+            source=SERVICE,
+            grace=timedelta(seconds=settings.outbox_grace_s),
+            interval_s=settings.outbox_scan_interval_s,
+        )
+        runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id)
+        return [scanner.run_forever, runner.run_forever]
+
     return build_service(
         SERVICE,
-        settings or Settings(),
+        settings,
         dead_letter_topic=Topic.MATCHING_DLQ,
+        indexes=[*INDEXES, *timer_indexes(TIMERS)],
+        register=register,
         configure_logs=configure_logs,
     )

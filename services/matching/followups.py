@@ -1,0 +1,70 @@
+"""Follow-ups after each meeting, on durable timers: attendance, satisfaction, outcome.
+
+The mission's writer keeps one timer per meeting and kind in step with the agenda; the
+runner fires them on whichever instance claims them and publishes FollowUpDue with an id
+derived from the timer's firing, so a firing repeated after a crash is a duplicate that
+consumers drop, not a second survey.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import NAMESPACE_URL, uuid5
+
+from faststream.kafka import KafkaBroker
+
+from services.matching.domain.planning import Change
+from shared.contracts.matching import FollowUp, FollowUpDue
+from shared.contracts.topics import Topic, TopicNames
+from shared.messaging import publish_event
+from shared.timers import ClaimedTimer, TimerStore
+
+TIMER_KIND = "matching.followup"
+
+
+def timer_id(meeting_id: str, kind: str) -> str:
+    return f"followup:{meeting_id}:{kind}"
+
+
+@dataclass
+class FollowUpTimers:
+    timers: TimerStore
+    delays: dict[str, timedelta]
+
+    async def sync(self, mission_id: str, changes: list[Change]) -> None:
+        for change in changes:
+            placed = change.meeting
+            for kind, delay in self.delays.items():
+                tid = timer_id(placed.meeting_id, kind)
+                if not placed.active:
+                    await self.timers.cancel(tid)
+                    continue
+                due = placed.end + delay
+                followup = FollowUp(
+                    meeting_id=placed.meeting_id,
+                    mission_id=mission_id,
+                    kind=kind,
+                    participants=[placed.lombard_id, placed.foreign_id],
+                    meeting_start=placed.start,
+                    meeting_end=placed.end,
+                    due_at=due,
+                )
+                await self.timers.schedule(tid, due, TIMER_KIND, followup.model_dump(mode="json"), group=f"followup:{placed.meeting_id}")
+
+
+@dataclass
+class FollowUpPublisher:
+    broker: KafkaBroker
+    topics: TopicNames
+
+    async def __call__(self, item: ClaimedTimer) -> None:
+        followup = FollowUp.model_validate(item.timer.data, strict=False)
+        event = FollowUpDue.new(
+            source="matching",
+            subject=followup.mission_id,
+            payload=followup,
+            event_id=uuid5(NAMESPACE_URL, f"outgoing:{item.firing_id}"),
+            time=followup.due_at,
+        )
+        await publish_event(self.broker, self.topics(Topic.MATCHING_EVENTS), event)

@@ -1,0 +1,172 @@
+"""Matching's MongoDB documents.
+
+* ``missions``: the catalogue read model, written by the catalogue subscriber.
+* ``companies``: profile read model, written by the subscriber of company events.
+* ``mission_states``: one document per mission holding everything its single writer owns
+  (participants, requests, operators' orders, the agenda) plus its outbox; one read and
+  one write per event, and a state change and its events are stored together.
+* ``bookings``: one document per (company, slot start) whose ``_id`` makes a second
+  booking of the same company at the same time impossible, across missions and
+  instances: the database, not the code, forbids double booking.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from shared.contracts.missions import Mission
+from shared.contracts.registration import CompanyProfile
+from shared.messaging import Contention
+from shared.mongo import IndexSpec
+from shared.outbox import OUTBOX, DocumentRef
+
+MISSIONS = "missions"
+COMPANIES = "companies"
+MISSION_STATES = "mission_states"
+BOOKINGS = "bookings"
+APPLIED = "applied_events"
+
+INDEXES = [
+    IndexSpec(BOOKINGS, [("mission_id", 1)]),
+    IndexSpec(BOOKINGS, [("company_id", 1)]),
+]
+
+OWNER_KEYS = {MISSION_STATES: lambda doc: str(doc["_id"])}
+"""Every outbox belongs to a mission document: its id is the partition key of its writer."""
+
+DUPLICATE_KEY = 11000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def booking_id(company_id: str, start: datetime) -> str:
+    return f"{company_id}@{start.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+
+
+@dataclass(frozen=True)
+class Booking:
+    company_id: str
+    start: datetime
+    end: datetime
+    mission_id: str
+    meeting_id: str
+
+    @property
+    def id(self) -> str:
+        return booking_id(self.company_id, self.start)
+
+    def document(self) -> dict[str, Any]:
+        return {"_id": self.id, "company_id": self.company_id, "start": self.start, "end": self.end, "mission_id": self.mission_id, "meeting_id": self.meeting_id}
+
+
+@dataclass
+class MatchingStore:
+    db: AsyncDatabase[dict[str, Any]]
+    touched: list[DocumentRef] = field(default_factory=list)
+
+    def drain_touched(self) -> list[DocumentRef]:
+        refs, self.touched = self.touched, []
+        return refs
+
+    def touch(self, collection: str, doc_id: Any) -> None:
+        self.touched.append(DocumentRef(collection, doc_id))
+
+    # ------------------------------------------------------------ read models
+
+    async def save_mission(self, mission: Mission) -> None:
+        await self.db[MISSIONS].replace_one({"_id": mission.mission_id}, {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()}, upsert=True)
+
+    async def mission(self, mission_id: str) -> Mission | None:
+        doc = await self.db[MISSIONS].find_one({"_id": mission_id})
+        return Mission.model_validate_json(json.dumps(doc["mission"])) if doc else None
+
+    async def save_profile(self, profile: CompanyProfile, event_time: datetime) -> None:
+        """Newest profile wins; an older event replayed after a newer one changes nothing."""
+        current = await self.db[COMPANIES].find_one({"_id": profile.company_id})
+        if current is not None and current.get("as_of") is not None and current["as_of"] >= event_time:
+            return
+        await self.db[COMPANIES].replace_one(
+            {"_id": profile.company_id}, {"_id": profile.company_id, "profile": profile.model_dump(mode="json"), "as_of": event_time}, upsert=True
+        )
+
+    async def forget_company(self, company_id: str, event_time: datetime) -> None:
+        """Erasure: the profile goes, a marker stops a late replay of its registration from restoring it."""
+        await self.db[COMPANIES].replace_one({"_id": company_id}, {"_id": company_id, "erased": True, "as_of": event_time}, upsert=True)
+
+    async def knows_company(self, company_id: str) -> bool:
+        """A profile, or an erasure marker: either way an enrollment need not wait for it."""
+        return await self.db[COMPANIES].find_one({"_id": company_id}, {"_id": 1}) is not None
+
+    async def profiles(self, company_ids: list[str]) -> dict[str, CompanyProfile]:
+        found = await self.db[COMPANIES].find({"_id": {"$in": company_ids}}).to_list()
+        return {d["_id"]: CompanyProfile.model_validate_json(json.dumps(d["profile"])) for d in found if d.get("profile")}
+
+    # ------------------------------------------------------------ mission state (single writer)
+
+    async def mission_state(self, mission_id: str) -> dict[str, Any]:
+        doc = await self.db[MISSION_STATES].find_one({"_id": mission_id})
+        return doc or {"_id": mission_id, "version": 0, APPLIED: [], OUTBOX: []}
+
+    async def save_mission_state(self, doc: dict[str, Any], expected_version: int, event_id: str, outbox: list[dict[str, Any]]) -> None:
+        """Replace the document the writer read, appending its events; the version check
+        guards against a second writer during a Kafka rebalance."""
+        current = await self.db[MISSION_STATES].find_one({"_id": doc["_id"]}, {"version": 1, OUTBOX: 1})
+        if (current or {}).get("version", 0) != expected_version:
+            raise Contention(f"mission {doc['_id']} changed under this writer")
+        new = {
+            **doc,
+            "version": expected_version + 1,
+            APPLIED: [*doc.get(APPLIED, []), event_id],
+            OUTBOX: [*((current or {}).get(OUTBOX) or []), *outbox],
+            "updated_at": _now(),
+        }
+        await self.db[MISSION_STATES].replace_one({"_id": doc["_id"]}, new, upsert=True)
+        self.touch(MISSION_STATES, doc["_id"])
+
+    async def mission_ids(self) -> list[str]:
+        return [d["_id"] for d in await self.db[MISSION_STATES].find({}, {"_id": 1}).to_list()]
+
+    # ------------------------------------------------------------ bookings
+
+    async def bookings_elsewhere(self, company_ids: list[str], mission_id: str) -> list[Booking]:
+        found = await self.db[BOOKINGS].find({"company_id": {"$in": company_ids}}).to_list()
+        return [_booking(d) for d in found if d["mission_id"] != mission_id]
+
+    async def reconcile_bookings(self, mission_id: str, wanted: list[Booking]) -> None:
+        """Make the mission's bookings exactly ``wanted``: release the rest first, then reserve.
+
+        A reservation that collides with another meeting's booking means someone else holds
+        that company at that time (another mission's writer, or a second instance): retry
+        later with fresh state instead of double booking.
+        """
+        current = {d["_id"]: d for d in await self.db[BOOKINGS].find({"mission_id": mission_id}).to_list()}
+        desired = {b.id: b for b in wanted}
+        stale = [bid for bid, doc in current.items() if bid not in desired or doc["meeting_id"] != desired[bid].meeting_id]
+        if stale:
+            await self.db[BOOKINGS].delete_many({"_id": {"$in": stale}})
+        missing = [b.document() for bid, b in desired.items() if bid not in current or bid in stale]
+        if not missing:
+            return
+        try:
+            await self.db[BOOKINGS].insert_many(missing, ordered=False)
+        except BulkWriteError as error:
+            clashes = [e for e in error.details.get("writeErrors", []) if e.get("code") == DUPLICATE_KEY]
+            others = [e for e in error.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+            if others:
+                raise
+            held = await self.db[BOOKINGS].find({"_id": {"$in": [e["op"]["_id"] for e in clashes]}}).to_list()
+            foreign = [d for d in held if d["meeting_id"] != desired[d["_id"]].meeting_id]
+            if foreign:
+                raise Contention(f"{len(foreign)} booking(s) already held by other meetings, e.g. {foreign[0]['_id']}") from error
+
+
+def _booking(doc: dict[str, Any]) -> Booking:
+    return Booking(doc["company_id"], doc["start"], doc["end"], doc["mission_id"], doc["meeting_id"])

@@ -1,0 +1,361 @@
+"""Matching against the real Kafka broker and MongoDB-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.matching.app import create_app
+from services.matching.store import BOOKINGS, MISSION_STATES, Booking, MatchingStore
+from shared.contracts.edition_2020 import MISSIONS_2020
+from shared.contracts.envelope import Envelope
+from shared.contracts.matching import (
+    AvailabilityChange,
+    AvailabilityChanged,
+    FollowUpAnswer,
+    FollowUpAnswered,
+    MeetingRequest,
+    MeetingRequestAnswer,
+    MeetingRequestAnswered,
+    MeetingRequested,
+    PairForbiddenByOperator,
+    PairOrder,
+    ScheduleRequest,
+    ScheduleRequested,
+    TimeSpan,
+)
+from shared.contracts.registration import CompanyProfile, CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
+from shared.contracts.topics import Topic, TopicNames
+from shared.messaging import DLQ_REASON, Contention, publish_event
+from shared.service import Runtime
+from shared.settings import Settings
+from tests.factories import mission_planned
+from tests.support import decoded, eventually, running, topic_records
+
+pytestmark = pytest.mark.integration
+
+BEFORE_THE_MISSIONS = datetime(2020, 9, 1, tzinfo=UTC)
+"""The services' clock in these tests: no follow-up is due until a test moves it."""
+INDIA = next(m for m in MISSIONS_2020 if m.mission_id == "india-2020")
+
+
+def lombard_profile(n: int, **overrides: Any) -> CompanyProfile:
+    data: dict[str, Any] = {
+        "company_id": f"lombard-{n:04d}",
+        "role": "lombard",
+        "company_name": f"Meccanica Lombarda {n}",
+        "country": "IT",
+        "province": "BG",
+        "timezone": "Europe/Rome",
+        "sectors": ["meccanica_metallurgia"],
+        "products": [{"name": "CNC lathes", "hs_code": "845811"}, {"name": "milling machines", "hs_code": "845951"}],
+        "offer": "precision CNC lathes and milling machines",
+        "seeking": "distributors of machine tools in India",
+        "languages": ["it", "en"],
+        "preferred_language": "it",
+    }
+    data.update(overrides)
+    return CompanyProfile.model_validate(data)
+
+
+def foreign_profile(n: int, **overrides: Any) -> CompanyProfile:
+    data: dict[str, Any] = {
+        "company_id": f"foreign-{n:04d}",
+        "role": "foreign",
+        "company_name": f"Pune Machine Tools {n}",
+        "country": "IN",
+        "city": "Pune",
+        "timezone": "Asia/Kolkata",
+        "sectors": ["meccanica_metallurgia"],
+        "products": [{"name": "lathes", "hs_code": "845811"}],
+        "offer": "distributors of machine tools across India",
+        "seeking": "CNC lathes and milling machines from Italy",
+        "languages": ["en", "hi"],
+        "preferred_language": "en",
+    }
+    data.update(overrides)
+    return CompanyProfile.model_validate(data)
+
+
+class Harness:
+    def __init__(self, settings: Settings, runtime: Runtime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.topics = TopicNames(settings.topic_prefix)
+        self.db = runtime.db
+
+    async def send(self, topic: Topic, event: Envelope[Any]) -> None:
+        await publish_event(self.runtime.broker, self.topics(topic), event)
+
+    async def events(self, topic: Topic = Topic.MATCHING_EVENTS) -> list[dict[str, Any]]:
+        return decoded(await topic_records(self.settings, self.topics(topic)))
+
+    async def wait_for(self, count: int, event_type: str, topic: Topic = Topic.MATCHING_EVENTS, timeout: float = 90) -> list[dict[str, Any]]:
+        async def enough() -> list[dict[str, Any]] | None:
+            found = [e for e in await self.events(topic) if e["type"] == event_type]
+            return found if len(found) >= count else None
+
+        return await eventually(enough, timeout, interval=0.5)
+
+    async def enroll(self, profile: CompanyProfile, mission_id: str = "india-2020") -> None:
+        await self.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=profile.company_id, payload=profile))
+        enrollment = Enrollment(enrollment_id=f"{profile.company_id}:{mission_id}", company_id=profile.company_id, mission_id=mission_id, role=profile.role)
+        await self.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject=mission_id, payload=enrollment))
+
+    async def participants(self, mission_id: str = "india-2020") -> dict[str, Any]:
+        doc = await self.db[MISSION_STATES].find_one({"_id": mission_id}) or {}
+        return doc.get("participants", {})
+
+    async def wait_enrolled(self, count: int, mission_id: str = "india-2020") -> None:
+        async def enrolled() -> bool:
+            return sum(1 for p in (await self.participants(mission_id)).values() if p.get("status") == "confirmed") >= count
+
+        await eventually(enrolled, 60)
+
+    async def schedule(self, mission_id: str = "india-2020", time_limit_s: float = 10.0) -> ScheduleRequested:
+        command = ScheduleRequested.new(source="operators", subject=mission_id, payload=ScheduleRequest(mission_id=mission_id, operator="Giulia", time_limit_s=time_limit_s))
+        await self.send(Topic.OPERATOR_COMMANDS, command)
+        return command
+
+    async def current_meetings(self) -> dict[str, dict[str, Any]]:
+        """Latest state of every meeting as the events tell it: what a CRM would rebuild."""
+        latest: dict[str, dict[str, Any]] = {}
+        for event in await self.events():
+            if event["type"] in ("meeting.scheduled.v1", "meeting.rescheduled.v1", "meeting.cancelled.v1"):
+                payload = event["payload"]
+                meeting = payload.get("meeting", payload)
+                known = latest.get(meeting["meeting_id"])
+                if known is None or meeting["sequence"] > known["sequence"]:
+                    latest[meeting["meeting_id"]] = {**meeting, "cancelled": event["type"] == "meeting.cancelled.v1"}
+        return {k: v for k, v in latest.items() if not v["cancelled"]}
+
+
+@pytest.fixture
+async def service(settings: Settings):
+    settings = settings.model_copy(update={"followup_satisfaction_after_s": 7 * 86400.0, "schedule_time_limit_s": 10.0})
+    app, runtime = create_app(settings, configure_logs=False, clock=lambda: BEFORE_THE_MISSIONS)
+    async with running(app):
+        harness = Harness(settings, runtime)
+        await harness.send(Topic.MISSIONS, mission_planned(INDIA))
+        await eventually(lambda: runtime.db["missions"].count_documents({}))
+        yield harness
+
+
+def assert_no_double_booking(meetings: dict[str, dict[str, Any]]) -> None:
+    seen: Counter[tuple[str, str]] = Counter()
+    for meeting in meetings.values():
+        for company in meeting["participants"]:
+            seen[(company, meeting["start"])] += 1
+    assert all(n == 1 for n in seen.values()), f"double booked: {[k for k, n in seen.items() if n > 1]}"
+
+
+async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) -> None:
+    lombards = [lombard_profile(i) for i in range(1, 4)]
+    foreigns = [foreign_profile(i) for i in range(1, 4)] + [
+        foreign_profile(9, company_name="Chennai Textiles", sectors=["sistema_moda"], products=[], offer="cotton fabrics", seeking="fashion", languages=["ta"])
+    ]
+    for company in lombards + foreigns:
+        await service.enroll(company)
+    await service.wait_enrolled(7)
+    accepted = MeetingRequested.new(
+        source="forms", subject="r1", payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id="foreign-0009", target_id="lombard-0001")
+    )
+    declined = MeetingRequested.new(
+        source="forms", subject="r2", payload=MeetingRequest(request_id="r2", mission_id="india-2020", requester_id="lombard-0002", target_id="foreign-0002")
+    )
+    await service.send(Topic.MEETING_FORMS, accepted)
+    await service.send(Topic.MEETING_FORMS, declined)
+    await service.send(
+        Topic.MEETING_FORMS,
+        MeetingRequestAnswered.new(source="forms", subject="r1", payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by="lombard-0001", answer="accepted")),
+    )
+    await service.send(
+        Topic.MEETING_FORMS,
+        MeetingRequestAnswered.new(source="forms", subject="r2", payload=MeetingRequestAnswer(request_id="r2", mission_id="india-2020", answered_by="foreign-0002", answer="declined")),
+    )
+    await eventually(lambda: _answers(service, 2))
+    command = await service.schedule()
+
+    [agenda] = await service.wait_for(1, "agenda.published.v1")
+    summary = agenda["payload"]
+    assert agenda["subject"] == "india-2020" and agenda["causation_id"] == str(command.id)
+    assert summary["status"] in ("optimal", "feasible") and summary["unscheduled"] == 0
+    meetings = await service.current_meetings()
+    assert len(meetings) == summary["meetings"] > 0
+    pairs = {tuple(m["participants"]) for m in meetings.values()}
+    assert ("lombard-0001", "foreign-0009") in pairs, "an accepted request must be placed even with a weak profile fit"
+    assert ("lombard-0002", "foreign-0002") not in pairs, "a declined pair is never proposed or scheduled"
+    assert_no_double_booking(meetings)
+    assert sum(summary["breaks"].values()) == summary["total_breaks"]
+
+    for meeting in meetings.values():
+        start = datetime.fromisoformat(meeting["start"])
+        rome, kolkata = meeting["local_times"]
+        assert rome["timezone"] == "Europe/Rome" and kolkata["timezone"] == "Asia/Kolkata"
+        assert datetime.fromisoformat(rome["start_local"]) == start == datetime.fromisoformat(kolkata["start_local"])
+        assert datetime.fromisoformat(rome["start_local"]).utcoffset() in (timedelta(hours=1), timedelta(hours=2))
+        assert datetime.fromisoformat(kolkata["start_local"]).utcoffset() == timedelta(hours=5, minutes=30)
+        local_rome = start.astimezone(ZoneInfo("Europe/Rome")).time()
+        assert INDIA.lombard_hours.start <= local_rome and start.astimezone(ZoneInfo("Asia/Kolkata")).time() >= INDIA.foreign_hours.start
+        assert meeting["video_url"].startswith("https://") and meeting["sequence"] == 0
+
+    proposed = await service.wait_for(7, "matches.proposed.v1")
+    by_company = {e["payload"]["company_id"]: e["payload"]["proposals"] for e in proposed}
+    first = by_company["lombard-0001"]
+    assert any(p["partner_id"] == "foreign-0009" and p["requested"] == "by_partner" for p in first)
+    top = next(p for p in first if p["partner_id"] == "foreign-0001")
+    assert "same sector: meccanica_metallurgia" in top["reasons"] and "both speak English" in top["reasons"]
+    assert all(p["partner_id"] != "foreign-0002" for p in by_company["lombard-0002"])
+
+    bookings = await service.db[BOOKINGS].count_documents({"mission_id": "india-2020"})
+    assert bookings == 2 * len(meetings)
+
+    # Replaying the operator's command changes nothing and emits nothing.
+    before = len(await service.events())
+    await service.send(Topic.OPERATOR_COMMANDS, command)
+    await asyncio.sleep(3)
+    assert len(await service.events()) == before
+
+
+async def _answers(service: Harness, count: int) -> bool:
+    doc = await service.db[MISSION_STATES].find_one({"_id": "india-2020"}) or {}
+    return sum(1 for r in doc.get("requests", []) if r.get("answer")) >= count
+
+
+async def test_late_enrollment_cancellation_and_availability_change_move_as_little_as_possible(service: Harness) -> None:
+    for company in [lombard_profile(i) for i in range(1, 4)] + [foreign_profile(i) for i in range(1, 4)]:
+        await service.enroll(company)
+    await service.wait_enrolled(6)
+    await service.schedule()
+    await service.wait_for(1, "agenda.published.v1")
+    first = await service.current_meetings()
+    assert len(first) == 9
+
+    # A late enrollment adds meetings without moving any confirmed one.
+    await service.enroll(foreign_profile(4))
+    [_, late] = await service.wait_for(2, "agenda.published.v1")
+    assert late["payload"]["moved"] == 0
+    second = await service.current_meetings()
+    assert len(second) == 12
+    assert all(second[mid]["start"] == m["start"] for mid, m in first.items())
+    assert not [e for e in await service.events() if e["type"] == "meeting.rescheduled.v1"]
+
+    # The partner becomes unavailable at one meeting's time: that meeting moves, and only it.
+    victim = next(m for m in second.values() if "foreign-0004" in m["participants"])
+    span = TimeSpan(start=datetime.fromisoformat(victim["start"]), end=datetime.fromisoformat(victim["end"]))
+    await service.send(
+        Topic.OPERATOR_COMMANDS,
+        AvailabilityChanged.new(source="operators", subject="x", payload=AvailabilityChange(mission_id="india-2020", company_id="foreign-0004", unavailable=[span], operator="Giulia")),
+    )
+    [moved] = await service.wait_for(1, "meeting.rescheduled.v1")
+    assert moved["payload"]["meeting"]["meeting_id"] == victim["meeting_id"]
+    assert moved["payload"]["meeting"]["sequence"] == 1 and moved["payload"]["previous_start"] == victim["start"]
+    assert moved["payload"]["meeting"]["start"] != victim["start"]
+    assert moved["payload"]["reason"] == "a participant became unavailable at the original time"
+    third = await service.current_meetings()
+    assert_no_double_booking(third)
+    assert sum(1 for mid in second if third[mid]["start"] != second[mid]["start"]) == 1
+
+    # A cancelled enrollment cancels that company's meetings and nothing else.
+    cancellation = EnrollmentCancellation(enrollment_id="lombard-0003:india-2020", company_id="lombard-0003", mission_id="india-2020", reason="withdrawn")
+    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentCancelled.new(source="registration", subject="india-2020", payload=cancellation))
+    cancelled = await service.wait_for(4, "meeting.cancelled.v1")
+    assert all("lombard-0003" in e["payload"]["participants"] for e in cancelled)
+    assert all(e["payload"]["reason"] == "a participant left the mission" for e in cancelled)
+    final = await service.current_meetings()
+    assert len(final) == 8 and all("lombard-0003" not in m["participants"] for m in final.values())
+    assert await service.db[BOOKINGS].count_documents({"company_id": "lombard-0003"}) == 0
+
+
+async def test_an_operator_forbidding_a_scheduled_pair_cancels_its_meeting(service: Harness) -> None:
+    for company in [lombard_profile(1), foreign_profile(1), foreign_profile(2)]:
+        await service.enroll(company)
+    await service.wait_enrolled(3)
+    await service.schedule()
+    await service.wait_for(1, "agenda.published.v1")
+    order = PairOrder(mission_id="india-2020", lombard_id="lombard-0001", foreign_id="foreign-0001", operator="Giulia", reason="conflict of interest")
+    await service.send(Topic.OPERATOR_COMMANDS, PairForbiddenByOperator.new(source="operators", subject="india-2020", payload=order))
+    [cancelled] = await service.wait_for(1, "meeting.cancelled.v1")
+    assert cancelled["payload"]["participants"] == ["lombard-0001", "foreign-0001"]
+    assert cancelled["payload"]["sequence"] == 1
+    assert cancelled["payload"]["reason"] == "the pair was excluded by the mission's operators"
+
+
+async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> None:
+    """A clock set past the meetings makes every attendance check due at once; two instances race for them."""
+    now = [BEFORE_THE_MISSIONS]
+    settings = settings.model_copy(update={"schedule_time_limit_s": 5.0, "followup_satisfaction_after_s": 7 * 86400.0, "followup_outcome_after_s": 90 * 86400.0})
+    app_a, runtime_a = create_app(settings, configure_logs=False, clock=lambda: now[0])
+    app_b, _ = create_app(settings.model_copy(update={"instance_id": settings.instance_id + "-b"}), configure_logs=False, clock=lambda: now[0])
+    async with running(app_a), running(app_b):
+        harness = Harness(settings, runtime_a)
+        await harness.send(Topic.MISSIONS, mission_planned(INDIA))
+        await eventually(lambda: runtime_a.db["missions"].count_documents({}))
+        for company in [lombard_profile(1), foreign_profile(1), foreign_profile(2)]:
+            await harness.enroll(company)
+        await harness.wait_enrolled(3)
+        await harness.schedule()
+        await harness.wait_for(1, "agenda.published.v1")
+        meetings = await harness.current_meetings()
+        assert len(meetings) == 2
+        assert not [e for e in await harness.events() if e["type"] == "followup.due.v1"], "nothing is due before the meetings"
+
+        now[0] = datetime(2020, 11, 15, tzinfo=UTC)
+        due = await harness.wait_for(4, "followup.due.v1")
+        await asyncio.sleep(3)
+        due = [e for e in await harness.events() if e["type"] == "followup.due.v1"]
+        kinds = Counter((e["payload"]["meeting_id"], e["payload"]["kind"]) for e in due)
+        assert set(kinds) == {(mid, kind) for mid in meetings for kind in ("attendance", "satisfaction")}
+        assert all(n == 1 for n in kinds.values()), f"a follow-up fired twice: {kinds}"
+        for event in due:
+            payload = event["payload"]
+            end = datetime.fromisoformat(meetings[payload["meeting_id"]]["end"])
+            expected = end if payload["kind"] == "attendance" else end + timedelta(days=7)
+            assert datetime.fromisoformat(payload["due_at"]) == expected and event["subject"] == "india-2020"
+
+        answer = FollowUpAnswer(meeting_id=next(iter(meetings)), mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5)
+        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", payload=answer))
+
+        async def recorded() -> bool:
+            doc = await harness.db[MISSION_STATES].find_one({"_id": "india-2020"}) or {}
+            return bool(doc.get("followup_answers"))
+
+        await eventually(recorded)
+
+
+async def test_invalid_requests_are_dead_lettered_with_a_reason(service: Harness) -> None:
+    bad = b'{"id": "not-a-uuid", "type": "meeting.requested.v1"}'
+    await service.runtime.broker.publish(bad, service.topics(Topic.MEETING_FORMS), key=b"k")
+    [record] = await _dlq(service, 1)
+    assert record.value == bad and dict(record.headers)[DLQ_REASON] == b"invalid"
+
+
+async def _dlq(service: Harness, count: int) -> list[Any]:
+    async def enough() -> list[Any] | None:
+        records = await topic_records(service.settings, service.topics(Topic.MATCHING_DLQ))
+        return records if len(records) >= count else None
+
+    return await eventually(enough)
+
+
+async def test_the_database_forbids_booking_a_company_twice_at_the_same_time(settings: Settings) -> None:
+    """Two writers (two missions, or two instances during a rebalance) racing for one company and time."""
+    app, runtime = create_app(settings, configure_logs=False)
+    async with running(app):
+        store = MatchingStore(runtime.db)
+        start = datetime(2020, 10, 19, 8, 0, tzinfo=UTC)
+        end = start + timedelta(minutes=30)
+        await store.reconcile_bookings("india-2020", [Booking("lombard-0001", start, end, "india-2020", "india-2020:aaaaaaaaaaaa")])
+        with pytest.raises(Contention):
+            await store.reconcile_bookings("russia-2020", [Booking("lombard-0001", start, end, "russia-2020", "russia-2020:bbbbbbbbbbbb")])
+        results = await asyncio.gather(
+            *(store.reconcile_bookings(f"m-{i}", [Booking("lombard-0002", start, end, f"m-{i}", f"m-{i}:cccccccccccc")]) for i in range(6)),
+            return_exceptions=True,
+        )
+        assert sum(1 for r in results if r is None) == 1 and all(isinstance(r, Contention) for r in results if r is not None)
+        assert await runtime.db[BOOKINGS].count_documents({"company_id": "lombard-0002"}) == 1
