@@ -12,7 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import typer
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, RequestTimedOutError, UnknownTopicOrPartitionError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, RequestTimedOutError, UnknownTopicOrPartitionError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -70,6 +70,8 @@ def run(coro: Coroutine[Any, Any, T], env: Settings) -> T:
         raise fail(CliError(f"Kafka at {env.kafka_bootstrap} did not answer in time", "check `outgoing dev status`; retry when the broker is ready")) from None
     except UnknownTopicOrPartitionError:
         raise fail(missing_topics(env)) from None
+    except KafkaError as error:
+        raise fail(CliError(f"Kafka at {env.kafka_bootstrap} refused the request: {error}", "check `outgoing dev status` and the broker's log")) from None
 
 
 def kafka_unreachable(env: Settings) -> CliError:

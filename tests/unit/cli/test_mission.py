@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from outgoing_cli.console import CliError
-from outgoing_cli.mission import latest_per_key, mission_from_options, missions_from_file, parse_deadline, parse_hours, parse_window
+from outgoing_cli.mission import latest_per_key
+from outgoing_cli.mission_input import mission_from_options, missions_from_file, parse_deadline, parse_hours, parse_window
 from tests.factories import mission, mission_planned
 from tests.unit.cli.builders import record
 
