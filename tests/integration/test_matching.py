@@ -359,3 +359,29 @@ async def test_the_database_forbids_booking_a_company_twice_at_the_same_time(set
         )
         assert sum(1 for r in results if r is None) == 1 and all(isinstance(r, Contention) for r in results if r is not None)
         assert await runtime.db[BOOKINGS].count_documents({"company_id": "lombard-0002"}) == 1
+
+
+async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: Harness) -> None:
+    """India and Russia ran over the same days in 2020; one Lombard firm can join both."""
+    russia = next(m for m in MISSIONS_2020 if m.mission_id == "russia-2020").model_copy(update={"max_meetings_per_company": 8, "window_end": INDIA.window_start})
+    india_one_day = INDIA.model_copy(update={"window_end": INDIA.window_start})
+    await service.send(Topic.MISSIONS, mission_planned(india_one_day))
+    await service.send(Topic.MISSIONS, mission_planned(russia))
+    await eventually(lambda: service.runtime.db["missions"].count_documents({}), timeout=30)
+    both = lombard_profile(1, sectors=["meccanica_metallurgia"], languages=["it", "en", "ru"])
+    await service.enroll(both, "india-2020")
+    await service.enroll(both, "russia-2020")
+    for n in range(1, 7):
+        await service.enroll(foreign_profile(n), "india-2020")
+        moscow = foreign_profile(n + 10, company_name=f"Moskva Stanki {n}", country="RU", city="Moscow", timezone="Europe/Moscow", languages=["ru", "en"])
+        await service.enroll(moscow, "russia-2020")
+    await service.wait_enrolled(7, "india-2020")
+    await service.wait_enrolled(7, "russia-2020")
+    await service.schedule("india-2020", time_limit_s=5)
+    await service.schedule("russia-2020", time_limit_s=5)
+    await service.wait_for(2, "agenda.published.v1")
+    meetings = await service.current_meetings()
+    mine = [m for m in meetings.values() if both.company_id in m["participants"]]
+    assert {m["mission_id"] for m in mine} == {"india-2020", "russia-2020"}
+    spans = sorted((datetime.fromisoformat(m["start"]), datetime.fromisoformat(m["end"])) for m in mine)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "the same firm was booked twice at one time"
