@@ -61,12 +61,15 @@ async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[b
     """Everything on ``topic`` right now, from the beginning up to the end offsets."""
     from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        # An explicit seek: seek_to_beginning right after assign can be overtaken by the
+        # consumer's own initial offset reset, and then the read silently starts at the end.
+        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, offset)
         ends = await consumer.end_offsets(partitions)
         records: list[Any] = []
         async with asyncio.timeout(30):
