@@ -188,6 +188,7 @@ class Matching:
             forbidden=frozenset((o["lombard_id"], o["foreign_id"]) for o in orders if o["order"] == "forbidden"),
             forced=frozenset((o["lombard_id"], o["foreign_id"]) for o in orders if o["order"] == "forced"),
             met_before=met_before,
+            on_agenda=frozenset((d["lombard_id"], d["foreign_id"]) for d in (doc.get("agenda") or {}).values() if d["active"]),
         )
         accepted = frozenset(_pair(r["requester"], r["target"], profiles) for r in requests if r.get("answer") == "accepted" and r.get("requester"))
         return MissionState(

@@ -53,6 +53,8 @@ class PairRules:
     forbidden: frozenset[Pair] = frozenset()
     forced: frozenset[Pair] = frozenset()
     met_before: frozenset[Pair] = frozenset()
+    on_agenda: frozenset[Pair] = frozenset()
+    """Pairs already meeting: kept even if their profiles no longer score high enough."""
 
     def excluded(self, pair: Pair) -> bool:
         """Declined, forbidden or already-met pairs are never proposed again; forcing overrides only history."""
@@ -181,7 +183,7 @@ def score_pairs(lombards: Iterable[CompanyProfile], foreigns: Iterable[CompanyPr
             forced = pair in rules.forced
             if forced:
                 reasons.append("set by the mission's operators")
-            if score < MIN_SCORE and requested == "none" and not forced:
+            if score < MIN_SCORE and requested == "none" and not forced and pair not in rules.on_agenda:
                 continue
             scored.append(ScoredPair(pair[0], pair[1], round(score, 4), tuple(reasons), requested, forced))
     scored.sort(key=lambda s: (-s.score, s.lombard_id, s.foreign_id))

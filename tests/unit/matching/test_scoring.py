@@ -134,3 +134,10 @@ def test_every_proposal_is_a_lombard_foreign_pair_with_reasons_and_respects_the_
     limit = data.draw(st.integers(1, 3))
     for company, items in proposals_by_company(scored, limit).items():
         assert 1 <= len(items) <= limit and all(company in item.pair for item in items)
+
+
+def test_a_meeting_already_on_the_agenda_stays_proposed_when_its_score_drops() -> None:
+    pair = ("lombard-0001", "foreign-0002")
+    assert score_pairs([LOMBARD], [UNRELATED]) == []
+    [kept] = score_pairs([LOMBARD], [UNRELATED], PairRules(on_agenda=frozenset({pair})))
+    assert kept.pair == pair
