@@ -1,0 +1,251 @@
+"""The exact scheduler: one CP-SAT model, solved in lexicographic phases.
+
+Phases: (1) most valuable set of meetings placed, (2) fewest previously placed meetings
+moved, (3) fewest breaks. Each phase's optimum (or best found, when time runs out) is
+fixed as a constraint before the next; this beats one big-M objective because every
+phase keeps a tight bound of its own.
+
+Breaks are modelled per participant and local day as "blocks of consecutive busy slots
+minus one if the day is busy", with exact (two-sided) channelling, so a break count can
+never be inflated to satisfy the fairness bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from services.matching.domain.instance import Indexed, Schedule, breaks_of, is_complete, make_schedule
+
+WEIGHT_SCALE = 1_000_000
+"""The heaviest meeting is worth this many units: CP-SAT objectives are integral."""
+
+
+@dataclass
+class _Model:
+    model: cp_model.CpModel
+    x: list[dict[int, cp_model.IntVar]]
+    placed: list[cp_model.LinearExpr]
+    participant_breaks: list[cp_model.LinearExpr]
+
+
+def _busy_literal(model: cp_model.CpModel, lits: list[cp_model.IntVar]) -> cp_model.IntVar:
+    if len(lits) == 1:
+        return lits[0]
+    busy = model.new_bool_var("")
+    model.add(sum(lits) == busy)
+    return busy
+
+
+def _day_breaks(model: cp_model.CpModel, chain: list[cp_model.IntVar | None]) -> cp_model.LinearExprT:
+    """Blocks started in one local day minus one if the day is busy; None marks a slot never busy."""
+    starts: list[cp_model.IntVar] = []
+    busy_lits: list[cp_model.IntVar] = []
+    previous: cp_model.IntVar | None = None
+    for busy in chain:
+        if busy is not None:
+            busy_lits.append(busy)
+            if previous is None:
+                starts.append(busy)
+            else:
+                start = model.new_bool_var("")
+                model.add_implication(start, busy)
+                model.add_implication(start, previous.Not())
+                model.add_bool_or([start, busy.Not(), previous])
+                starts.append(start)
+        previous = busy
+    if len(busy_lits) <= 1 or len(starts) <= 1:
+        return 0
+    day_busy = model.new_bool_var("")
+    for busy in busy_lits:
+        model.add_implication(busy, day_busy)
+    model.add_bool_or(busy_lits).only_enforce_if(day_busy)
+    return sum(starts) - day_busy
+
+
+def build(ix: Indexed) -> _Model:
+    model = cp_model.CpModel()
+    n_slots = ix.n_slots
+    x = [{t: model.new_bool_var(f"x{k}_{t}") for t in ix.domains[k]} for k in range(len(ix.meeting_ids))]
+    placed: list[cp_model.LinearExpr] = []
+    for k, lits in enumerate(x):
+        if ix.required[k]:
+            model.add_exactly_one(lits.values())
+        elif len(lits) > 1:
+            model.add_at_most_one(lits.values())
+        placed.append(sum(lits.values()))
+    by_slot: list[list[cp_model.IntVar]] = [[] for _ in range(n_slots)]
+    for lits in x:
+        for t, lit in lits.items():
+            by_slot[t].append(lit)
+    for t, lits in enumerate(by_slot):
+        if len(lits) > ix.capacity[t]:
+            model.add(sum(lits) <= ix.capacity[t])
+    participant_breaks: list[cp_model.LinearExpr] = []
+    for p, meetings in enumerate(ix.meetings_of):
+        at: list[list[cp_model.IntVar]] = [[] for _ in range(n_slots)]
+        for k in meetings:
+            for t, lit in x[k].items():
+                at[t].append(lit)
+        for lits in at:
+            if len(lits) > 1:
+                model.add_at_most_one(lits)
+        limit = ix.max_meetings[p]
+        if limit is not None and len(meetings) > limit:
+            model.add(sum(placed[k] for k in meetings) <= limit)
+        busy = [_busy_literal(model, lits) if lits else None for lits in at]
+        total: list[cp_model.LinearExprT] = []
+        chain: list[cp_model.IntVar | None] = []
+        for t in range(n_slots):
+            if not ix.same_day_prev[p][t] and chain:
+                total.append(_day_breaks(model, chain))
+                chain = []
+            chain.append(busy[t])
+        if chain:
+            total.append(_day_breaks(model, chain))
+        participant_breaks.append(sum(total))
+    fairness = ix.instance.fairness
+    if fairness is not None and ix.participant_ids:
+        counts = []
+        for p, expr in enumerate(participant_breaks):
+            var = model.new_int_var(0, n_slots, f"breaks{p}")
+            model.add(var == expr)
+            counts.append(var)
+        low, high = model.new_int_var(0, n_slots, "low"), model.new_int_var(0, n_slots, "high")
+        model.add_min_equality(low, counts)
+        model.add_max_equality(high, counts)
+        model.add(high - low <= fairness)
+    return _Model(model, x, placed, participant_breaks)
+
+
+@dataclass
+class _Phase:
+    status: int
+    value: float | None
+    bound: float | None
+    slot_of: list[int] | None
+
+
+class LexicographicSolver:
+    def __init__(self, ix: Indexed, workers: int, deadline: float, on_solution: Callable[[], None]) -> None:
+        self.ix = ix
+        self.built = build(ix)
+        self.workers = workers
+        self.deadline = deadline
+        self.on_solution = on_solution
+        self.all_optimal = True
+        self.reasons: list[str] = []
+
+    def hint(self, slot_of: list[int]) -> None:
+        self.built.model.clear_hints()
+        for k, lits in enumerate(self.built.x):
+            for t, lit in lits.items():
+                self.built.model.add_hint(lit, slot_of[k] == t)
+
+    def run(self, name: str, objective: cp_model.LinearExprT, share: float, maximize: bool = False) -> _Phase:
+        model = self.built.model
+        if maximize:
+            model.maximize(objective)
+        else:
+            model.minimize(objective)
+        solver = cp_model.CpSolver()
+        remaining = max(0.05, self.deadline - time.perf_counter())
+        solver.parameters.max_time_in_seconds = remaining * share
+        solver.parameters.num_workers = self.workers
+        solver.parameters.random_seed = 7
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return _Phase(status, None, None, None)
+        self.on_solution()
+        if status != cp_model.OPTIMAL:
+            self.all_optimal = False
+            self.reasons.append(f"{name}: time limit reached before proving optimality")
+        slot_of = [next((t for t, lit in lits.items() if solver.boolean_value(lit)), -1) for lits in self.built.x]
+        return _Phase(status, solver.objective_value, solver.best_objective_bound, slot_of)
+
+
+def solve_cpsat(
+    ix: Indexed,
+    *,
+    previous: Mapping[int, int],
+    hint: list[int],
+    time_limit_s: float,
+    workers: int,
+    started: float,
+    first_solution: float | None,
+) -> Schedule | None:
+    """The lexicographic CP-SAT answer, or None when no agenda was found in time (caller falls back)."""
+    first = [first_solution]
+
+    def seen() -> None:
+        if first[0] is None:
+            first[0] = time.perf_counter()
+
+    lex = LexicographicSolver(ix, workers, started + time_limit_s, seen)
+    model, built = lex.built.model, lex.built
+    hint_ok = is_complete(ix, hint)
+    current = hint if hint_ok else None
+    if hint_ok:
+        lex.hint(hint)
+
+    def answer(slot_of: list[int], status: str, bound: float | None, extra: str = "") -> Schedule:
+        reason = "; ".join([*lex.reasons, *([extra] if extra else [])])
+        return make_schedule(ix, slot_of, status=status, solver="cp-sat", bound=bound, started=started,
+                             now=time.perf_counter(), previous=previous, first_solution=first[0], reason=reason)
+
+    def no_solution(phase: _Phase) -> Schedule | None:
+        if phase.status == cp_model.INFEASIBLE:
+            return answer([-1] * len(ix.meeting_ids), "infeasible", None,
+                          "no agenda meets every hard constraint (required meetings, fairness)")
+        return None
+
+    optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
+    weights = _integral_weights(ix)
+    all_placed_by_hint = current is not None and all(current[k] >= 0 for k in optional)
+    if optional and not all_placed_by_hint:
+        value = sum(weights[k] * built.placed[k] for k in optional)
+        phase = lex.run("placement", value, 0.4 if previous else 0.5, maximize=True)
+        if phase.slot_of is None:
+            return no_solution(phase)
+        current = phase.slot_of
+        model.add(value >= round(phase.value))
+        lex.hint(current)
+    elif optional:
+        for k in optional:
+            model.add(built.placed[k] == 1)
+    kept = [built.x[k][t] for k, t in previous.items() if t in built.x[k]]
+    if kept:
+        if current is not None and sum(1 for k, t in previous.items() if current[k] == t) == len(kept):
+            for lit in kept:
+                model.add(lit == 1)
+        else:
+            moved = len(kept) - sum(kept)
+            phase = lex.run("moves", moved, 0.5)
+            if phase.slot_of is None:
+                return no_solution(phase)
+            current = phase.slot_of
+            model.add(moved <= round(phase.value))
+            lex.hint(current)
+    total_breaks = sum(built.participant_breaks)
+    phase = lex.run("breaks", total_breaks, 1.0)
+    if phase.slot_of is None:
+        if phase.status == cp_model.INFEASIBLE:
+            return no_solution(phase)
+        if current is None:
+            return None
+        lex.all_optimal = False
+        return answer(current, "feasible", None, "breaks: no improvement found before the time limit")
+    bound = float(math.ceil(phase.bound - 1e-6))
+    assert sum(breaks_of(ix, phase.slot_of)) == round(phase.value), "break model and recount disagree"
+    return answer(phase.slot_of, "optimal" if lex.all_optimal else "feasible", bound)
+
+
+def _integral_weights(ix: Indexed) -> list[int]:
+    heaviest = max(ix.weights, default=0.0)
+    if heaviest <= 0:
+        return [0] * len(ix.weights)
+    return [max(1, round(w / heaviest * WEIGHT_SCALE)) if w > 0 else 0 for w in ix.weights]
