@@ -1,20 +1,82 @@
-"""Wiring of the notifications service: settings, broker, database, subscribers."""
+"""Wiring of the notifications service: read models, planner, timer runner, SMTP, outbox."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
 from faststream import FastStream
 
+from services.notifications import handlers
+from services.notifications.rendering import Renderer
+from services.notifications.smtp import Mailer, SmtpMailer
+from services.notifications.store import DELIVERIES, INDEXES, TIMERS, NotificationStore
+from services.notifications.use_cases import Deliverer, DeliveryPolicy, Planner
 from shared.contracts.topics import Topic
-from shared.service import Runtime, build_service
+from shared.outbox import DocumentRef, Outbox
+from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
+from shared.timers import Clock, TimerRunner, TimerStore, utc_now
 
 SERVICE = "notifications"
 
 
-def create_app(settings: Settings | None = None, configure_logs: bool = True) -> tuple[FastStream, Runtime]:
-    return build_service(
-        SERVICE,
-        settings or Settings(),
-        dead_letter_topic=Topic.NOTIFICATIONS_DLQ,
-        configure_logs=configure_logs,
-    )
+@dataclass
+class StaleDeliveryOutbox:
+    """Publishes outcome events a crashed instance left in delivery documents.
+
+    No command topic is needed (unlike registration): a delivery document gets its
+    outbox entries only in its final write, so once they are older than the grace period
+    no other writer touches the document and flushing it here is safe.
+    """
+
+    store: NotificationStore
+    outbox: Outbox
+    clock: Clock
+    grace: timedelta
+    interval_s: float
+
+    async def run_forever(self) -> None:
+        while True:
+            await self.scan_once()
+            await asyncio.sleep(self.interval_s)
+
+    async def scan_once(self) -> int:
+        stale = await self.store.with_stale_outbox(self.clock() - self.grace)
+        return await self.outbox.flush(DocumentRef(DELIVERIES, nid) for nid in stale)
+
+
+def create_app(
+    settings: Settings | None = None,
+    configure_logs: bool = True,
+    *,
+    clock: Clock = utc_now,
+    mailer: Mailer | None = None,
+    poll_interval_s: float = 1.0,
+    policy: DeliveryPolicy | None = None,
+) -> tuple[FastStream, Runtime]:
+    """``clock``, ``mailer``, ``poll_interval_s`` and ``policy`` exist for tests and demos."""
+    settings = settings or Settings()
+
+    def register(runtime: Runtime) -> list[BackgroundLoop]:
+        store = NotificationStore(runtime.db)
+        timers = TimerStore(runtime.db, TIMERS, clock=clock, max_attempts=50)
+        outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
+        handlers.register(runtime, Planner(store, timers, list(settings.reminder_offsets_s)))
+        deliverer = Deliverer(
+            store,
+            Renderer(settings.template_dir),
+            mailer or SmtpMailer.from_settings(settings),
+            outbox,
+            settings.smtp_sender,
+            settings.survey_base_url,
+            clock,
+            policy or DeliveryPolicy(),
+        )
+        runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s)
+        scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s)
+        return [runner.run_forever, scanner.run_forever]
+
+    app, runtime = build_service(SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs)
+    return app, runtime

@@ -1,0 +1,90 @@
+"""Sending through SMTP with aiosmtplib, and what each failure means.
+
+4xx replies and connection problems are temporary (try again later); 5xx replies are
+permanent (the server will never take this message). A refused recipient is permanent
+or temporary by its own code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+
+from services.notifications.domain.message import wire_bytes
+from shared.settings import Settings
+
+
+class SmtpFailure(Exception):
+    def __init__(self, code: int | None, detail: str) -> None:
+        super().__init__(f"{code or 'no reply'}: {detail}")
+        self.code = code
+        self.detail = detail[:500]
+
+
+class TemporaryFailure(SmtpFailure):
+    """Worth retrying: 4xx, timeouts, connection refused or dropped."""
+
+
+class PermanentFailure(SmtpFailure):
+    """Never retried: 5xx."""
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def classify(code: int | None, detail: str) -> SmtpFailure:
+    if code is not None and 500 <= code < 600:
+        return PermanentFailure(code, detail)
+    return TemporaryFailure(code, detail)
+
+
+@dataclass
+class SmtpMailer:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    implicit_tls: bool = False
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpMailer:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_starttls,
+            settings.smtp_implicit_tls,
+            settings.smtp_timeout_s,
+        )
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            refused, _ = await aiosmtplib.send(
+                wire_bytes(message),
+                sender=message["From"].addresses[0].addr_spec,
+                recipients=[address.addr_spec for address in message["To"].addresses],
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.implicit_tls,
+                start_tls=self.starttls if not self.implicit_tls else False,
+                timeout=self.timeout_s,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            first = error.recipients[0] if error.recipients else None
+            raise classify(first.code if first else None, first.message if first else str(error)) from None
+        except aiosmtplib.SMTPResponseException as error:
+            raise classify(error.code, error.message) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise TemporaryFailure(None, f"{type(error).__name__}: {error}") from None
+        if refused:
+            response = next(iter(refused.values()))
+            raise classify(response.code, response.message)
