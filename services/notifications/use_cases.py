@@ -38,7 +38,7 @@ from shared.contracts.missions import MissionPlanned
 from shared.contracts.notifications import Delivery, DeliveryFailure, NotificationFailed, NotificationSent
 from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated, ContactDetailsRecorded, EnrollmentConfirmed, SignupRejected
 from shared.contracts.topics import Topic
-from shared.logging import get_logger
+from shared.logging import get_logger, redact_text
 from shared.outbox import DocumentRef, Outbox, pending
 from shared.timers import ClaimedTimer, Clock, RetryAt, TimerStore
 
@@ -332,8 +332,6 @@ def _envelope(event_type: str, plan: Plan, now: datetime) -> dict[str, Any]:
 
 
 def _redacted(detail: str) -> str:
-    from shared.logging import redact_text
-
     return redact_text(detail)[:1000]
 
 

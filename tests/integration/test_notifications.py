@@ -6,6 +6,7 @@ never by waiting. Messages are parsed back from what the SMTP server received.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -13,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
 
 from services.notifications.app import create_app
-from services.notifications.store import ATTEMPTS, CONTACTS, DELIVERIES, TIMERS
+from services.notifications.store import ATTEMPTS, CONTACTS, DELIVERIES, TIMERS, NotificationStore
 from services.notifications.use_cases import Deliverer, DeliveryPolicy
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import (
@@ -96,8 +98,6 @@ def meeting(start: datetime = START, sequence: int = 0, meeting_id: str = "india
     local_times = []
     for company in participants:
         role, tz = zones.get(company, ("foreign", "Asia/Kolkata"))
-        from zoneinfo import ZoneInfo
-
         local_times.append(LocalTime(company_id=company, role=role, timezone=tz, start_local=start.astimezone(ZoneInfo(tz)).isoformat(), end_local=end.astimezone(ZoneInfo(tz)).isoformat()))
     return Meeting(
         meeting_id=meeting_id, mission_id="india-2020", participants=list(participants), start=start, end=end, local_times=local_times,
@@ -132,6 +132,10 @@ class Harness:
             return await self.db[collection].count_documents(query) >= count
 
         await eventually(enough, 40)
+
+    async def settle_runner(self) -> None:
+        """Several poll intervals of the timer runner: whatever was due has been fired."""
+        await asyncio.sleep(1.5)
 
     async def setup_companies(self, lombard_name: str = "Rossi Meccanica S.r.l.", foreign_name: str = "Mumbai Machine Tools Pvt Ltd") -> None:
         await self.send(Topic.MISSIONS, mission_planned(mission("india-2020")))
@@ -218,7 +222,7 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     assert method == "REQUEST" and calendar["METHOD"] == "REQUEST"
     assert str(invite["UID"]) == "india-2020-m0001@meetings.outgoing" and int(invite["SEQUENCE"]) == 0
     assert invite.decoded("DTSTART") == START and invite.decoded("DTEND") == START + timedelta(minutes=30)
-    assert invite.decoded("DTSTART").astimezone(__import__("zoneinfo").ZoneInfo("Asia/Kolkata")).strftime("%H:%M") == "14:30"
+    assert invite.decoded("DTSTART").astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M") == "14:30"
     assert str(invite["ORGANIZER"]) == "mailto:missions@outgoing.example"
     assert str(invite["ATTENDEE"]) == f"mailto:{FOREIGN_MAIL}" and invite["ATTENDEE"].params["CN"] == "Priya Shah"
     assert str(invite["STATUS"]) == "CONFIRMED" and str(invite["LOCATION"]) == "https://meet.outgoing.example/room/india-2020-m0001"
@@ -256,16 +260,6 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     service.clock.advance(days=10)  # past every reminder time: the cancelled meeting's reminders never fire
     await service.settle_runner()
     assert len(service.sink.messages) == 6
-
-
-async def _settle_runner(self: Harness) -> None:
-    """Two poll intervals of the timer runner plus slack: whatever was due has been fired."""
-    import asyncio
-
-    await asyncio.sleep(1.5)
-
-
-Harness.settle_runner = _settle_runner  # type: ignore[attr-defined]
 
 
 async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harness) -> None:
@@ -415,11 +409,9 @@ async def test_a_send_interrupted_after_the_server_accepted_is_not_repeated(serv
     [attempt] = await service.db[ATTEMPTS].find({}).to_list()
     assert attempt["state"] == "sending"
 
-    deliverer = Deliverer(
-        __import__("services.notifications.store", fromlist=["NotificationStore"]).NotificationStore(service.db), None, None, None, "", "", service.clock  # type: ignore[arg-type]
-    )
+    operator = Deliverer(NotificationStore(service.db), None, None, None, "", "", service.clock)  # type: ignore[arg-type]  # only the store is used
     delivery = await service.db[DELIVERIES].find_one({})
-    assert await deliverer.resolve_unconfirmed(delivery["_id"], delivered=True, timers=TimerStore(service.db, TIMERS, clock=service.clock))
+    assert await operator.resolve_unconfirmed(delivery["_id"], delivered=True, timers=TimerStore(service.db, TIMERS, clock=service.clock))
     [sent] = await service.wait_outcomes(1)
     assert sent["payload"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
 
