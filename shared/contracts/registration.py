@@ -26,6 +26,8 @@ LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-
 HsCode = Annotated[str, Field(pattern=r"^\d{4}(\d{2}(\d{2,4})?)?$", description="HS heading, subheading or national line")]
 CompanyId = Annotated[str, Field(pattern=r"^[a-z0-9-]{8,64}$")]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")]
+CompanyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""No line breaks or control characters: a name ends up in mail headers and calendar files."""
 PersonName = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\r\n<>]*$")]
 
 
@@ -63,7 +65,7 @@ class Availability(Contract):
 
 class LombardApplicant(Contract):
     role: Literal["lombard"] = "lombard"
-    company_name: ShortText
+    company_name: CompanyName
     partita_iva: Annotated[str, Field(max_length=20)]
     sede_legale: Address | None = None
     sede_operativa: Address | None = None
@@ -83,7 +85,7 @@ class LombardApplicant(Contract):
 
 class ForeignApplicant(Contract):
     role: Literal["foreign"] = "foreign"
-    company_name: ShortText
+    company_name: CompanyName
     country: CountryCode
     city: ShortText
     timezone: TimeZoneName
@@ -110,7 +112,7 @@ class CompanyRef(Contract):
 
     company_id: CompanyId | None = None
     partita_iva: Annotated[str, Field(max_length=20)] | None = None
-    company_name: ShortText | None = None
+    company_name: CompanyName | None = None
     country: CountryCode | None = None
 
     @model_validator(mode="after")
@@ -202,7 +204,7 @@ class CompanyProfile(Contract):
 
     company_id: CompanyId
     role: Literal["lombard", "foreign"]
-    company_name: ShortText
+    company_name: CompanyName
     country: CountryCode
     province: str | None = None
     city: str | None = None

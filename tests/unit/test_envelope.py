@@ -120,3 +120,13 @@ def test_operator_finder_agrees_with_a_plain_recount(value: object) -> None:
         return False
 
     assert (find_mongo_operator(value) is not None) == has_bad_key(value)
+
+
+def test_a_company_name_with_a_line_break_is_refused_at_the_door() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tests.factories import lombard
+
+    with pytest.raises(ValidationError, match="company_name"):
+        lombard(company_name="Rossi\r\nBcc: everyone@example.com")
