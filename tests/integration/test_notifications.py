@@ -339,7 +339,7 @@ async def test_confirmation_and_rejection_in_each_language_even_when_the_contact
     [rejection] = await service.sink.wait_for(1, address="anna@late.example")
     assert rejection["Subject"] == "Your application was not accepted"
     assert "- The site is not in Lombardy" in bodies(rejection)[0] and "Lombardia" not in bodies(rejection)[0]
-    assert (await service.db[DELIVERIES].find_one({"_id": {"$regex": "^signup_rejection"}}))["state"] == "sent"
+    await service.wait_db(DELIVERIES, {"_id": {"$regex": "^signup_rejection"}, "state": "sent"})  # recorded just after the server accepted
 
 
 async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -> None:
@@ -458,19 +458,10 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
     assert "Rossi\\; C:\\\\temp" in unfolded and "\\," in unfolded, "commas, semicolons and backslashes escaped in the .ics"
     assert str(event_of(Calendar.from_ical(ics))["SUMMARY"]) == f"Incontro B2B Outgoing con {tricky} (India)"
 
-    injected = profile("injected-co-0005", "foreign", "Acme\r\nBcc: victim@evil.example")
-    await service.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=injected.company_id, payload=injected, time=T0))
-    await service.wait_db("companies", {"_id": "injected-co-0005"})
-    other = meeting(meeting_id="india-2020-m0002", participants=(LOMBARD, "injected-co-0005"))
-    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", payload=other, time=T0))
-    for _ in range(POLICY.wait_attempts + 1):  # the injected company has no contact: it waits, then fails
-        await service.settle_runner()
-        service.clock.advance(minutes=2)
-    failures = await service.wait_outcomes(2, "notification.failed.v1")
-    by_company = {f["payload"]["company_id"]: f["payload"] for f in failures}
-    assert by_company[LOMBARD]["reason"] == "invalid_content" and "header injection" in by_company[LOMBARD]["detail"]
-    assert by_company["injected-co-0005"]["reason"] == "no_contact"
-    assert all("victim" not in m.as_string() for m in service.sink.messages)
+    # A line break in a company name is refused by the contract itself: it never reaches a template.
+    injected = json.loads(CompanyRegistered.new(source="registration", subject="injected-co-0005", payload=profile("injected-co-0005", "foreign", "Acme"), time=T0).model_dump_json())
+    injected["payload"]["company_name"] = "Acme\r\nBcc: victim@evil.example"
+    await service.send_raw(Topic.REGISTRATION_EVENTS, json.dumps(injected).encode(), b"injected-co-0005")
 
     bad_zone = json.loads(MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(meeting_id="india-2020-m0003"), time=T0).model_dump_json())
     bad_zone["payload"]["local_times"][0]["timezone"] = "Mars/Olympus_Mons"
@@ -481,10 +472,12 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
 
     async def dead_letters() -> list[Any] | None:
         found = await topic_records(service.settings, service.topics(Topic.NOTIFICATIONS_DLQ))
-        return found if len(found) >= 2 else None
+        return found if len(found) >= 3 else None
 
     dead = await eventually(dead_letters, 40)
-    assert sorted({k: v.decode() for k, v in r.headers}[DLQ_REASON] for r in dead) == ["invalid", "invalid"]
+    assert sorted({k: v.decode() for k, v in r.headers}[DLQ_REASON] for r in dead) == ["invalid", "invalid", "invalid"]
+    assert await service.db["companies"].find_one({"_id": "injected-co-0005"}) is None
+    assert all("victim" not in m.as_string() for m in service.sink.messages)
     assert (await service.db[CONTACTS].find_one({"_id": LOMBARD}))["email"] == LOMBARD_MAIL
 
 
