@@ -21,6 +21,9 @@ from ortools.sat.python import cp_model
 
 from services.matching.domain.instance import Indexed, Schedule, breaks_of, is_complete, make_schedule
 
+IDEAL_PROBE_SHARE = 0.15
+"""Share of the time limit the solver may spend looking for a perfect agenda before optimising."""
+
 WEIGHT_SCALE = 1_000_000
 """The heaviest meeting is worth this many units: CP-SAT objectives are integral."""
 
@@ -31,6 +34,7 @@ class _Model:
     x: list[dict[int, cp_model.IntVar]]
     placed: list[cp_model.LinearExpr]
     participant_breaks: list[cp_model.LinearExpr]
+    break_literals: list[cp_model.IntVar]
 
 
 def _busy_literal(model: cp_model.CpModel, lits: list[cp_model.IntVar]) -> cp_model.IntVar:
@@ -41,30 +45,38 @@ def _busy_literal(model: cp_model.CpModel, lits: list[cp_model.IntVar]) -> cp_mo
     return busy
 
 
-def _day_breaks(model: cp_model.CpModel, chain: list[cp_model.IntVar | None]) -> cp_model.LinearExprT:
-    """Blocks started in one local day minus one if the day is busy; None marks a slot never busy."""
-    starts: list[cp_model.IntVar] = []
-    busy_lits: list[cp_model.IntVar] = []
+def _day_breaks(model: cp_model.CpModel, chain: list[cp_model.IntVar | None]) -> list[cp_model.IntVar]:
+    """One literal per break in a local day: a block starts at t while an earlier slot was busy.
+
+    ``chain`` is the day's slots in time order, None where the participant can never be
+    busy. ``seen`` is the prefix-or of busy. Every literal is channelled both ways (exact),
+    so a break count can never be inflated to meet the fairness bound; a sum of literals
+    also suits CP-SAT's core-based workers, which prove the lower bound.
+    """
+    breaks: list[cp_model.IntVar] = []
+    seen: cp_model.IntVar | None = None
     previous: cp_model.IntVar | None = None
     for busy in chain:
         if busy is not None:
-            busy_lits.append(busy)
-            if previous is None:
-                starts.append(busy)
+            if seen is not None:
+                brk = model.new_bool_var("")
+                model.add_implication(brk, busy)
+                model.add_implication(brk, seen)
+                reasons = [brk, busy.Not(), seen.Not()]
+                if previous is not None:
+                    model.add_implication(brk, previous.Not())
+                    reasons.append(previous)
+                model.add_bool_or(reasons)
+                breaks.append(brk)
+                now_seen = model.new_bool_var("")
+                model.add_implication(seen, now_seen)
+                model.add_implication(busy, now_seen)
+                model.add_bool_or([seen, busy, now_seen.Not()])
+                seen = now_seen
             else:
-                start = model.new_bool_var("")
-                model.add_implication(start, busy)
-                model.add_implication(start, previous.Not())
-                model.add_bool_or([start, busy.Not(), previous])
-                starts.append(start)
+                seen = busy
         previous = busy
-    if len(busy_lits) <= 1 or len(starts) <= 1:
-        return 0
-    day_busy = model.new_bool_var("")
-    for busy in busy_lits:
-        model.add_implication(busy, day_busy)
-    model.add_bool_or(busy_lits).only_enforce_if(day_busy)
-    return sum(starts) - day_busy
+    return breaks
 
 
 def build(ix: Indexed) -> _Model:
@@ -86,6 +98,7 @@ def build(ix: Indexed) -> _Model:
         if len(lits) > ix.capacity[t]:
             model.add(sum(lits) <= ix.capacity[t])
     participant_breaks: list[cp_model.LinearExpr] = []
+    break_literals: list[cp_model.IntVar] = []
     for p, meetings in enumerate(ix.meetings_of):
         at: list[list[cp_model.IntVar]] = [[] for _ in range(n_slots)]
         for k in meetings:
@@ -98,16 +111,17 @@ def build(ix: Indexed) -> _Model:
         if limit is not None and len(meetings) > limit:
             model.add(sum(placed[k] for k in meetings) <= limit)
         busy = [_busy_literal(model, lits) if lits else None for lits in at]
-        total: list[cp_model.LinearExprT] = []
+        literals: list[cp_model.IntVar] = []
         chain: list[cp_model.IntVar | None] = []
         for t in range(n_slots):
             if not ix.same_day_prev[p][t] and chain:
-                total.append(_day_breaks(model, chain))
+                literals += _day_breaks(model, chain)
                 chain = []
             chain.append(busy[t])
         if chain:
-            total.append(_day_breaks(model, chain))
-        participant_breaks.append(sum(total))
+            literals += _day_breaks(model, chain)
+        break_literals += literals
+        participant_breaks.append(sum(literals))
     fairness = ix.instance.fairness
     if fairness is not None and ix.participant_ids:
         counts = []
@@ -119,7 +133,7 @@ def build(ix: Indexed) -> _Model:
         model.add_min_equality(low, counts)
         model.add_max_equality(high, counts)
         model.add(high - low <= fairness)
-    return _Model(model, x, placed, participant_breaks)
+    return _Model(model, x, placed, participant_breaks, break_literals)
 
 
 @dataclass
@@ -145,6 +159,33 @@ class LexicographicSolver:
         for k, lits in enumerate(self.built.x):
             for t, lit in lits.items():
                 self.built.model.add_hint(lit, slot_of[k] == t)
+
+    def ideal(self, optional: list[int], kept: Mapping[int, int], share: float) -> list[int] | None:
+        """An agenda reaching every phase's ideal at once (all placed, none moved, no break), if one is found quickly.
+
+        On real missions this is common and, as a pure satisfaction problem with every
+        break literal fixed to false, it propagates far better than the optimisation.
+        """
+        probe = self.built.model.clone()
+
+        def var(lit: cp_model.IntVar) -> cp_model.IntVar:
+            return probe.get_bool_var_from_proto_index(lit.index)
+
+        for k in optional:
+            probe.add_exactly_one(var(lit) for lit in self.built.x[k].values())
+        for k, t in kept.items():
+            if t in self.built.x[k]:
+                probe.add(var(self.built.x[k][t]) == 1)
+        for lit in self.built.break_literals:
+            probe.add(var(lit) == 0)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.05, self.deadline - time.perf_counter()) * share
+        solver.parameters.num_workers = self.workers
+        solver.parameters.random_seed = 7
+        if solver.solve(probe) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        self.on_solution()
+        return [next((t for t, lit in lits.items() if solver.boolean_value(var(lit))), -1) for lits in self.built.x]
 
     def run(self, name: str, objective: cp_model.LinearExprT, share: float, maximize: bool = False) -> _Phase:
         model = self.built.model
@@ -205,6 +246,12 @@ def solve_cpsat(
 
     optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
     weights = _integral_weights(ix)
+    hint_is_ideal = (hint_ok and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
+                     and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
+                     and sum(breaks_of(ix, hint)) == 0)
+    ideal = hint if hint_is_ideal else lex.ideal(optional, previous, IDEAL_PROBE_SHARE)
+    if ideal is not None:
+        return answer(ideal, "optimal", 0.0)
     all_placed_by_hint = current is not None and all(current[k] >= 0 for k in optional)
     if optional and not all_placed_by_hint:
         value = sum(weights[k] * built.placed[k] for k in optional)
@@ -212,7 +259,11 @@ def solve_cpsat(
         if phase.slot_of is None:
             return no_solution(phase)
         current = phase.slot_of
-        model.add(value >= round(phase.value))
+        if all(current[k] >= 0 for k in optional):
+            for k in optional:
+                model.add(built.placed[k] == 1)
+        else:
+            model.add(value >= round(phase.value))
         lex.hint(current)
     elif optional:
         for k in optional:
