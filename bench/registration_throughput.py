@@ -109,7 +109,7 @@ async def run(count: int) -> dict[str, float]:
         service.wait(30)
         await delete_topics(settings, created)
         client = create_client(settings)
-        await client.drop_database(prefix)
+        await client.drop_database(settings.database_for("registration"))
         await client.close()
 
 

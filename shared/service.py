@@ -60,7 +60,7 @@ def build_service(
     policy = DeadLetterPolicy(service, topics(dead_letter_topic), group)
     broker = create_broker(settings, service, policy)
     mongo = create_client(settings)
-    runtime = Runtime(service, settings, broker, topics, group, mongo, mongo[settings.mongo_db])
+    runtime = Runtime(service, settings, broker, topics, group, mongo, mongo[settings.database_for(service)])
     loop_factories = list(register(runtime)) if register is not None else []
     app = FastStream(broker, logger=get_logger(f"outgoing.{service}.app"))
     index_specs = list(indexes)
@@ -79,7 +79,7 @@ def build_service(
             service=service,
             instance=settings.instance_id,
             kafka=settings.kafka_bootstrap,
-            database=settings.mongo_db,
+            database=settings.database_for(service),
             group_id=group,
             subscribers=len(broker.subscribers),
         )

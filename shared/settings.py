@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(15.0, gt=0, description="how long shutdown waits for in-flight messages")
 
     mongo_url: str = "mongodb://127.0.0.1:27017"
-    mongo_db: str = "outgoing"
+    mongo_db: str = Field("outgoing", description="prefix of the databases: each service keeps its own, <mongo_db>_<service>")
     mongo_timeout_ms: int = 5000
 
     outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")
+
+
+    def database_for(self, service: str) -> str:
+        """Each service owns its database: no service reads or overwrites another's collections."""
+        return f"{self.mongo_db}_{service}"
 
 
 @lru_cache

@@ -18,6 +18,8 @@ from shared.kafka import delete_topics, ensure_topics
 from shared.mongo import create_client
 from shared.settings import Settings
 
+SERVICES = ("registration", "matching", "notifications")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def structured_logs() -> None:
@@ -60,5 +62,6 @@ async def settings(real_servers: infra.Config, unique_name: str) -> AsyncIterato
     yield test_settings
     await delete_topics(test_settings, created)
     client = create_client(test_settings)
-    await client.drop_database(unique_name)
+    for name in (unique_name, *(test_settings.database_for(service) for service in SERVICES)):
+        await client.drop_database(name)
     await client.close()

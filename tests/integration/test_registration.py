@@ -272,7 +272,7 @@ async def test_outbox_survives_a_crash_between_write_and_publish(settings: Setti
             await harness.send(Topic.SIGNUP_FORMS, event)
             await eventually(lambda: harness._count(ENROLLMENTS, 1))
     client = create_client(settings)
-    pending = [o for doc in await all_documents(client[settings.mongo_db]) for o in doc.get("outbox", [])]
+    pending = [o for doc in await all_documents(client[settings.database_for("registration")]) for o in doc.get("outbox", [])]
     await client.close()
     assert len(pending) == 3  # contact, company registered, enrollment confirmed
     assert await harness.events() == []
