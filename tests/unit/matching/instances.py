@@ -133,7 +133,9 @@ def random_mission(
     for a in lombard_ids:
         for b in rng.sample(foreign_ids, min(requests_per_company, len(foreign_ids))):
             pairs.add((a, b))
-    for i, (a, b) in enumerate(sorted(pairs, key=lambda _: rng.random())):
+    ordered = sorted(pairs)
+    rng.shuffle(ordered)
+    for i, (a, b) in enumerate(ordered):
         meetings.append(MeetingSpec(id=f"m{i:05d}", participants=(a, b), weight=round(rng.uniform(0.5, 1.0), 3)))
     return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings),
                     capacity=mission.parallel_capacity)
