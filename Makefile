@@ -3,8 +3,8 @@ PY := .venv/bin/python
 
 .PHONY: run test install up down status
 
-run: install  ## install everything, start Kafka, the database and the three services
-	$(PY) deploy/local/infra.py up --services
+run: install  ## install everything, then replay the 2020 edition end to end (`outgoing demo`); leaves nothing running
+	$(PY) -m outgoing_cli.main demo $(DEMO_ARGS)
 
 test: install  ## install everything and run the whole test suite against the real servers
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ import typer
 
 from outgoing_cli import dev, dlq, emit, mission, schedule, topics
 from outgoing_cli.console import load_settings
+from outgoing_cli.demo import command as demo_command
 
 app = typer.Typer(help="Run Outgoing's virtual B2B trade missions.", no_args_is_help=True)
 app.add_typer(schedule.app, name="schedule", help="Solve agenda scheduling instances offline.")
@@ -16,6 +17,7 @@ app.add_typer(topics.app, name="topics", help="Create the environment's Kafka to
 app.add_typer(mission.app, name="mission", help="Plan missions, list them, request and read their agendas.")
 app.add_typer(dlq.app, name="dlq", help="Inspect and replay the services' dead-letter topics.")
 app.command("emit")(emit.emit)
+app.command("demo")(demo_command.demo)
 
 
 @app.callback()

@@ -40,6 +40,7 @@ SIGNUPS_OPEN = datetime(2020, 9, 1, 8, 0, tzinfo=UTC)
 SIGNUPS_CLOSE = datetime(2020, 10, 2, 18, 0, tzinfo=UTC)
 """Signups arrive before the earliest deadline (India and Russia: 5 October)."""
 REQUESTS_AT = datetime(2020, 10, 8, 9, 0, tzinfo=UTC)
+RESPONSE_RATES = {"attendance": 0.6, "satisfaction": 0.45, "outcome": 0.35}
 TRADE_WORDS = {
     "arredo_design": "Interiors", "chimica": "Chemicals", "cosmetica": "Beauty", "edilizia": "Building Supplies",
     "farmaceutico_medicale": "Healthcare", "meccanica_metallurgia": "Machinery", "prodotti_alimentari": "Foods", "sistema_moda": "Fashion",
@@ -366,15 +367,15 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
     """Each participant's answer to each follow-up it was sent, or silence.
 
     Drawn per (meeting, company, kind), so the answers do not depend on the order the
-    follow-ups arrived in. Most attend; satisfaction leans high, as the programme reported;
-    some meetings lead to contracts signed or under negotiation.
+    follow-ups arrived in. Fewer answer each later survey, as with real ones; most attend,
+    satisfaction leans high, as the programme reported; some meetings lead to contracts.
     """
     answers = []
     for event in sorted(due, key=lambda e: (e.payload.meeting_id, e.payload.kind)):
         followup = event.payload
         for company_id in followup.participants:
             rng = random.Random(f"{seed}:{followup.meeting_id}:{company_id}:{followup.kind}")
-            if rng.random() < 0.1:
+            if rng.random() >= RESPONSE_RATES[followup.kind]:
                 continue
             fields: dict[str, Any]
             match followup.kind:
