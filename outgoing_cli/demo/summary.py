@@ -237,13 +237,15 @@ def _registrations(summary: DemoSummary) -> Table:
 
 def _missions(summary: DemoSummary) -> Table:
     table = _table(f"missions: {summary.meetings_total} meetings scheduled")
-    table.add_column("mission")
-    table.add_column("window")
-    table.add_column("firms+partners", justify="right")
+    table.caption = "L+F: Lombard firms + foreign partners enrolled; left: candidate meetings without a slot"
+    table.caption_justify = "left"
+    table.add_column("mission", no_wrap=True)
+    table.add_column("window", no_wrap=True)
+    table.add_column("L+F", justify="right", no_wrap=True)
     table.add_column("meetings", justify="right")
-    table.add_column("left out", justify="right")
+    table.add_column("left", justify="right")
     table.add_column("breaks", justify="right")
-    table.add_column("solver")
+    table.add_column("solver", no_wrap=True)
     for m in summary.missions:
         table.add_row(m.mission_id, m.window, f"{m.lombard}+{m.foreign}", str(m.meetings), str(m.unscheduled), str(m.breaks), m.solver)
     return table
@@ -273,8 +275,8 @@ def _emails_and_followups(summary: DemoSummary) -> Group:
 def _agenda(view: AgendaView) -> Table:
     who = "Lombard firm" if view.role == "lombard" else "partner"
     table = _table(escape(f"agenda of {view.company}, {who} in {view.where}"))
-    table.add_column("Lombard side")
-    table.add_column("partner side")
+    table.add_column("Lombard side", no_wrap=True)
+    table.add_column("partner side", no_wrap=True)
     table.add_column("meets" if view.role == "lombard" else "meets Lombard firm", overflow="fold")
     for line in view.lines:
         table.add_row(line.lombard_time, line.partner_time, escape(line.other))
