@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from services.matching.use_cases import Matching, MissionCommand
+from services.matching.use_cases import Matching, MissionCommand, mission_of
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import OutboxFlushRequested
+from shared.contracts.internal import OutboxFlushRequested, ParticipantProfileReady, ProfileReady
 from shared.contracts.matching import MatchingOperatorCommand, MeetingFormEvent
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import (
@@ -37,7 +37,13 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     parallel = runtime.settings.consumers_per_topic
 
     async def route_to_mission(event: Envelope[Any]) -> None:
-        await publish_event(broker, topics(Topic.MATCHING_COMMANDS), event, key=await matching.check_routable(event))
+        await publish_event(broker, topics(Topic.MATCHING_COMMANDS), event, key=mission_of(event))
+
+    async def request_replan(mission_id: str, company_id: str) -> None:
+        ready = ParticipantProfileReady.new(source="matching", subject=mission_id, payload=ProfileReady(company_id=company_id, mission_id=mission_id))
+        await publish_event(broker, topics(Topic.MATCHING_COMMANDS), ready)
+
+    matching.request_replan = request_replan
 
     @consumer(broker, topics(Topic.MISSIONS), group)
     async def on_mission_planned(event: MissionPlanned) -> None:

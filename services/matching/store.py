@@ -101,9 +101,9 @@ class MatchingStore:
         """Erasure: the profile goes, a marker stops a late replay of its registration from restoring it."""
         await self.db[COMPANIES].replace_one({"_id": company_id}, {"_id": company_id, "erased": True, "as_of": event_time}, upsert=True)
 
-    async def knows_company(self, company_id: str) -> bool:
-        """A profile, or an erasure marker: either way an enrollment need not wait for it."""
-        return await self.db[COMPANIES].find_one({"_id": company_id}, {"_id": 1}) is not None
+    async def missions_awaiting_profile(self, company_id: str) -> list[str]:
+        """Missions whose last plan had to leave this company out for want of its profile."""
+        return [d["_id"] for d in await self.db[MISSION_STATES].find({"awaiting_profile": company_id}, {"_id": 1}).to_list()]
 
     async def profiles(self, company_ids: list[str]) -> dict[str, CompanyProfile]:
         found = await self.db[COMPANIES].find({"_id": {"$in": company_ids}}).to_list()

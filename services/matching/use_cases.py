@@ -22,6 +22,7 @@ from services.matching.domain.planning import Change, MissionState, Placed, Plan
 from services.matching.domain.scoring import PairRules, ScoredPair, proposals_by_company
 from services.matching.store import APPLIED, Booking, MatchingStore
 from shared.contracts.envelope import Envelope
+from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.matching import (
     AgendaPublished,
     AgendaSummary,
@@ -54,7 +55,7 @@ from shared.contracts.registration import (
 )
 from shared.contracts.topics import Topic
 from shared.logging import get_logger
-from shared.messaging import Contention, PermanentFailure
+from shared.messaging import PermanentFailure
 from shared.outbox import pending
 
 log = get_logger("outgoing.matching")
@@ -72,10 +73,13 @@ MissionCommand = (
     | PairForbiddenByOperator
     | ScheduleRequested
     | AvailabilityChanged
+    | ParticipantProfileReady
 )
 
 FollowUpSync = Callable[[str, list[Change]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
+ReplanRequest = Callable[[str, str], Awaitable[None]]
+"""Asks a mission's writer (mission id) to re-plan now that a participant (company id) has a profile."""
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Matching:
     store: MatchingStore
     config: MatchingConfig
     sync_followups: FollowUpSync | None = None
+    request_replan: ReplanRequest | None = None
 
     # ------------------------------------------------------------ read models
 
@@ -103,14 +108,21 @@ class Matching:
                 await self.store.save_profile(event.payload.profile, event.time)
             case CompanyErased():
                 await self.store.forget_company(event.payload.company_id, event.time)
+                return
+        company_id = event.payload.company_id if isinstance(event, CompanyRegistered) else event.payload.profile.company_id
+        for mission_id in await self.store.missions_awaiting_profile(company_id):
+            await self._ask_replan(mission_id, company_id)
 
-    async def check_routable(self, event: MissionCommand) -> str:
-        """The mission an input belongs to; an enrollment waits for its company's profile."""
-        if isinstance(event, EnrollmentConfirmed):
-            company = event.payload.company_id
-            if not await self.store.knows_company(company):
-                raise Contention(f"profile of {company} not received yet; enrollment retried")
-        return mission_of(event)
+    async def _ask_replan(self, mission_id: str, company_id: str) -> None:
+        if self.request_replan is not None:
+            await self.request_replan(mission_id, company_id)
+
+    async def _chase_missing_profiles(self, doc: dict[str, Any]) -> None:
+        """Closes the race with ``record_company``: a profile stored while this writer was
+        planning without it is noticed here, after the save, if not there."""
+        waiting = doc.get("awaiting_profile") or []
+        for company_id in await self.store.profiles(waiting) if waiting else {}:
+            await self._ask_replan(doc["_id"], company_id)
 
     # ------------------------------------------------------------ the mission's single writer
 
@@ -118,7 +130,7 @@ class Matching:
         mission_id = mission_of(event)
         doc = await self.store.mission_state(mission_id)
         if str(event.id) in doc.get(APPLIED, []):
-            await self._complete_side_effects(doc, [])
+            await self._complete_side_effects(doc, [], replay=True)
             return
         expected = doc["version"]
         replan = apply_input(doc, event)
@@ -131,9 +143,12 @@ class Matching:
             changes, outbox = await self._replan(doc, event, mission)
         await self.store.save_mission_state(doc, expected, str(event.id), outbox)
         await self._complete_side_effects(doc, changes)
+        await self._chase_missing_profiles(doc)
 
     async def _replan(self, doc: dict[str, Any], event: MissionCommand, mission: Any) -> tuple[list[Change], list[dict[str, Any]]]:
         state = await self._mission_state(doc, mission)
+        enrolled = [cid for cid, p in doc.get("participants", {}).items() if p["status"] == "confirmed"]
+        doc["awaiting_profile"] = sorted(cid for cid in enrolled if cid not in state.participants)
         options = doc.get("schedule_options", {})
         first_time = not doc.get("agenda")
         time_limit = options.get("time_limit_s", self.config.default_time_limit_s) if first_time or isinstance(event, ScheduleRequested) else INCREMENTAL_TIME_LIMIT_S
@@ -161,10 +176,11 @@ class Matching:
         await self.store.reconcile_bookings(mission.mission_id, _bookings(mission.mission_id, plan.agenda.values()))
         return plan.changes, outbox
 
-    async def _complete_side_effects(self, doc: dict[str, Any], changes: list[Change]) -> None:
-        """Idempotent follow-through of a stored decision; a redelivery re-does all of it."""
-        agenda = [_placed(m) for m in (doc.get("agenda") or {}).values()]
-        if not changes:
+    async def _complete_side_effects(self, doc: dict[str, Any], changes: list[Change], replay: bool = False) -> None:
+        """Idempotent follow-through of a stored decision; a redelivery re-does all of it,
+        since it cannot know how far the first delivery got."""
+        if replay:
+            agenda = [_placed(m) for m in (doc.get("agenda") or {}).values()]
             await self.store.reconcile_bookings(doc["_id"], _bookings(doc["_id"], agenda))
             changes = [Change("scheduled" if p.active else "cancelled", p, None, "") for p in agenda]
         if self.sync_followups is not None and changes:
@@ -293,6 +309,8 @@ def apply_input(doc: dict[str, Any], event: MissionCommand) -> bool:
             doc["scheduled"] = True
             doc["schedule_options"] = {"time_limit_s": event.payload.time_limit_s, "fairness": event.payload.fairness, "operator": event.payload.operator}
             return True
+        case ParticipantProfileReady():
+            return event.payload.company_id in (doc.get("awaiting_profile") or [])
         case FollowUpAnswered():
             answers = doc.setdefault("followup_answers", {})
             answers[f"{event.payload.meeting_id}|{event.payload.company_id}|{event.payload.kind}"] = event.payload.model_dump(mode="json")

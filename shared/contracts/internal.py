@@ -16,3 +16,14 @@ class OutboxFlushRequested(Envelope[OutboxFlush]):
     """Asks a document's owner to publish outbox entries its writer left behind."""
 
     type: Literal["outbox.flush_requested.v1"] = "outbox.flush_requested.v1"
+
+
+class ProfileReady(Contract):
+    company_id: str
+    mission_id: str
+
+
+class ParticipantProfileReady(Envelope[ProfileReady]):
+    """Tells a mission's writer that a participant it had to leave out now has a profile."""
+
+    type: Literal["participant.profile_ready.v1"] = "participant.profile_ready.v1"

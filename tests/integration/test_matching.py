@@ -385,3 +385,26 @@ async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: 
     assert {m["mission_id"] for m in mine} == {"india-2020", "russia-2020"}
     spans = sorted((datetime.fromisoformat(m["start"]), datetime.fromisoformat(m["end"])) for m in mine)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "the same firm was booked twice at one time"
+
+
+async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_profile_arrives(service: Harness) -> None:
+    """Profiles and enrollments travel on different partitions: either may come first, and nothing waits on the other."""
+    for company in [lombard_profile(1), lombard_profile(2), foreign_profile(1)]:
+        await service.enroll(company)
+    await service.wait_enrolled(3)
+    await service.schedule()
+    await service.wait_for(1, "agenda.published.v1")
+
+    late = foreign_profile(7)
+    enrollment = Enrollment(enrollment_id=f"{late.company_id}:india-2020", company_id=late.company_id, mission_id="india-2020", role="foreign")
+    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=enrollment))
+    await service.wait_enrolled(4)
+    await service.wait_for(2, "agenda.published.v1")
+    assert not [m for m in (await service.current_meetings()).values() if late.company_id in m["participants"]]
+
+    await service.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=late.company_id, payload=late))
+    await service.wait_for(3, "agenda.published.v1")
+    meetings = await service.current_meetings()
+    assert len([m for m in meetings.values() if late.company_id in m["participants"]]) == 2
+    doc = await service.db[MISSION_STATES].find_one({"_id": "india-2020"})
+    assert doc["awaiting_profile"] == []

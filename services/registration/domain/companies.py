@@ -25,9 +25,11 @@ def natural_key(applicant: LombardApplicant | ForeignApplicant) -> str:
 
 
 def normalise_name(name: str) -> str:
-    """Case, accents, punctuation and spacing do not make a different company."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
-    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
+    """Case, accents, punctuation and spacing do not make a different company; the script does
+    (names written in Cyrillic or Chinese stay distinct)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return re.sub(r"[\W_]+", " ", folded).strip()
 
 
 def company_id_for(key: str) -> str:
