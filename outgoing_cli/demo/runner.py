@@ -69,10 +69,8 @@ class DemoOptions:
     keep_running: bool = False
     environment: str | None = None
     """Topic prefix and database-name stem; default ``demo<UTC timestamp>``."""
-    partitions: int = 1
-    """Partitions per topic. More than one can stall matching: its consumer of registration
-    events holds an enrollment until the company's profile arrives, which may sit behind
-    it in the same partition (head-of-line wait; reported to matching's owner)."""
+    partitions: int | None = None
+    """Partitions per topic; default OUTGOING_TOPIC_PARTITIONS, as in production."""
     drop_previous: bool = True
     """Drop the topics and databases of earlier ``demo<timestamp>`` environments."""
     run_dir: Path | None = None
@@ -118,7 +116,7 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
     env = DemoEnvironment(
         name,
         base.model_copy(
-            update={"topic_prefix": name, "mongo_db": name, "topic_partitions": options.partitions, "kafka_bootstrap": f"{cfg.kafka_host}:{cfg.kafka_port}", "mongo_url": cfg.mongo_url}
+            update={"topic_prefix": name, "mongo_db": name, "topic_partitions": options.partitions or base.topic_partitions, "kafka_bootstrap": f"{cfg.kafka_host}:{cfg.kafka_port}", "mongo_url": cfg.mongo_url}
         ),
     )
     demo_cfg = dataclasses.replace(cfg, run_dir=(options.run_dir or cfg.run_dir / "demo").resolve())

@@ -34,9 +34,9 @@ SIZE = {"lombard": 10, "foreign": 12, "seed": 11}
 
 @pytest.fixture
 async def demo_settings(settings: Settings) -> AsyncIterator[Settings]:
-    """An environment of the demo's own making (one partition per topic), removed afterwards."""
+    """An environment of the demo's own making, removed afterwards."""
     name = f"{settings.topic_prefix}demo"
-    demo = settings.model_copy(update={"topic_prefix": name, "mongo_db": name, "topic_partitions": 1})
+    demo = settings.model_copy(update={"topic_prefix": name, "mongo_db": name, "topic_partitions": 3})
     yield demo
     await delete_topics(demo, TopicNames(name).all())
     client = create_client(demo)
