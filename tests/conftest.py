@@ -37,7 +37,7 @@ def real_servers() -> Iterator[infra.Config]:
     yield cfg
     for name, pid in before.items():
         if pid is None:
-            infra._stop(cfg, name)
+            infra.stop(cfg, name)
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ def _spawn(cfg: Config, name: str, argv: list[str], marker: str, env: dict[str, 
     return proc.pid
 
 
-def _stop(cfg: Config, name: str, grace: float = 30.0) -> bool:
+def stop(cfg: Config, name: str, grace: float = 30.0) -> bool:
     pid = running_pid(cfg, name)
     if pid is None:
         _pid_file(cfg, name).unlink(missing_ok=True)
@@ -498,12 +498,12 @@ def up(cfg: Config, services: bool = False) -> None:
         say(f"topics: {len(created)} created")
         for name in SERVICES:
             say(f"{name}: {start_service(cfg, name)} (log {_log_file(cfg, name)})")
-    say(f"ready in {time.monotonic() - t0:.1f}s; logs in {cfg.run_dir / 'logs'}; stop with `make down`")
+    say(f"ready in {time.monotonic() - t0:.1f}s; logs in {cfg.run_dir / 'logs'}; stop with `make down` (or `outgoing dev down`)")
 
 
 def down(cfg: Config) -> None:
     for name in (*SERVICES, "mongo", "kafka"):
-        if _stop(cfg, name):
+        if stop(cfg, name):
             say(f"{name}: stopped")
 
 

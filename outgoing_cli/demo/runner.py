@@ -138,7 +138,7 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
             _drop_old_mail(mail_dir)
         sink.start()
         for service in SERVICES:
-            infra._stop(demo_cfg, service)  # a previous demo's, left running with --keep-running
+            infra.stop(demo_cfg, service)  # a previous demo's, left running with --keep-running
         for service in SERVICES:
             with _exported(env.service_variables(service, sink.port)):
                 infra.start_service(demo_cfg, service)
@@ -184,10 +184,10 @@ def _tear_down(cfg: infra.Config, demo_cfg: infra.Config, servers: list[str], se
         sink.stop()
         return
     for name in reversed(services):
-        infra._stop(demo_cfg, name)
+        infra.stop(demo_cfg, name)
     sink.stop()
     for name in reversed(servers):
-        infra._stop(cfg, name)
+        infra.stop(cfg, name)
     if services or servers:
         console.print(f"stopped: {', '.join(reversed(services + servers))}")
 

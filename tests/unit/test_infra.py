@@ -48,7 +48,7 @@ def test_a_server_that_never_becomes_ready_times_out_with_its_log(cfg: infra.Con
             infra._wait(lambda: False, "the sleeper", cfg, tmp_path / "sleeper.log", "sleeper")
         assert "did not become ready within 1 seconds" in error.value.problem and "OUTGOING_READY_TIMEOUT" in error.value.fix
     finally:
-        assert infra._stop(cfg, "sleeper", grace=5)
+        assert infra.stop(cfg, "sleeper", grace=5)
 
 
 def test_stop_leaves_alone_a_process_whose_pid_was_reused(cfg: infra.Config) -> None:
@@ -56,4 +56,4 @@ def test_stop_leaves_alone_a_process_whose_pid_was_reused(cfg: infra.Config) -> 
     infra._spawn(cfg, "sleeper", ["sleep", "30"], marker="sleep 30")
     record = infra._pid_file(cfg, "sleeper").read_text().replace("sleep 30", "something-else")
     infra._pid_file(cfg, "sleeper").write_text(record)
-    assert infra.running_pid(cfg, "sleeper") is None and not infra._stop(cfg, "sleeper")
+    assert infra.running_pid(cfg, "sleeper") is None and not infra.stop(cfg, "sleeper")
