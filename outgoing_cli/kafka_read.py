@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import TypeAdapter, ValidationError
 
 from outgoing_cli.console import CliError, missing_topics
+from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 
 READ_TIMEOUT_S = 60.0
@@ -147,8 +148,8 @@ class GroupLag:
 
 
 def subscribed_topic(group: str) -> str | None:
-    """Services name their groups ``<prefix>.<service>@<topic>`` (shared.messaging.consumer)."""
-    _, at, topic = group.partition("@")
+    """Services name their groups ``<prefix>.<service>/<topic>`` (shared.messaging.consumer)."""
+    _, at, topic = group.partition(GROUP_TOPIC_SEPARATOR)
     return topic if at and topic else None
 
 

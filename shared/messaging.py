@@ -44,6 +44,9 @@ from shared.settings import Settings
 
 log = get_logger("outgoing.messaging")
 
+GROUP_TOPIC_SEPARATOR = "/"
+"""Consumer groups are ``<prefix>.<service>/<topic>``; not ``@``, which log redaction would take for an e-mail address."""
+
 HEADER_EVENT_ID = "x-event-id"
 HEADER_EVENT_TYPE = "x-event-type"
 HEADER_CORRELATION_ID = "x-correlation-id"
@@ -196,7 +199,7 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
             topic,
             # A group per subscribed topic: subscribers joining one shared group would
             # rebalance each other at every start, and a stuck one would stall the rest.
-            group_id=f"{group_id}@{topic}",
+            group_id=f"{group_id}{GROUP_TOPIC_SEPARATOR}{topic}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=strict_json_decoder(event_type),

@@ -44,6 +44,7 @@ from shared.contracts.registration import RegistrationEvent
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics, ensure_topics
 from shared.mongo import create_client
+from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 
 SERVICES = infra.SERVICES
@@ -386,5 +387,5 @@ async def _events(settings: Settings, topic: str, kind: Any) -> list[Any]:
 async def _settled(settings: Settings, service: str) -> bool:
     """Nothing left to consume for the service's groups (``<prefix>.<service>@<topic>``)."""
     lags: list[GroupLag] = await consumer_group_lags(settings)
-    mine = [lag for lag in lags if lag.group.startswith(f"{settings.topic_prefix}.{service}@")]
+    mine = [lag for lag in lags if lag.group.startswith(f"{settings.topic_prefix}.{service}{GROUP_TOPIC_SEPARATOR}")]
     return bool(mine) and all(lag.lag == 0 for lag in mine)

@@ -18,7 +18,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.matching import ScheduleRequest, ScheduleRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics
-from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME
+from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 from tests.factories import foreign, lombard, mission, signup
 from tests.support import read_topic
@@ -250,7 +250,7 @@ async def test_dlq_list_show_and_replay(settings: Settings) -> None:
 async def test_status_shows_consumer_group_lag_and_dlq_sizes(settings: Settings) -> None:
     names = TopicNames(settings.topic_prefix)
     topic = names(Topic.SIGNUP_FORMS)
-    group = f"{settings.topic_prefix}.tester@{topic}"
+    group = f"{settings.topic_prefix}.tester{GROUP_TOPIC_SEPARATOR}{topic}"
     partition = 1
     await send(settings, Topic.SIGNUP_FORMS, [(f"record {n}".encode(), b"same-key", [], partition) for n in range(5)])
     await send(settings, Topic.MATCHING_DLQ, [(b"{}", b"k", dead_letter_headers(settings, 0), None)])

@@ -21,7 +21,14 @@ def test_a_commit_past_the_end_is_no_negative_lag() -> None:
     assert lag_of({P0: 9}, {P0: 5}, {}) == 0
 
 
-def test_the_subscribed_topic_is_after_the_at_sign() -> None:
-    assert subscribed_topic("t1.registration@t1.forms.signups") == "t1.forms.signups"
+def test_the_subscribed_topic_is_after_the_separator() -> None:
+    assert subscribed_topic("t1.registration/t1.forms.signups") == "t1.forms.signups"
     assert subscribed_topic("t1.registration") is None
-    assert subscribed_topic("t1.registration@") is None
+    assert subscribed_topic("t1.registration/") is None
+
+
+def test_a_group_name_survives_log_redaction() -> None:
+    from shared.logging import redact_text
+
+    group = "t1.matching/t1.registration.events"
+    assert redact_text(f"joined group {group}") == f"joined group {group}"
