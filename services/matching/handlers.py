@@ -48,6 +48,8 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     @consumer(broker, topics(Topic.MISSIONS), group)
     async def on_mission_planned(event: MissionPlanned) -> None:
         await matching.plan_mission(event)
+        if event.payload.status == "cancelled":
+            await route_to_mission(event)
 
     @consumer(broker, topics(Topic.REGISTRATION_EVENTS), group, concurrency=parallel)
     async def on_registration_event(event: RegistrationEvent) -> None:

@@ -74,6 +74,7 @@ MissionCommand = (
     | ScheduleRequested
     | AvailabilityChanged
     | ParticipantProfileReady
+    | MissionPlanned
 )
 
 FollowUpSync = Callable[[str, list[Change]], Awaitable[None]]
@@ -309,6 +310,8 @@ def apply_input(doc: dict[str, Any], event: MissionCommand) -> bool:
             doc["scheduled"] = True
             doc["schedule_options"] = {"time_limit_s": event.payload.time_limit_s, "fairness": event.payload.fairness, "operator": event.payload.operator}
             return True
+        case MissionPlanned():
+            return event.payload.status == "cancelled"
         case ParticipantProfileReady():
             return event.payload.company_id in (doc.get("awaiting_profile") or [])
         case FollowUpAnswered():

@@ -408,3 +408,18 @@ async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_prof
     assert len([m for m in meetings.values() if late.company_id in m["participants"]]) == 2
     doc = await service.db[MISSION_STATES].find_one({"_id": "india-2020"})
     assert doc["awaiting_profile"] == []
+
+
+async def test_cancelling_a_mission_cancels_its_whole_agenda(service: Harness) -> None:
+    for company in [lombard_profile(1), foreign_profile(1), foreign_profile(2)]:
+        await service.enroll(company)
+    await service.wait_enrolled(3)
+    await service.schedule()
+    await service.wait_for(1, "agenda.published.v1")
+    assert len(await service.current_meetings()) == 2
+
+    await service.send(Topic.MISSIONS, mission_planned(INDIA.model_copy(update={"status": "cancelled"})))
+    cancelled = await service.wait_for(2, "meeting.cancelled.v1")
+    assert {e["payload"]["reason"] for e in cancelled} == {"the mission was cancelled"}
+    assert await service.current_meetings() == {}
+    assert await service.db[BOOKINGS].count_documents({"mission_id": "india-2020"}) == 0

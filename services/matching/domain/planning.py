@@ -144,9 +144,10 @@ Solver = Callable[..., Schedule]
 
 
 def plan_agenda(state: MissionState, *, time_limit_s: float, fairness: int | None = None, solver: Solver = solve) -> Plan:
-    eligible = {c.company_id for c in state.participants.values()}
-    lombards = [c for c in state.participants.values() if c.role == "lombard"]
-    foreigns = [c for c in state.participants.values() if c.role == "foreign"]
+    meeting = state.participants if state.mission.status == "planned" else {}
+    eligible = set(meeting)
+    lombards = [c for c in meeting.values() if c.role == "lombard"]
+    foreigns = [c for c in meeting.values() if c.role == "foreign"]
     scored = score_pairs(lombards, foreigns, state.rules)
     instance = build_instance(state, scored, fairness)
     previous = {p.meeting_id: p.slot_id for p in state.agenda.values() if p.active}
@@ -191,6 +192,8 @@ def _move_reason(state: MissionState, before: Placed) -> str:
 
 def _cancel_reason(state: MissionState, before: Placed, eligible: set[str]) -> str:
     pair = (before.lombard_id, before.foreign_id)
+    if state.mission.status == "cancelled":
+        return "the mission was cancelled"
     if not {before.lombard_id, before.foreign_id} <= eligible:
         return "a participant left the mission"
     if pair in state.rules.declined:
