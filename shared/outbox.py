@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +62,31 @@ def tombstone(topic: Topic, key: str) -> dict[str, Any]:
 class DocumentRef:
     collection: str
     id: Any
+
+
+_TOUCHED: ContextVar[list[DocumentRef] | None] = ContextVar("outgoing_touched_documents", default=None)
+
+
+class TouchedDocuments:
+    """The documents the message being handled wrote with pending events, for its owner to flush.
+
+    Kept per asyncio task, not per store: a service runs several consumers in one process
+    around one store, and each must flush only what its own message wrote, since another
+    partition's documents have their own writer publishing them.
+    """
+
+    def touch(self, collection: str, doc_id: Any) -> None:
+        """Noted even when the write was a no-op: a replay must also flush what a crash left."""
+        refs = _TOUCHED.get()
+        if refs is None:
+            refs = []
+            _TOUCHED.set(refs)
+        refs.append(DocumentRef(collection, doc_id))
+
+    def drain_touched(self) -> list[DocumentRef]:
+        refs = _TOUCHED.get() or []
+        _TOUCHED.set([])
+        return refs
 
 
 class Outbox:

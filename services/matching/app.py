@@ -10,7 +10,9 @@ from services.matching import handlers
 from services.matching.followups import FollowUpPublisher, FollowUpTimers
 from services.matching.store import INDEXES, OWNER_KEYS, MatchingStore
 from services.matching.use_cases import Matching, MatchingConfig
+from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.topics import Topic
+from shared.messaging import publish_event
 from shared.outbox import Outbox, StaleOutboxScanner
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
@@ -33,7 +35,12 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             "outcome": timedelta(seconds=settings.followup_outcome_after_s),
         }
         config = MatchingConfig(video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s)
-        matching = Matching(store, config, sync_followups=FollowUpTimers(timers, delays).sync)
+        commands = runtime.topics(Topic.MATCHING_COMMANDS)
+
+        async def request_replan(ready: ParticipantProfileReady) -> None:
+            await publish_event(runtime.broker, commands, ready)
+
+        matching = Matching(store, config, sync_followups=FollowUpTimers(timers, delays).sync, request_replan=request_replan)
         handlers.register(runtime, matching, outbox)
         scanner = StaleOutboxScanner(
             runtime.db,

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from services.matching.use_cases import Matching, MissionCommand, mission_of
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import OutboxFlushRequested, ParticipantProfileReady, ProfileReady
+from shared.contracts.internal import OutboxFlushRequested
 from shared.contracts.matching import MatchingOperatorCommand, MeetingFormEvent
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import (
@@ -39,17 +39,11 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     async def route_to_mission(event: Envelope[Any]) -> None:
         await publish_event(broker, topics(Topic.MATCHING_COMMANDS), event, key=mission_of(event))
 
-    async def request_replan(mission_id: str, company_id: str) -> None:
-        ready = ParticipantProfileReady.new(source="matching", subject=mission_id, payload=ProfileReady(company_id=company_id, mission_id=mission_id))
-        await publish_event(broker, topics(Topic.MATCHING_COMMANDS), ready)
-
-    matching.request_replan = request_replan
 
     @consumer(broker, topics(Topic.MISSIONS), group)
     async def on_mission_planned(event: MissionPlanned) -> None:
         await matching.plan_mission(event)
-        if event.payload.status == "cancelled":
-            await route_to_mission(event)
+        await route_to_mission(event)
 
     @consumer(broker, topics(Topic.REGISTRATION_EVENTS), group, concurrency=parallel)
     async def on_registration_event(event: RegistrationEvent) -> None:

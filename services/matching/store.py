@@ -13,18 +13,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts.missions import Mission
 from shared.contracts.registration import CompanyProfile
 from shared.messaging import Contention
 from shared.mongo import IndexSpec
-from shared.outbox import OUTBOX, DocumentRef
+from shared.outbox import OUTBOX, TouchedDocuments
 
 MISSIONS = "missions"
 COMPANIES = "companies"
@@ -68,16 +68,8 @@ class Booking:
 
 
 @dataclass
-class MatchingStore:
+class MatchingStore(TouchedDocuments):
     db: AsyncDatabase[dict[str, Any]]
-    touched: list[DocumentRef] = field(default_factory=list)
-
-    def drain_touched(self) -> list[DocumentRef]:
-        refs, self.touched = self.touched, []
-        return refs
-
-    def touch(self, collection: str, doc_id: Any) -> None:
-        self.touched.append(DocumentRef(collection, doc_id))
 
     # ------------------------------------------------------------ read models
 
@@ -116,23 +108,28 @@ class MatchingStore:
         return doc or {"_id": mission_id, "version": 0, APPLIED: [], OUTBOX: []}
 
     async def save_mission_state(self, doc: dict[str, Any], expected_version: int, event_id: str, outbox: list[dict[str, Any]]) -> None:
-        """Replace the document the writer read, appending its events; the version check
-        guards against a second writer during a Kafka rebalance."""
-        current = await self.db[MISSION_STATES].find_one({"_id": doc["_id"]}, {"version": 1, OUTBOX: 1})
-        if (current or {}).get("version", 0) != expected_version:
-            raise Contention(f"mission {doc['_id']} changed under this writer")
+        """Replace the document the writer read, appending its events.
+
+        Conditional on the version read: a second writer (during a Kafka rebalance) makes
+        this one retry with fresh state instead of overwriting what the other stored.
+        """
         new = {
             **doc,
             "version": expected_version + 1,
             APPLIED: [*doc.get(APPLIED, []), event_id],
-            OUTBOX: [*((current or {}).get(OUTBOX) or []), *outbox],
+            OUTBOX: [*(doc.get(OUTBOX) or []), *outbox],
             "updated_at": _now(),
         }
-        await self.db[MISSION_STATES].replace_one({"_id": doc["_id"]}, new, upsert=True)
+        if expected_version == 0:
+            try:
+                await self.db[MISSION_STATES].insert_one(new)
+            except DuplicateKeyError:
+                raise Contention(f"mission {doc['_id']} was created by another writer") from None
+        else:
+            result = await self.db[MISSION_STATES].replace_one({"_id": doc["_id"], "version": expected_version}, new)
+            if result.matched_count == 0:
+                raise Contention(f"mission {doc['_id']} changed under this writer")
         self.touch(MISSION_STATES, doc["_id"])
-
-    async def mission_ids(self) -> list[str]:
-        return [d["_id"] for d in await self.db[MISSION_STATES].find({}, {"_id": 1}).to_list()]
 
     # ------------------------------------------------------------ bookings
 

@@ -22,7 +22,7 @@ from services.matching.domain.planning import Change, MissionState, Placed, Plan
 from services.matching.domain.scoring import PairRules, ScoredPair, proposals_by_company
 from services.matching.store import APPLIED, Booking, MatchingStore
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import ParticipantProfileReady
+from shared.contracts.internal import ParticipantProfileReady, ProfileReady
 from shared.contracts.matching import (
     AgendaPublished,
     AgendaSummary,
@@ -79,8 +79,8 @@ MissionCommand = (
 
 FollowUpSync = Callable[[str, list[Change]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
-ReplanRequest = Callable[[str, str], Awaitable[None]]
-"""Asks a mission's writer (mission id) to re-plan now that a participant (company id) has a profile."""
+ReplanRequest = Callable[[ParticipantProfileReady], Awaitable[None]]
+"""Delivers a ParticipantProfileReady to the mission's writer."""
 
 
 @dataclass
@@ -112,18 +112,22 @@ class Matching:
                 return
         company_id = event.payload.company_id if isinstance(event, CompanyRegistered) else event.payload.profile.company_id
         for mission_id in await self.store.missions_awaiting_profile(company_id):
-            await self._ask_replan(mission_id, company_id)
+            await self._ask_replan(mission_id, company_id, event)
 
-    async def _ask_replan(self, mission_id: str, company_id: str) -> None:
+    async def _ask_replan(self, mission_id: str, company_id: str, cause: Envelope[Any]) -> None:
+        """Derived from its cause, so a redelivered cause asks again under the same id."""
         if self.request_replan is not None:
-            await self.request_replan(mission_id, company_id)
+            ready = ParticipantProfileReady.caused_by(
+                cause, source=SOURCE, subject=mission_id, payload=ProfileReady(company_id=company_id, mission_id=mission_id), discriminator=company_id
+            )
+            await self.request_replan(ready)
 
-    async def _chase_missing_profiles(self, doc: dict[str, Any]) -> None:
+    async def _chase_missing_profiles(self, doc: dict[str, Any], cause: Envelope[Any]) -> None:
         """Closes the race with ``record_company``: a profile stored while this writer was
         planning without it is noticed here, after the save, if not there."""
         waiting = doc.get("awaiting_profile") or []
         for company_id in await self.store.profiles(waiting) if waiting else {}:
-            await self._ask_replan(doc["_id"], company_id)
+            await self._ask_replan(doc["_id"], company_id, cause)
 
     # ------------------------------------------------------------ the mission's single writer
 
@@ -140,16 +144,16 @@ class Matching:
         if replan and doc.get("scheduled"):
             mission = await self.store.mission(mission_id)
             if mission is None:
-                raise PermanentFailure(f"mission {mission_id} is not in the catalogue")
-            changes, outbox = await self._replan(doc, event, mission)
+                log.warning("mission not in the catalogue yet; planned when its definition arrives", mission_id=mission_id)
+            else:
+                changes, outbox = await self._replan(doc, event, mission)
         await self.store.save_mission_state(doc, expected, str(event.id), outbox)
         await self._complete_side_effects(doc, changes)
-        await self._chase_missing_profiles(doc)
+        await self._chase_missing_profiles(doc, event)
 
     async def _replan(self, doc: dict[str, Any], event: MissionCommand, mission: Any) -> tuple[list[Change], list[dict[str, Any]]]:
         state = await self._mission_state(doc, mission)
-        enrolled = [cid for cid, p in doc.get("participants", {}).items() if p["status"] == "confirmed"]
-        doc["awaiting_profile"] = sorted(cid for cid in enrolled if cid not in state.participants)
+        doc["awaiting_profile"] = sorted(cid for cid in enrolled_in(doc) if cid not in state.participants)
         options = doc.get("schedule_options", {})
         first_time = not doc.get("agenda")
         time_limit = options.get("time_limit_s", self.config.default_time_limit_s) if first_time or isinstance(event, ScheduleRequested) else INCREMENTAL_TIME_LIMIT_S
@@ -189,7 +193,7 @@ class Matching:
         self.store.touch("mission_states", doc["_id"])
 
     async def _mission_state(self, doc: dict[str, Any], mission: Any) -> MissionState:
-        enrolled = [cid for cid, p in doc.get("participants", {}).items() if p["status"] == "confirmed"]
+        enrolled = enrolled_in(doc)
         profiles = await self.store.profiles(enrolled)
         elsewhere: dict[str, list[tuple[datetime, datetime]]] = {}
         bookings = await self.store.bookings_elsewhere(enrolled, mission.mission_id)
@@ -268,6 +272,10 @@ def mission_of(event: MissionCommand) -> str:
     return event.payload.mission_id
 
 
+def enrolled_in(doc: dict[str, Any]) -> list[str]:
+    return [cid for cid, p in doc.get("participants", {}).items() if p["status"] == "confirmed"]
+
+
 def apply_input(doc: dict[str, Any], event: MissionCommand) -> bool:
     """Record the input in the mission document; True when the agenda must be re-planned."""
     participants: dict[str, Any] = doc.setdefault("participants", {})
@@ -311,12 +319,13 @@ def apply_input(doc: dict[str, Any], event: MissionCommand) -> bool:
             doc["schedule_options"] = {"time_limit_s": event.payload.time_limit_s, "fairness": event.payload.fairness, "operator": event.payload.operator}
             return True
         case MissionPlanned():
-            return event.payload.status == "cancelled"
+            return bool(doc.get("scheduled"))
         case ParticipantProfileReady():
             return event.payload.company_id in (doc.get("awaiting_profile") or [])
         case FollowUpAnswered():
             answers = doc.setdefault("followup_answers", {})
-            answers[f"{event.payload.meeting_id}|{event.payload.company_id}|{event.payload.kind}"] = event.payload.model_dump(mode="json")
+            # Structured answers only: free-text comments stay on the topic, out of a document that outlives erasure.
+            answers[f"{event.payload.meeting_id}|{event.payload.company_id}|{event.payload.kind}"] = event.payload.model_dump(mode="json", exclude={"comment"})
             return False
     return False
 
@@ -439,6 +448,3 @@ def _placed(doc: dict[str, Any]) -> Placed:
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
-
-def followup_due_times(end: datetime, delays: dict[str, timedelta]) -> dict[str, datetime]:
-    return {kind: end + delay for kind, delay in delays.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.missions import Mission
 from shared.mongo import IndexSpec
-from shared.outbox import OUTBOX, DocumentRef
+from shared.outbox import OUTBOX, TouchedDocuments
 
 MISSIONS = "missions"
 COMPANIES = "companies"
@@ -57,18 +57,8 @@ OWNER_KEYS = {
 
 
 @dataclass
-class RegistrationStore:
+class RegistrationStore(TouchedDocuments):
     db: AsyncDatabase[dict[str, Any]]
-    touched: list[DocumentRef] = field(default_factory=list)
-
-    def drain_touched(self) -> list[DocumentRef]:
-        """Documents written with pending events since the last call, for the owner to flush."""
-        refs, self.touched = self.touched, []
-        return refs
-
-    def touch(self, collection: str, doc_id: Any) -> None:
-        """Noted even when the write was a no-op: a replay must also flush what a crash left."""
-        self.touched.append(DocumentRef(collection, doc_id))
 
     # ------------------------------------------------------------ missions
 

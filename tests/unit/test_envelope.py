@@ -130,3 +130,23 @@ def test_a_company_name_with_a_line_break_is_refused_at_the_door() -> None:
 
     with pytest.raises(ValidationError, match="company_name"):
         lombard(company_name="Rossi\r\nBcc: everyone@example.com")
+
+
+async def test_each_consumer_task_flushes_only_what_its_own_message_wrote() -> None:
+    import asyncio
+
+    from shared.outbox import DocumentRef, TouchedDocuments
+
+    store = TouchedDocuments()
+    both_touched = asyncio.Event()
+    seen: dict[str, list[DocumentRef]] = {}
+
+    async def consumer(name: str) -> None:
+        store.touch("missions", name)
+        if name == "b":
+            both_touched.set()
+        await both_touched.wait()
+        seen[name] = store.drain_touched()
+
+    await asyncio.gather(consumer("a"), consumer("b"))
+    assert seen == {"a": [DocumentRef("missions", "a")], "b": [DocumentRef("missions", "b")]}
