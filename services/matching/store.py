@@ -5,16 +5,16 @@
 * ``mission_states``: one document per mission holding everything its single writer owns
   (participants, requests, operators' orders, the agenda) plus its outbox; one read and
   one write per event, and a state change and its events are stored together.
-* ``bookings``: one document per (company, slot start) whose ``_id`` makes a second
-  booking of the same company at the same time impossible, across missions and
-  instances: the database, not the code, forbids double booking.
+* ``bookings``: one document per company and five minutes of a meeting, whose ``_id``
+  makes a second booking of the same company at an overlapping time impossible, across
+  missions and instances: the database, not the code, forbids double booking.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -47,24 +47,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def booking_id(company_id: str, start: datetime) -> str:
-    return f"{company_id}@{start.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+BOOKING_QUANTUM = timedelta(minutes=5)
+"""Meeting lengths are whole multiples of five minutes, so every meeting covers whole quanta."""
+
+
+def booking_id(company_id: str, instant: datetime) -> str:
+    return f"{company_id}@{instant.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+
+
+def _quanta(start: datetime, end: datetime) -> list[datetime]:
+    """The five-minute steps a meeting covers, from the step its start falls in."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    step = epoch + ((start - epoch) // BOOKING_QUANTUM) * BOOKING_QUANTUM
+    covered = []
+    while step < end:
+        covered.append(step)
+        step += BOOKING_QUANTUM
+    return covered
 
 
 @dataclass(frozen=True)
 class Booking:
+    """One company in one meeting; stored as one document per five minutes it covers, so that
+    any overlap (not only an equal start) collides on a unique ``_id``, whatever the grids."""
+
     company_id: str
     start: datetime
     end: datetime
     mission_id: str
     meeting_id: str
 
-    @property
-    def id(self) -> str:
-        return booking_id(self.company_id, self.start)
-
-    def document(self) -> dict[str, Any]:
-        return {"_id": self.id, "company_id": self.company_id, "start": self.start, "end": self.end, "mission_id": self.mission_id, "meeting_id": self.meeting_id}
+    def documents(self) -> dict[str, dict[str, Any]]:
+        fields = {"company_id": self.company_id, "start": self.start, "end": self.end, "mission_id": self.mission_id, "meeting_id": self.meeting_id}
+        return {bid: {"_id": bid, **fields} for bid in (booking_id(self.company_id, q) for q in _quanta(self.start, self.end))}
 
 
 @dataclass
@@ -135,7 +150,7 @@ class MatchingStore(TouchedDocuments):
 
     async def bookings_elsewhere(self, company_ids: list[str], mission_id: str) -> list[Booking]:
         found = await self.db[BOOKINGS].find({"company_id": {"$in": company_ids}}).to_list()
-        return [_booking(d) for d in found if d["mission_id"] != mission_id]
+        return list({(d["company_id"], d["meeting_id"]): _booking(d) for d in found if d["mission_id"] != mission_id}.values())
 
     async def reconcile_bookings(self, mission_id: str, wanted: list[Booking]) -> None:
         """Make the mission's bookings exactly ``wanted``: release the rest first, then reserve.
@@ -145,11 +160,11 @@ class MatchingStore(TouchedDocuments):
         later with fresh state instead of double booking.
         """
         current = {d["_id"]: d for d in await self.db[BOOKINGS].find({"mission_id": mission_id}).to_list()}
-        desired = {b.id: b for b in wanted}
-        stale = [bid for bid, doc in current.items() if bid not in desired or doc["meeting_id"] != desired[bid].meeting_id]
+        desired = {bid: doc for booking in wanted for bid, doc in booking.documents().items()}
+        stale = [bid for bid, doc in current.items() if bid not in desired or doc["meeting_id"] != desired[bid]["meeting_id"]]
         if stale:
             await self.db[BOOKINGS].delete_many({"_id": {"$in": stale}})
-        missing = [b.document() for bid, b in desired.items() if bid not in current or bid in stale]
+        missing = [doc for bid, doc in desired.items() if bid not in current or bid in stale]
         if not missing:
             return
         try:
@@ -160,7 +175,7 @@ class MatchingStore(TouchedDocuments):
             if others:
                 raise
             held = await self.db[BOOKINGS].find({"_id": {"$in": [e["op"]["_id"] for e in clashes]}}).to_list()
-            foreign = [d for d in held if d["meeting_id"] != desired[d["_id"]].meeting_id]
+            foreign = [d for d in held if d["meeting_id"] != desired[d["_id"]]["meeting_id"]]
             if foreign:
                 raise Contention(f"{len(foreign)} booking(s) already held by other meetings, e.g. {foreign[0]['_id']}") from error
 

@@ -212,8 +212,8 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
     assert "same sector: meccanica_metallurgia" in top["reasons"] and "both speak English" in top["reasons"]
     assert all(p["partner_id"] != "foreign-0002" for p in by_company["lombard-0002"])
 
-    bookings = await service.db[BOOKINGS].count_documents({"mission_id": "india-2020"})
-    assert bookings == 2 * len(meetings)
+    booked = {(d["company_id"], d["meeting_id"]) for d in await service.db[BOOKINGS].find({"mission_id": "india-2020"}).to_list()}
+    assert booked == {(company, m["meeting_id"]) for m in meetings.values() for company in m["participants"]}
 
     # Replaying the operator's command changes nothing and emits nothing. A second command
     # for the same mission, behind it in the same partition, proves the replay was handled.
@@ -361,7 +361,13 @@ async def test_the_database_forbids_booking_a_company_twice_at_the_same_time(set
             return_exceptions=True,
         )
         assert sum(1 for r in results if r is None) == 1 and all(isinstance(r, Contention) for r in results if r is not None)
-        assert await runtime.db[BOOKINGS].count_documents({"company_id": "lombard-0002"}) == 1
+        assert len({d["meeting_id"] for d in await runtime.db[BOOKINGS].find({"company_id": "lombard-0002"}).to_list()}) == 1
+
+        # Grids of different missions need not share starts: any overlap collides.
+        offset = start + timedelta(minutes=20)
+        with pytest.raises(Contention):
+            await store.reconcile_bookings("uk-2020", [Booking("lombard-0001", offset, offset + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")])
+        await store.reconcile_bookings("uk-2020", [Booking("lombard-0001", end, end + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")])
 
 
 async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: Harness) -> None:
