@@ -168,6 +168,9 @@ class TimerStore:
         self.fired = db[f"{collection}_fired"]
         self.clock = clock
         self.max_attempts = max_attempts
+        self._known_fired: set[str] = set()
+        """Firings this process saw recorded: a fired record is never removed while its timer
+        lives, so the runner need not ask the database again at every poll."""
 
     # ------------------------------------------------------------ owner side
 
@@ -243,7 +246,7 @@ class TimerStore:
         """Claim pending timers due by ``now``; each firing is won by exactly one caller."""
         now = _as_utc(now) if now is not None else self.clock()
         due = await self.timers.find({"state": PENDING, "due_at": {"$lte": now}}, {"_id": 1, "epoch": 1}).sort("due_at", 1).to_list()
-        unfired = await self._unfired([(d["_id"], d["epoch"]) for d in due])
+        unfired = await self._unfired([(d["_id"], d["epoch"]) for d in due if _fired_id(d["_id"], d["epoch"]) not in self._known_fired])
         claimed: list[ClaimedTimer] = []
         for start in range(0, len(unfired), limit):
             ids = [timer_id for timer_id, _ in unfired[start : start + limit]]
@@ -265,6 +268,7 @@ class TimerStore:
             part = firings[start : start + chunk]
             keys = [_fired_id(t, e) for t, e in part]
             done = {d["_id"] for d in await self.fired.find({"_id": {"$in": keys}}, {"_id": 1}).to_list()}
+            self._known_fired |= done
             unfired.extend(f for f, key in zip(part, keys, strict=True) if key not in done)
         return unfired
 
@@ -279,7 +283,10 @@ class TimerStore:
         firings = [(d["_id"], d["epoch"]) for d in old]
         unfired = set(await self._unfired(firings))
         done = [timer_id for timer_id, epoch in firings if (timer_id, epoch) not in unfired]
+        cancelled = await self.timers.find({"state": CANCELLED, "updated_at": {"$lt": _as_utc(due_before)}}, {"_id": 1}).to_list()
+        done += [d["_id"] for d in cancelled]
         await self.forget(done)
+        self._known_fired.clear()
         return len(done)
 
     async def _claim(self, timer: Timer, instance_id: str, lease: timedelta, now: datetime) -> ClaimedTimer | None:
@@ -324,6 +331,8 @@ class TimerStore:
             await self.fired.insert_one({"_id": _fired_id(timer_id, epoch), "timer_id": timer_id, "at": self.clock(), "owner": owner})
         except DuplicateKeyError:
             return False
+        finally:
+            self._known_fired.add(_fired_id(timer_id, epoch))
         return True
 
     async def forget(self, timer_ids: list[str]) -> None:
@@ -333,6 +342,8 @@ class TimerStore:
         await self.timers.delete_many({"_id": {"$in": timer_ids}})
         await self.leases.delete_many({"timer_id": {"$in": timer_ids}})
         await self.fired.delete_many({"timer_id": {"$in": timer_ids}})
+        forgotten = set(timer_ids)
+        self._known_fired = {key for key in self._known_fired if key.rsplit("|", 1)[0] not in forgotten}
 
 
 FireCallback = Callable[[ClaimedTimer], Awaitable[None]]

@@ -233,7 +233,7 @@ async def test_a_failing_callback_is_retried_after_its_lease_then_abandoned(stor
     assert fired["gave_up"] is True and fired["attempts"] == 3
 
 
-async def test_purge_removes_old_fired_timers_only(store: TimerStore, clock: FakeClock) -> None:
+async def test_purge_removes_old_fired_and_cancelled_timers_only(store: TimerStore, clock: FakeClock) -> None:
     runner = TimerRunner(store, Recorder(), "a", lease=LEASE)
     await store.schedule("old-fired", T0, "k")
     await store.schedule("old-unfired-but-cancelled", T0, "k")
@@ -241,9 +241,10 @@ async def test_purge_removes_old_fired_timers_only(store: TimerStore, clock: Fak
     await runner.run_once()
     await store.schedule("future", T0 + timedelta(days=60), "k")
     clock.advance(days=40)
-    assert await store.purge_fired(clock() - timedelta(days=30)) == 1
+    assert await store.purge_fired(clock() - timedelta(days=30)) == 2
     assert await store.get("old-fired") is None and not await store.has_fired("old-fired", 1)
-    assert await store.get("old-unfired-but-cancelled") is not None and await store.get("future") is not None
+    assert await store.get("old-unfired-but-cancelled") is None, "cancelled long ago: nothing left to fire"
+    assert await store.get("future") is not None
 
 
 async def test_a_callback_can_ask_to_be_fired_again_later(store: TimerStore, clock: FakeClock) -> None:
@@ -265,3 +266,12 @@ async def test_a_callback_can_ask_to_be_fired_again_later(store: TimerStore, clo
     assert await runner.run_once() == 1 and attempts == [1, 2, 3]
     clock.advance(hours=1)
     assert await runner.run_once() == 0
+
+
+async def test_purge_also_removes_long_cancelled_timers(store: TimerStore, clock: FakeClock) -> None:
+    await store.schedule("gone", T0 + timedelta(minutes=1), "k")
+    await store.cancel("gone")
+    await store.schedule("alive", T0 + timedelta(days=60), "k")
+    clock.advance(days=31)
+    assert await store.purge_fired(clock() - timedelta(days=30)) == 1
+    assert await store.get("gone") is None and await store.get("alive") is not None
