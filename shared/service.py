@@ -36,6 +36,8 @@ class Runtime:
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    components: dict[str, Any] = field(default_factory=dict)
+    """Named parts the wiring built (e.g. a timer runner), for operators' tools and tests."""
 
 
 BackgroundLoop = Callable[[], Awaitable[None]]

@@ -365,11 +365,14 @@ class TimerRunner:
     keep_fired: timedelta = timedelta(days=30)
     purge_every: timedelta = timedelta(hours=1)
     fired: int = field(default=0, init=False)
+    polls: int = field(default=0, init=False)
+    """Completed polls: whoever waits for two more knows a whole poll began after it started waiting."""
     _last_purge: datetime | None = field(default=None, init=False)
 
     async def run_forever(self) -> None:
         while True:
             await self.run_once()
+            self.polls += 1
             await self._purge_now_and_then()
             await asyncio.sleep(self.poll_interval_s)
 

@@ -76,6 +76,7 @@ def create_app(
         )
         runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s)
         scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s)
+        runtime.components["timer_runner"] = runner
         return [runner.run_forever, scanner.run_forever]
 
     app, runtime = build_service(SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs)

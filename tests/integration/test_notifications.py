@@ -105,6 +105,29 @@ def meeting(start: datetime = START, sequence: int = 0, meeting_id: str = "india
     )
 
 
+async def _consumed(service: Harness, event_id: Any) -> bool:
+    """The contacts consumer has committed past ``event_id``'s record."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.messaging import GROUP_TOPIC_SEPARATOR
+
+    records = await topic_records(service.settings, service.topics(Topic.CONTACTS))
+    [record] = [r for r in records if r.value and json.loads(r.value)["id"] == str(event_id)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=service.settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        group = f"{service.runtime.group_id}{GROUP_TOPIC_SEPARATOR}{service.topics(Topic.CONTACTS)}"
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    committed = next((o.offset for tp, o in offsets.items() if tp.partition == record.partition), -1)
+    return committed > record.offset
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 class Harness:
     def __init__(self, settings: Settings, runtime: Runtime, sink: SmtpSink, clock: FakeClock) -> None:
         self.settings, self.runtime, self.sink, self.clock = settings, runtime, sink, clock
@@ -134,8 +157,11 @@ class Harness:
         await eventually(enough, 40)
 
     async def settle_runner(self) -> None:
-        """Several poll intervals of the timer runner: whatever was due has been fired."""
-        await asyncio.sleep(1.5)
+        """Two more complete polls of the timer runner: one began after this call, so whatever
+        was due by now has been fired (or deliberately held back)."""
+        runner = self.runtime.components["timer_runner"]
+        target = runner.polls + 2
+        await eventually(lambda: _true(runner.polls >= target), 30, interval=0.05)
 
     async def setup_companies(self, lombard_name: str = "Rossi Meccanica S.r.l.", foreign_name: str = "Mumbai Machine Tools Pvt Ltd") -> None:
         await self.send(Topic.MISSIONS, mission_planned(mission("india-2020")))
@@ -505,6 +531,10 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
 
     late_contact = contact(FOREIGN, "Priya Shah", FOREIGN_MAIL, "en")  # a record from before the erasure, delivered late
     await service.send(Topic.CONTACTS, late_contact)
+    # A contact sent after it on the same partition (same key) proves the late one was handled.
+    marker = contact(FOREIGN, "Priya Shah", FOREIGN_MAIL, "en")
+    await service.send(Topic.CONTACTS, marker)
+    await eventually(lambda: _consumed(service, marker.id), 30)
     service.clock.now = START - timedelta(hours=1)
     await service.sink.wait_for(4)  # the Lombard side's two reminders still go out
     await service.settle_runner()
