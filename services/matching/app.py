@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             interval_s=settings.outbox_scan_interval_s,
         )
         runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id)
+        runtime.components["timer_runner"] = runner
         return [scanner.run_forever, runner.run_forever]
 
     return build_service(

@@ -294,7 +294,7 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
     now = [BEFORE_THE_MISSIONS]
     settings = settings.model_copy(update={"schedule_time_limit_s": 5.0, "followup_satisfaction_after_s": 7 * 86400.0, "followup_outcome_after_s": 90 * 86400.0})
     app_a, runtime_a = create_app(settings, configure_logs=False, clock=lambda: now[0])
-    app_b, _ = create_app(settings.model_copy(update={"instance_id": settings.instance_id + "-b"}), configure_logs=False, clock=lambda: now[0])
+    app_b, runtime_b = create_app(settings.model_copy(update={"instance_id": settings.instance_id + "-b"}), configure_logs=False, clock=lambda: now[0])
     async with running(app_a), running(app_b):
         harness = Harness(settings, runtime_a)
         await harness.send(Topic.MISSIONS, mission_planned(INDIA))
@@ -306,11 +306,13 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
         await harness.wait_for(1, "agenda.published.v1")
         meetings = await harness.current_meetings()
         assert len(meetings) == 2
+        runners = [runtime_a.components["timer_runner"], runtime_b.components["timer_runner"]]
+        await _whole_polls(runners)
         assert not [e for e in await harness.events() if e["type"] == "followup.due.v1"], "nothing is due before the meetings"
 
         now[0] = datetime(2020, 11, 15, tzinfo=UTC)
         due = await harness.wait_for(4, "followup.due.v1")
-        await asyncio.sleep(3)
+        await _whole_polls(runners)
         due = [e for e in await harness.events() if e["type"] == "followup.due.v1"]
         kinds = Counter((e["payload"]["meeting_id"], e["payload"]["kind"]) for e in due)
         assert set(kinds) == {(mid, kind) for mid in meetings for kind in ("attendance", "satisfaction")}
@@ -329,6 +331,16 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
             return bool(doc.get("followup_answers"))
 
         await eventually(recorded)
+
+
+async def _whole_polls(runners: list[Any]) -> None:
+    """Two more polls of every runner: one began after this call, so all that was due has fired."""
+    targets = [r.polls + 2 for r in runners]
+
+    async def done() -> bool:
+        return all(r.polls >= t for r, t in zip(runners, targets, strict=True))
+
+    await eventually(done, 30, interval=0.05)
 
 
 async def test_invalid_requests_are_dead_lettered_with_a_reason(service: Harness) -> None:
