@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
+from outgoing_cli.demo.mail_sink import LocalSmtpServer
+
 REPLIES = {421: "Service not available", 450: "Mailbox busy", 451: "Local error in processing", 452: "Insufficient storage", 550: "Mailbox unavailable", 552: "Exceeded storage", 553: "Mailbox name not allowed", 554: "Transaction failed"}
 
 
@@ -36,12 +37,6 @@ class Captured:
     recipients: list[str]
     data: bytes
     message: EmailMessage
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def _reply(code: int) -> str:
@@ -78,7 +73,7 @@ class _Handler:
 
 
 @dataclass
-class SmtpSink:
+class SmtpSink(LocalSmtpServer):
     host: str = "127.0.0.1"
     port: int = 0
     save_dir: Path | str | None = None
@@ -90,25 +85,13 @@ class SmtpSink:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
-    def start(self) -> SmtpSink:
+    def _prepare(self) -> None:
         if self.save_dir is not None:
             self.save_dir = Path(self.save_dir)
             self.save_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port(self.host)
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, decode_data=False)
-        self._controller.start()
-        return self
 
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def __enter__(self) -> SmtpSink:
-        return self.start()
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
+    def _handler(self) -> Any:
+        return _Handler(self)
 
     # ------------------------------------------------------------ behaviour
 

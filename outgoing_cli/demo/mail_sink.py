@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
@@ -28,6 +28,42 @@ def free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+class LocalSmtpServer:
+    """An aiosmtpd server on a free loopback port, on a thread of its own.
+
+    Subclasses (dataclasses with ``host``, ``port`` and ``_controller``) say what happens
+    to a message; the demo's mailbox saves it, the tests' sink captures it.
+    """
+
+    host: str
+    port: int
+    _controller: Controller | None
+
+    def _handler(self) -> Any:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Whatever must exist before the first message arrives."""
+
+    def start(self) -> Self:
+        self._prepare()
+        self.port = self.port or free_port(self.host)
+        self._controller = Controller(self._handler(), hostname=self.host, port=self.port, decode_data=False)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
 def file_name(number: int, kind: str, recipient: str) -> str:
     """``0007-meeting_invitation-priya@mmt.example.eml``: sortable, and says what it is."""
     safe = re.sub(r"[^A-Za-z0-9@._-]+", "_", recipient)[:80]
@@ -35,7 +71,7 @@ def file_name(number: int, kind: str, recipient: str) -> str:
 
 
 @dataclass
-class MailSink:
+class MailSink(LocalSmtpServer):
     folder: Path
     host: str = "127.0.0.1"
     port: int = 0
@@ -49,23 +85,11 @@ class MailSink:
         with self._lock:
             return len(self.files)
 
-    def start(self) -> MailSink:
+    def _prepare(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port(self.host)
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, decode_data=False)
-        self._controller.start()
-        return self
 
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def __enter__(self) -> MailSink:
-        return self.start()
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
+    def _handler(self) -> Any:
+        return _Handler(self)
 
     def save(self, raw: bytes, recipients: list[str]) -> Path:
         headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
