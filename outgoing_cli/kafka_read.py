@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import TypeAdapter, ValidationError
 
 from outgoing_cli.console import CliError, missing_topics
+from shared.kafka import admin_client
 from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 
@@ -41,16 +41,6 @@ async def reader(env: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         yield consumer
     finally:
         await consumer.stop()
-
-
-@contextlib.asynccontextmanager
-async def admin(env: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=env.kafka_bootstrap, client_id=f"{env.kafka_client_id}-cli-admin", request_timeout_ms=15_000)
-    try:
-        await client.start()
-        yield client
-    finally:
-        await client.close()
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, env: Settings, topic: str) -> list[TopicPartition]:
@@ -161,7 +151,7 @@ def lag_of(committed: dict[TopicPartition, int], ends: dict[TopicPartition, int]
 
 async def consumer_group_lags(env: Settings) -> list[GroupLag]:
     """Lag of every consumer group of this environment (groups named ``<prefix>.…``)."""
-    async with admin(env) as client, reader(env) as consumer:
+    async with admin_client(env, role="cli-admin", request_timeout_ms=15_000) as client, reader(env) as consumer:
         groups = sorted(g[0] for g in await client.list_consumer_groups() if str(g[0]).startswith(f"{env.topic_prefix}."))
         known = set(await consumer.topics())
         lags = []

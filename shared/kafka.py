@@ -22,7 +22,7 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = Non
     """Create the missing topics and return their names; existing topics are left alone."""
     names = TopicNames(settings.topic_prefix)
     wanted = {names(t): t for t in (topics if topics is not None else Topic)}
-    async with _admin(settings) as admin:
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
@@ -62,7 +62,7 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
 
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:
-    async with _admin(settings) as admin:
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         doomed = [n for n in names if n in existing]
         if doomed:
@@ -70,10 +70,11 @@ async def delete_topics(settings: Settings, names: list[str]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-admin")
-    await admin.start()
+async def admin_client(settings: Settings, role: str = "admin", request_timeout_ms: int = 40_000) -> AsyncIterator[AIOKafkaAdminClient]:
+    """Started inside the ``try``: a broker that cannot be reached still gets its client closed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-{role}", request_timeout_ms=request_timeout_ms)
     try:
+        await admin.start()
         yield admin
     finally:
         await admin.close()

@@ -6,7 +6,6 @@ never by waiting. Messages are parsed back from what the SMTP server received.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -107,19 +106,14 @@ def meeting(start: datetime = START, sequence: int = 0, meeting_id: str = "india
 
 async def _consumed(service: Harness, event_id: Any) -> bool:
     """The contacts consumer has committed past ``event_id``'s record."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
+    from shared.kafka import admin_client
     from shared.messaging import GROUP_TOPIC_SEPARATOR
 
     records = await topic_records(service.settings, service.topics(Topic.CONTACTS))
     [record] = [r for r in records if r.value and json.loads(r.value)["id"] == str(event_id)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=service.settings.kafka_bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(service.settings) as admin:
         group = f"{service.runtime.group_id}{GROUP_TOPIC_SEPARATOR}{service.topics(Topic.CONTACTS)}"
         offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
     committed = next((o.offset for tp, o in offsets.items() if tp.partition == record.partition), -1)
     return committed > record.offset
 
