@@ -2,8 +2,8 @@
 
 Kafka 3.9 runs from its official jars (resolved from Maven Central by Maven) as one
 KRaft node. The database is a real ``mongod`` when one is on PATH, the server
-OUTGOING_MONGO_URL points to when it answers, or else FerretDB 1.24 built from its Go
-module with the SQLite backend. Downloads live in a cache folder that survives runs;
+OUTGOING_MONGO_URL points to when it answers, or else mongo-java-server (Maven Central)
+on its H2 MVStore file backend, or in memory with OUTGOING_MONGO_STORAGE=memory. Downloads live in a cache folder that survives runs;
 pids, logs and data live in a run folder. Stopping only ends processes whose pid file
 we wrote and whose command line is still ours.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 KAFKA_VERSION = "3.9.2"
-FERRETDB_VERSION = "v1.24.0"
+MONGO_JAVA_SERVER_VERSION = "1.47.0"
 SERVICES = ("registration", "matching", "notifications")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +54,8 @@ class Config:
     mongo_url_explicit: bool
     ready_timeout: float
     kafka_heap: str
+    mongo_storage: str = "file"
+    mongo_heap: str = "1g"
 
     @classmethod
     def from_env(cls) -> Config:
@@ -73,12 +75,20 @@ class Config:
             mongo_url_explicit="OUTGOING_MONGO_URL" in env,
             ready_timeout=float(env.get("OUTGOING_READY_TIMEOUT", "90")),
             kafka_heap=env.get("OUTGOING_KAFKA_HEAP", "768m"),
+            mongo_storage=_storage(env.get("OUTGOING_MONGO_STORAGE", "file")),
+            mongo_heap=env.get("OUTGOING_MONGO_HEAP", "1g"),
         )
 
     @property
     def mongo_host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.mongo_url)
         return parts.hostname or "127.0.0.1", parts.port or 27017
+
+
+def _storage(value: str) -> str:
+    if value not in ("file", "memory"):
+        raise InfraError(f"OUTGOING_MONGO_STORAGE must be 'file' or 'memory', not {value!r}", "export OUTGOING_MONGO_STORAGE=file")
+    return value
 
 
 def say(message: str) -> None:
@@ -234,28 +244,39 @@ def kafka_libs(cfg: Config) -> Path:
 
 
 def install_kafka(cfg: Config) -> Path:
-    libs = kafka_libs(cfg)
+    return _resolve_jars(
+        cfg,
+        pom=PROJECT_ROOT / "deploy/local/kafka/pom.xml",
+        libs=kafka_libs(cfg),
+        properties={"kafka.version": KAFKA_VERSION},
+        expected=f"kafka_2.13-{KAFKA_VERSION}.jar",
+        what=f"Apache Kafka {KAFKA_VERSION}",
+    )
+
+
+def _resolve_jars(cfg: Config, pom: Path, libs: Path, properties: dict[str, str], expected: str, what: str) -> Path:
+    """Copy a pom's runtime dependencies from Maven Central into ``libs``, once."""
     stamp = libs / ".complete"
     if stamp.exists():
         return libs
     _java()
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise InfraError("Maven is missing: it resolves the Kafka jars from Maven Central", "apt-get install -y maven")
-    say(f"resolving Apache Kafka {KAFKA_VERSION} jars from Maven Central into {libs}")
+        raise InfraError(f"Maven is missing: it resolves the {what} jars from Maven Central", "apt-get install -y maven")
+    say(f"resolving {what} jars from Maven Central into {libs}")
     libs.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            mvn, "-B", "-q", "-f", str(PROJECT_ROOT / "deploy/local/kafka/pom.xml"),
-            f"-Dkafka.version={KAFKA_VERSION}",
+            mvn, "-B", "-q", "-f", str(pom),
+            *(f"-D{key}={value}" for key, value in properties.items()),
             f"-Dmaven.repo.local={cfg.cache_dir / 'm2'}",
             "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
         ],
-        "resolving the Kafka jars with Maven",
+        f"resolving the {what} jars with Maven",
         "check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), then `make install`",
     )
-    if not (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
-        raise InfraError(f"Maven finished but kafka_2.13-{KAFKA_VERSION}.jar is not in {libs}", f"rm -rf {libs} && make install")
+    if not (libs / expected).exists():
+        raise InfraError(f"Maven finished but {expected} is not in {libs}", f"rm -rf {libs} && make install")
     stamp.touch()
     return libs
 
@@ -359,31 +380,19 @@ def start_kafka(cfg: Config) -> str:
 # ---------------------------------------------------------------- MongoDB wire
 
 
-def ferretdb_binary(cfg: Config) -> Path:
-    return cfg.cache_dir / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
+def mongo_libs(cfg: Config) -> Path:
+    return cfg.cache_dir / f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}" / "libs"
 
 
-def install_ferretdb(cfg: Config) -> Path:
-    """Build FerretDB from its module: the module zip lacks version.txt, so build a copy."""
-    binary = ferretdb_binary(cfg)
-    if binary.exists():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise InfraError("Go is missing: FerretDB is built from source with `go build`", "install Go >= 1.22 (e.g. from your distribution), then `make install`")
-    module = f"github.com/FerretDB/FerretDB@{FERRETDB_VERSION}"
-    say(f"building FerretDB {FERRETDB_VERSION} with Go (first run only, a few minutes)")
-    gocache = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "auto"}
-    info = json.loads(_run([go, "mod", "download", "-json", module], "downloading the FerretDB module", "check that the Go module proxy is reachable (GOPROXY), then `make install`", env=gocache))
-    source = binary.parent / "src"
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(info["Dir"], source)
-    for path in source.rglob("*"):
-        path.chmod(path.stat().st_mode | 0o200)
-    (source / "build/version/version.txt").write_text(FERRETDB_VERSION + "\n")
-    _run([go, "build", "-o", str(binary), "./cmd/ferretdb"], "building FerretDB", "check the Go toolchain and the module proxy, then `make install`", cwd=source, env=gocache)
-    shutil.rmtree(source, ignore_errors=True)
-    return binary
+def install_mongo_java_server(cfg: Config) -> Path:
+    return _resolve_jars(
+        cfg,
+        pom=PROJECT_ROOT / "deploy/local/mongo/pom.xml",
+        libs=mongo_libs(cfg),
+        properties={"mongo-java-server.version": MONGO_JAVA_SERVER_VERSION},
+        expected=f"mongo-java-server-h2-backend-{MONGO_JAVA_SERVER_VERSION}.jar",
+        what=f"mongo-java-server {MONGO_JAVA_SERVER_VERSION}",
+    )
 
 
 def mongo_ready(cfg: Config) -> bool:
@@ -401,7 +410,10 @@ def mongo_ready(cfg: Config) -> bool:
 
 
 def mongo_flavour(cfg: Config) -> str:
-    return "mongod" if shutil.which("mongod") else "ferretdb"
+    """``mongod`` when one is on PATH, else the embedded mongo-java-server (file or memory)."""
+    if shutil.which("mongod"):
+        return "mongod"
+    return f"mongo-java-server ({cfg.mongo_storage})"
 
 
 def start_mongo(cfg: Config) -> str:
@@ -416,19 +428,19 @@ def start_mongo(cfg: Config) -> str:
     home = cfg.run_dir / "mongo"
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
-    if mongo_flavour(cfg) == "mongod":
+    if shutil.which("mongod"):
         argv = [shutil.which("mongod") or "mongod", "--bind_ip", host, "--port", str(port), "--dbpath", str(data)]
         marker = f"--dbpath {data}"
     else:
-        binary = install_ferretdb(cfg)
-        state = home / "state"
-        state.mkdir(exist_ok=True)
+        java = _java()
+        libs = install_mongo_java_server(cfg)
+        marker = f"-Doutgoing.run={home}"
+        storage = [str(data / "outgoing.mv")] if cfg.mongo_storage == "file" else []
         argv = [
-            str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--state-dir={state}",
-            f"--listen-addr={host}:{port}", "--debug-addr=127.0.0.1:0", "--telemetry=disable",
-            "--log-format=json", "--log-level=WARN",
+            java, "-Xms64m", f"-Xmx{cfg.mongo_heap}", "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", marker,
+            "-cp", f"{libs}/*", str(PROJECT_ROOT / "deploy/local/mongo/OutgoingMongoServer.java"), host, str(port), *storage,
         ]
-        marker = f"--state-dir={state}"
     _spawn(cfg, "mongo", argv, marker=marker)
     _wait(lambda: mongo_ready(cfg), f"the MongoDB-wire server at {cfg.mongo_url}", cfg, _log_file(cfg, "mongo"), "mongo")
     return "started"
@@ -478,8 +490,8 @@ def start_service(cfg: Config, name: str) -> str:
 
 def install(cfg: Config) -> None:
     install_kafka(cfg)
-    if mongo_flavour(cfg) == "ferretdb" and not (cfg.mongo_url_explicit and mongo_ready(cfg)):
-        install_ferretdb(cfg)
+    if not shutil.which("mongod") and not (cfg.mongo_url_explicit and mongo_ready(cfg)):
+        install_mongo_java_server(cfg)
     say("installed: Kafka jars and the MongoDB-wire server are in " + str(cfg.cache_dir))
 
 
