@@ -1,7 +1,8 @@
 """AsyncMongoClient factory: one client per process, indexes ensured at start-up.
 
-Everything here stays within what both MongoDB 7/8 and FerretDB 1.24 support: no
-multi-document transactions, change streams, $lookup or TTL indexes.
+Everything stays within what a MongoDB 7/8 replica set and the embedded mongo-java-server
+both do: single-document atomic writes with the guard in the filter, unique indexes; no
+multi-document transactions, change streams or TTL indexes (docs/storage.md).
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], specs: Iterable[IndexSpec]) -> None:
-    """Create each index on its own: FerretDB 1.24 drops the connection when one
-    createIndexes command re-creates several indexes that already exist."""
+    """One createIndexes command per collection; re-creating existing indexes is a no-op."""
+    by_collection: dict[str, list[IndexModel]] = {}
     for spec in specs:
-        await db[spec.collection].create_indexes([spec.model()])
+        by_collection.setdefault(spec.collection, []).append(spec.model())
+    for collection, models in by_collection.items():
+        await db[collection].create_indexes(models)
 
 
 async def open_database(settings: Settings, specs: Iterable[IndexSpec] = ()) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Transactional outbox without transactions, safe on MongoDB and on FerretDB.
+"""Transactional outbox without transactions: one single-document write holds state and events.
 
 A state change and the events it causes are written in ONE document update: the events
 go into that document's ``outbox`` array. A single-document write stores both or neither.
@@ -7,9 +7,9 @@ Publishing is done by the document's single writer. Each service routes every ev
 changes a document through one Kafka partition chosen by the document's owner key (the
 company id, the mission id), so exactly one consumer ever writes a given document. Right
 after its write, that consumer publishes the document's pending events in order and
-removes exactly those entries with ``$pullAll``. Nobody else updates the document, which
-matters on FerretDB 1.24: its updates are read-modify-write, and two concurrent updates of
-one document can lose each other's changes (see docs/ferretdb.md).
+removes exactly those entries by id with ``$pull``. Each of those writes is atomic on its
+own, so an overlapping writer (during a rebalance) can at worst publish an entry twice,
+never lose one.
 
 If the writer dies between its write and the publish, the entries stay. The scanner
 finds entries older than a grace period and asks the owner, through the same partition,
@@ -35,6 +35,7 @@ from shared.contracts.internal import OutboxFlush, OutboxFlushRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.logging import get_logger
 from shared.messaging import event_headers, publish_event
+from shared.polling import poll_forever
 
 log = get_logger("outgoing.outbox")
 
@@ -112,7 +113,7 @@ class Outbox:
         if not entries:
             return 0
         await self._publish(entries)
-        await collection.update_one({"_id": ref.id}, {"$pullAll": {OUTBOX: entries}})
+        await collection.update_one({"_id": ref.id}, {"$pull": {OUTBOX: {"id": {"$in": [entry["id"] for entry in entries]}}}})
         return len(entries)
 
     async def _publish(self, entries: list[dict[str, Any]]) -> None:
@@ -144,17 +145,16 @@ class StaleOutboxScanner:
     source: str
     grace: timedelta = timedelta(seconds=30)
     interval_s: float = 30.0
+    max_interval_s: float = 60.0
 
     async def run_forever(self) -> None:
-        while True:
-            await self.scan_once()
-            await asyncio.sleep(self.interval_s)
+        await poll_forever(self.scan_once, self.interval_s, self.max_interval_s)
 
     async def scan_once(self) -> int:
         cutoff = datetime.now(UTC) - self.grace
         requested = 0
         for collection, owner_of in self.owners.items():
-            stale = await self.db[collection].find({"outbox.at": {"$lte": cutoff}}).to_list()
+            stale = await self.db[collection].find({"outbox.at": {"$lte": cutoff}}, {OUTBOX: 0}).to_list()
             for doc in stale:
                 request = OutboxFlushRequested.new(
                     source=self.source, subject=owner_of(doc), payload=OutboxFlush(collection=collection, document_id=str(doc["_id"]))

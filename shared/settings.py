@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     mongo_timeout_ms: int = 5000
 
     outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
-    outbox_scan_interval_s: float = Field(30.0, gt=0, description="how often to look for abandoned entries (a full scan on FerretDB)")
+    outbox_scan_interval_s: float = Field(30.0, gt=0, description="how often to look for abandoned entries while some are found; idle scans back off")
+    idle_poll_max_s: float = Field(60.0, gt=0, description="the longest an idle poller (stale outboxes) sleeps between scans")
+    timer_max_idle_s: float = Field(10.0, gt=0, description="the longest a timer runner sleeps: bounds how late a timer scheduled by another instance fires")
 
     followup_attendance_after_s: float = Field(0.0, ge=0, description="delay after a meeting ends before the attendance check")
     followup_satisfaction_after_s: float = Field(7 * 86400.0, ge=0, description="delay after a meeting ends before the satisfaction survey")

@@ -1,25 +1,20 @@
 """Durable timers in MongoDB: due items that survive restarts and fire on one instance.
 
-A timer is a document ``{_id: timer_id, kind, data, group, due_at, epoch, state}``. Its
-owner (the code that schedules it, typically a single-writer consumer) is the only one
-that ever updates it: ``schedule``, ``move``, ``cancel``, ``cancel_group``.
+A timer is ONE document, and every change to it is one conditional single-document
+update, atomic on MongoDB 7/8 without transactions:
 
-The runners that fire timers never update a timer document. On FerretDB 1.24 an update is
-read-modify-write, so a runner's write could silently undo a concurrent ``move`` (see
-docs/ferretdb.md). Runners only INSERT, into two side collections, and a unique ``_id``
-arbitrates every race (inserts are atomic on both MongoDB and FerretDB):
+    {_id: timer_id, kind, data, group, due_at, epoch, state, ready_at, attempt, owner, ...}
 
-* ``<name>_leases``: ``_id = "<timer_id>|<epoch>|<n>"``, the n-th claim of one firing.
-  An instance owns a firing only if its insert of claim n succeeded; whoever loses gets
-  DuplicateKeyError and skips the item. Claim n+1 may be taken only after claim n expired,
-  so an instance that died holding a lease is replaced once the lease runs out.
-* ``<name>_fired``: ``_id = "<timer_id>|<epoch>"``, written by ``complete``. A fired
-  epoch is never claimed again.
-
-``epoch`` grows each time ``due_at`` changes. Moving a timer before it fired just changes
-when it fires; moving one that already fired re-arms it (a new epoch that has not fired),
-which is what a reminder needs when its meeting is moved after the first reminder went
-out. Consumers receive ``epoch`` with each fired item.
+* ``state`` is ``pending``, ``fired`` or ``cancelled``.
+* ``ready_at`` is the earliest time a runner may claim it: ``due_at`` when armed, the end
+  of the lease while an instance holds it, or the time a callback asked to be retried at.
+  Claiming is ``find_one_and_update({state: pending, ready_at <= now}, ready_at = now +
+  lease, attempt += 1)``: exactly one runner wins each claim, and a claim is served by the
+  index ``(state, ready_at)`` whatever the number of fired or future timers.
+* ``epoch`` grows each time ``due_at`` changes. Moving a pending timer changes when it fires;
+  moving a fired one re-arms it (which a reminder needs when its meeting moves after the
+  first reminder went out). ``complete`` matches on the epoch it fired, so a completion
+  that races a move never swallows the new epoch.
 
 Guarantees:
 
@@ -32,25 +27,25 @@ by deriving the id of what they produce from timer id and epoch):
 
 * the callback finished but the instance died before ``complete`` was recorded: once the
   lease expires another instance fires it again;
-* the callback ran longer than the lease: another instance may claim it meanwhile. Pick a
-  lease well above the callback's worst case.
-
-Likewise a timer cancelled or moved while its callback is already running still finishes
-that run; consumers that care re-check their own state before acting.
+* the callback ran longer than the lease: another instance may claim it meanwhile. The
+  lease starts when the item is claimed, right before its callback, never for a batch.
 
 A callback that raises is not completed: its lease expires and it is claimed again, up to
 ``max_attempts`` claims per epoch; then it is recorded as fired with ``gave_up``. A callback
-that raises ``RetryAt(when)`` asks to be claimed again at ``when`` instead (its lease is
-stretched to that time: the lease document has one writer, its holder).
+that raises ``RetryAt(when)`` asks to be claimed again at ``when``. A callback that fails
+with a transient infrastructure error (Kafka or MongoDB unreachable) is retried with a
+growing back-off and does NOT use up an attempt: an outage of any length never makes a
+timer give up.
 
-Fired timers stay pending in their document (runners never update it), so the runner
-purges those fired more than ``keep_fired`` ago; that delete is the only runner write to
-timer documents, safe as long as nobody moves a timer that old.
+Runners sleep until the next timer is ready (bounded by ``max_idle_s``), and the owner side
+wakes a runner of the same process at once when it schedules something due soon, so an
+idle service costs nothing and a fresh item fires without waiting for a poll.
 
 API: ``TimerStore(db, collection, clock)`` with ``schedule``, ``move``, ``cancel``,
-``cancel_group``, ``list_group``, ``get``, ``claim_due``, ``complete``, ``forget``;
-``TimerRunner(store, callback, instance_id, lease, poll_interval_s).run_forever``.
-Create the indexes from ``timer_indexes(collection)`` at start-up.
+``cancel_group``, ``list_group``, ``get``, ``has_fired``, ``claim_next``, ``claim_due``,
+``complete``, ``retry_at``, ``purge_fired``, ``forget``; ``TimerRunner(store, callback,
+instance_id, lease, poll_interval_s, max_idle_s).run_forever``. Create the indexes from
+``timer_indexes(collection)`` at start-up.
 """
 
 from __future__ import annotations
@@ -62,10 +57,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.logging import get_logger
+from shared.messaging import TRANSIENT_ERRORS
 from shared.mongo import IndexSpec
 
 log = get_logger("outgoing.timers")
@@ -74,6 +71,7 @@ Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware, in UTC."""
 
 PENDING = "pending"
+FIRED = "fired"
 CANCELLED = "cancelled"
 
 
@@ -91,10 +89,11 @@ def utc_now() -> datetime:
 
 
 def timer_indexes(collection: str = "timers") -> list[IndexSpec]:
-    """Indexes for MongoDB's sake (FerretDB scans anyway): due items and groups."""
+    """The claim, the next-wake query, group look-ups and the purge are all index-served."""
     return [
-        IndexSpec(collection, [("state", 1), ("due_at", 1)], name="due_timers"),
-        IndexSpec(collection, [("group", 1)], name="timers_by_group"),
+        IndexSpec(collection, [("state", 1), ("ready_at", 1)], name="ready_timers"),
+        IndexSpec(collection, [("group", 1), ("due_at", 1)], name="timers_by_group"),
+        IndexSpec(collection, [("state", 1), ("updated_at", 1)], name="timers_by_age"),
     ]
 
 
@@ -117,6 +116,7 @@ class ClaimedTimer:
     attempt: int
     owner: str
     lease_expires_at: datetime
+    transient_failures: int = 0
 
     @property
     def timer_id(self) -> str:
@@ -129,21 +129,13 @@ class ClaimedTimer:
     @property
     def firing_id(self) -> str:
         """Stable for one epoch of one timer: a deterministic id for what the firing produces."""
-        return _fired_id(self.timer.timer_id, self.timer.epoch)
+        return f"{self.timer.timer_id}|{self.timer.epoch}"
 
 
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timer times must be timezone-aware")
     return value.astimezone(UTC)
-
-
-def _fired_id(timer_id: str, epoch: int) -> str:
-    return f"{timer_id}|{epoch}"
-
-
-def _lease_id(timer_id: str, epoch: int, attempt: int) -> str:
-    return f"{timer_id}|{epoch}|{attempt}"
 
 
 def _timer(doc: dict[str, Any]) -> Timer:
@@ -158,19 +150,20 @@ def _timer(doc: dict[str, Any]) -> Timer:
     )
 
 
+def _armed(due_at: datetime) -> dict[str, Any]:
+    """The fields that make an epoch claimable at ``due_at``, as if never tried."""
+    return {"state": PENDING, "ready_at": due_at, "attempt": 0, "transient_failures": 0, "owner": None}
+
+
 class TimerStore:
     """Timers of one collection. ``clock`` is injectable so tests control time."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], collection: str = "timers", clock: Clock = utc_now, max_attempts: int = 5) -> None:
         self.db = db
         self.timers = db[collection]
-        self.leases = db[f"{collection}_leases"]
-        self.fired = db[f"{collection}_fired"]
         self.clock = clock
         self.max_attempts = max_attempts
-        self._known_fired: set[str] = set()
-        """Firings this process saw recorded: a fired record is never removed while its timer
-        lives, so the runner need not ask the database again at every poll."""
+        self._wake = asyncio.Event()
 
     # ------------------------------------------------------------ owner side
 
@@ -182,36 +175,44 @@ class TimerStore:
         """
         due_at = _as_utc(due_at)
         data = data or {}
-        for _ in range(5):
+        for _ in range(10):
             current = await self.timers.find_one({"_id": timer_id})
             if current is None:
-                doc = {"_id": timer_id, "kind": kind, "data": data, "group": group, "due_at": due_at, "epoch": 1, "state": PENDING, "updated_at": self.clock()}
+                doc = {"_id": timer_id, "kind": kind, "data": data, "group": group, "due_at": due_at, "epoch": 1, **_armed(due_at), "updated_at": self.clock()}
                 try:
                     await self.timers.insert_one(doc)
                 except DuplicateKeyError:
                     continue
+                self._wake_if_due(due_at)
                 return _timer(doc)
             existing = _timer(current)
-            rearm = existing.state != PENDING or existing.due_at != due_at
+            rearm = existing.state == CANCELLED or existing.due_at != due_at
             if not rearm and existing.kind == kind and existing.data == data and existing.group == group:
                 return existing
-            changes = {"kind": kind, "data": data, "group": group, "due_at": due_at, "state": PENDING, "updated_at": self.clock()}
-            epoch = existing.epoch + 1 if rearm else existing.epoch
-            await self.timers.update_one({"_id": timer_id}, {"$set": {**changes, "epoch": epoch}})
-            return _timer({**current, **changes, "epoch": epoch})
-        raise RuntimeError(f"timer {timer_id} could not be scheduled")
+            changes: dict[str, Any] = {"kind": kind, "data": data, "group": group, "updated_at": self.clock()}
+            epoch = existing.epoch
+            if rearm:
+                epoch += 1
+                changes |= {"due_at": due_at, "epoch": epoch, **_armed(due_at)}
+            result = await self.timers.update_one({"_id": timer_id, "epoch": existing.epoch, "state": existing.state}, {"$set": changes})
+            if result.matched_count:
+                if rearm:
+                    self._wake_if_due(due_at)
+                return _timer({**current, **changes, "epoch": epoch})
+        raise RuntimeError(f"timer {timer_id} could not be scheduled: it kept changing under us")
 
     async def move(self, timer_id: str, new_due_at: datetime) -> bool:
         """Change when a pending (or already fired) timer fires; False if unknown or cancelled."""
         new_due_at = _as_utc(new_due_at)
+        moved = await self.timers.update_one(
+            {"_id": timer_id, "state": {"$ne": CANCELLED}, "due_at": {"$ne": new_due_at}},
+            {"$set": {"due_at": new_due_at, **_armed(new_due_at), "updated_at": self.clock()}, "$inc": {"epoch": 1}},
+        )
+        if moved.matched_count:
+            self._wake_if_due(new_due_at)
+            return True
         current = await self.get(timer_id)
-        if current is None or current.state == CANCELLED:
-            return False
-        if current.due_at != new_due_at:
-            await self.timers.update_one(
-                {"_id": timer_id}, {"$set": {"due_at": new_due_at, "epoch": current.epoch + 1, "updated_at": self.clock()}}
-            )
-        return True
+        return current is not None and current.state != CANCELLED
 
     async def cancel(self, timer_id: str) -> bool:
         result = await self.timers.update_one({"_id": timer_id}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
@@ -219,11 +220,8 @@ class TimerStore:
 
     async def cancel_group(self, group: str) -> int:
         """Cancel every timer of ``group``; returns how many were still pending."""
-        pending = await self.timers.find({"group": group, "state": PENDING}, {"_id": 1}).to_list()
-        ids = [doc["_id"] for doc in pending]
-        if ids:
-            await self.timers.update_many({"_id": {"$in": ids}}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
-        return len(ids)
+        result = await self.timers.update_many({"group": group, "state": PENDING}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
+        return result.modified_count
 
     async def get(self, timer_id: str) -> Timer | None:
         doc = await self.timers.find_one({"_id": timer_id})
@@ -233,92 +231,76 @@ class TimerStore:
         return [_timer(doc) for doc in await self.timers.find({"group": group}).sort("due_at", 1).to_list()]
 
     async def has_fired(self, timer_id: str, epoch: int | None = None) -> bool:
-        if epoch is None:
-            current = await self.get(timer_id)
-            if current is None:
-                return False
-            epoch = current.epoch
-        return await self.fired.find_one({"_id": _fired_id(timer_id, epoch)}) is not None
+        """Whether ``epoch`` (the current one if not given) or a later one fired."""
+        doc = await self.timers.find_one({"_id": timer_id}, {"epoch": 1, "fired_epoch": 1})
+        if doc is None or doc.get("fired_epoch") is None:
+            return False
+        return doc["fired_epoch"] >= (epoch if epoch is not None else doc["epoch"])
+
+    def _wake_if_due(self, due_at: datetime) -> None:
+        if due_at <= self.clock() + timedelta(seconds=1):
+            self._wake.set()
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Sleep up to ``timeout_s``, or less if this process schedules something due now."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout_s)
+        self._wake.clear()
 
     # ------------------------------------------------------------ runner side
 
+    async def claim_next(self, instance_id: str, lease: timedelta, now: datetime | None = None) -> ClaimedTimer | None:
+        """Claim the readiest pending timer; each claim is won by exactly one caller."""
+        while True:
+            now = _as_utc(now) if now is not None else self.clock()
+            expires = now + lease
+            doc = await self.timers.find_one_and_update(
+                {"state": PENDING, "ready_at": {"$lte": now}},
+                {"$set": {"ready_at": expires, "owner": instance_id, "claimed_at": now}, "$inc": {"attempt": 1}},
+                sort=[("ready_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                return None
+            if doc["attempt"] > self.max_attempts:
+                await self._give_up(doc, now)
+                continue
+            return ClaimedTimer(_timer(doc), doc["attempt"], instance_id, expires, doc.get("transient_failures", 0))
+
     async def claim_due(self, instance_id: str, lease: timedelta, now: datetime | None = None, limit: int = 100) -> list[ClaimedTimer]:
-        """Claim pending timers due by ``now``; each firing is won by exactly one caller."""
-        now = _as_utc(now) if now is not None else self.clock()
-        due = await self.timers.find({"state": PENDING, "due_at": {"$lte": now}}, {"_id": 1, "epoch": 1}).sort("due_at", 1).to_list()
-        unfired = await self._unfired([(d["_id"], d["epoch"]) for d in due if _fired_id(d["_id"], d["epoch"]) not in self._known_fired])
+        """Claim up to ``limit`` ready timers at once (for tools and tests; runners claim one at a time)."""
         claimed: list[ClaimedTimer] = []
-        for start in range(0, len(unfired), limit):
-            ids = [timer_id for timer_id, _ in unfired[start : start + limit]]
-            docs = {d["_id"]: d for d in await self.timers.find({"_id": {"$in": ids}}).to_list()}
-            for timer_id in ids:
-                doc = docs.get(timer_id)
-                if doc is None or doc["state"] != PENDING or _as_utc(doc["due_at"]) > now:
-                    continue
-                item = await self._claim(_timer(doc), instance_id, lease, now)
-                if item is not None:
-                    claimed.append(item)
-                    if len(claimed) >= limit:
-                        return claimed
+        while len(claimed) < limit:
+            item = await self.claim_next(instance_id, lease, now)
+            if item is None:
+                break
+            claimed.append(item)
         return claimed
 
-    async def _unfired(self, firings: list[tuple[str, int]], chunk: int = 500) -> list[tuple[str, int]]:
-        unfired: list[tuple[str, int]] = []
-        for start in range(0, len(firings), chunk):
-            part = firings[start : start + chunk]
-            keys = [_fired_id(t, e) for t, e in part]
-            done = {d["_id"] for d in await self.fired.find({"_id": {"$in": keys}}, {"_id": 1}).to_list()}
-            self._known_fired |= done
-            unfired.extend(f for f, key in zip(part, keys, strict=True) if key not in done)
-        return unfired
+    async def next_ready_at(self) -> datetime | None:
+        doc = await self.timers.find_one({"state": PENDING}, {"ready_at": 1}, sort=[("ready_at", 1)])
+        return _as_utc(doc["ready_at"]) if doc else None
 
-    async def purge_fired(self, due_before: datetime) -> int:
-        """Delete timers whose current epoch fired and was due before ``due_before``, with their records.
-
-        Keeps the scan of due timers short. The one write a runner makes to timer documents:
-        choose a retention long enough that nobody moves such an old timer any more (a
-        move racing this delete would be lost on FerretDB).
-        """
-        old = await self.timers.find({"state": PENDING, "due_at": {"$lt": _as_utc(due_before)}}, {"_id": 1, "epoch": 1}).to_list()
-        firings = [(d["_id"], d["epoch"]) for d in old]
-        unfired = set(await self._unfired(firings))
-        done = [timer_id for timer_id, epoch in firings if (timer_id, epoch) not in unfired]
-        cancelled = await self.timers.find({"state": CANCELLED, "updated_at": {"$lt": _as_utc(due_before)}}, {"_id": 1}).to_list()
-        done += [d["_id"] for d in cancelled]
-        await self.forget(done)
-        self._known_fired.clear()
-        return len(done)
-
-    async def _claim(self, timer: Timer, instance_id: str, lease: timedelta, now: datetime) -> ClaimedTimer | None:
-        attempt = 1
-        while True:
-            lease_id = _lease_id(timer.timer_id, timer.epoch, attempt)
-            held = await self.leases.find_one({"_id": lease_id})
-            if held is not None:
-                if _as_utc(held["expires_at"]) > now:
-                    return None
-                attempt += 1
-                continue
-            if attempt > self.max_attempts:
-                await self._give_up(timer, attempt - 1, now)
-                return None
-            expires = now + lease
-            try:
-                await self.leases.insert_one({"_id": lease_id, "timer_id": timer.timer_id, "owner": instance_id, "claimed_at": now, "expires_at": expires})
-            except DuplicateKeyError:
-                return None
-            if await self.fired.find_one({"_id": _fired_id(timer.timer_id, timer.epoch)}) is not None:
-                return None  # completed by the previous holder between our read and our claim
-            return ClaimedTimer(timer, attempt, instance_id, expires)
-
-    async def _give_up(self, timer: Timer, attempts: int, now: datetime) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self.fired.insert_one({"_id": _fired_id(timer.timer_id, timer.epoch), "timer_id": timer.timer_id, "at": now, "gave_up": True, "attempts": attempts})
-            log.error("timer abandoned after repeated failures", timer_id=timer.timer_id, kind=timer.kind, epoch=timer.epoch, attempts=attempts)
+    async def _give_up(self, doc: dict[str, Any], now: datetime) -> None:
+        result = await self.timers.update_one(
+            {"_id": doc["_id"], "epoch": doc["epoch"], "attempt": doc["attempt"], "state": PENDING},
+            {"$set": {"state": FIRED, "fired_epoch": doc["epoch"], "gave_up": True, "fired_at": now, "updated_at": now}},
+        )
+        if result.modified_count:
+            log.error("timer abandoned after repeated failures", timer_id=doc["_id"], kind=doc["kind"], epoch=doc["epoch"], attempts=doc["attempt"] - 1)
 
     async def retry_at(self, item: ClaimedTimer, when: datetime) -> None:
         """Hold the firing until ``when``, then let it be claimed again (as the next attempt)."""
-        await self.leases.update_one({"_id": _lease_id(item.timer_id, item.epoch, item.attempt)}, {"$set": {"expires_at": _as_utc(when)}})
+        await self.timers.update_one(self._held(item), {"$set": {"ready_at": _as_utc(when)}})
+
+    async def retry_after_outage(self, item: ClaimedTimer, when: datetime) -> None:
+        """Like ``retry_at``, but the attempt does not count: the failure was not the timer's."""
+        await self.timers.update_one(self._held(item), {"$set": {"ready_at": _as_utc(when)}, "$inc": {"attempt": -1, "transient_failures": 1}})
+
+    @staticmethod
+    def _held(item: ClaimedTimer) -> dict[str, Any]:
+        """The filter that matches only while ``item``'s claim is still the latest one."""
+        return {"_id": item.timer_id, "epoch": item.epoch, "attempt": item.attempt, "state": PENDING}
 
     async def complete(self, timer_id: str, epoch: int | None = None, owner: str | None = None) -> bool:
         """Record that this epoch fired (the current epoch if not given); False if it already was."""
@@ -327,23 +309,23 @@ class TimerStore:
             if current is None:
                 return False
             epoch = current.epoch
-        try:
-            await self.fired.insert_one({"_id": _fired_id(timer_id, epoch), "timer_id": timer_id, "at": self.clock(), "owner": owner})
-        except DuplicateKeyError:
-            return False
-        finally:
-            self._known_fired.add(_fired_id(timer_id, epoch))
-        return True
+        now = self.clock()
+        result = await self.timers.update_one(
+            {"_id": timer_id, "epoch": epoch, "state": PENDING},
+            {"$set": {"state": FIRED, "fired_epoch": epoch, "fired_at": now, "fired_by": owner, "updated_at": now}},
+        )
+        return result.modified_count > 0
+
+    async def purge_fired(self, due_before: datetime) -> int:
+        """Delete timers that fired, or were cancelled, before ``due_before``."""
+        cutoff = _as_utc(due_before)
+        result = await self.timers.delete_many({"state": {"$in": [FIRED, CANCELLED]}, "updated_at": {"$lt": cutoff}})
+        return result.deleted_count
 
     async def forget(self, timer_ids: list[str]) -> None:
-        """Delete timers and their records outright, e.g. when the data they carry must be erased."""
-        if not timer_ids:
-            return
-        await self.timers.delete_many({"_id": {"$in": timer_ids}})
-        await self.leases.delete_many({"timer_id": {"$in": timer_ids}})
-        await self.fired.delete_many({"timer_id": {"$in": timer_ids}})
-        forgotten = set(timer_ids)
-        self._known_fired = {key for key in self._known_fired if key.rsplit("|", 1)[0] not in forgotten}
+        """Delete timers outright, e.g. when the data they carry must be erased."""
+        if timer_ids:
+            await self.timers.delete_many({"_id": {"$in": timer_ids}})
 
 
 FireCallback = Callable[[ClaimedTimer], Awaitable[None]]
@@ -351,7 +333,7 @@ FireCallback = Callable[[ClaimedTimer], Awaitable[None]]
 
 @dataclass
 class TimerRunner:
-    """Polls for due timers, fires each claimed one through ``callback``, then completes it.
+    """Claims ready timers one at a time, fires each through ``callback``, then completes it.
 
     ``run_forever`` is a service background loop (see shared/service.py ``register``).
     """
@@ -361,9 +343,13 @@ class TimerRunner:
     instance_id: str
     lease: timedelta = timedelta(seconds=120)
     poll_interval_s: float = 1.0
+    """The shortest sleep between polls when something is ready soon."""
+    max_idle_s: float = 10.0
+    """The longest sleep: bounds how late a timer scheduled by another instance fires."""
     batch: int = 50
     keep_fired: timedelta = timedelta(days=30)
     purge_every: timedelta = timedelta(hours=1)
+    outage_backoff_s: tuple[float, float] = (1.0, 300.0)
     fired: int = field(default=0, init=False)
     polls: int = field(default=0, init=False)
     """Completed polls: whoever waits for two more knows a whole poll began after it started waiting."""
@@ -374,7 +360,14 @@ class TimerRunner:
             await self.run_once()
             self.polls += 1
             await self._purge_now_and_then()
-            await asyncio.sleep(self.poll_interval_s)
+            await self.store.wait_for_work(await self._idle_for())
+
+    async def _idle_for(self) -> float:
+        ready_at = await self.store.next_ready_at()
+        if ready_at is None:
+            return self.max_idle_s
+        wait = (ready_at - self.store.clock()).total_seconds()
+        return min(self.max_idle_s, max(self.poll_interval_s, wait))
 
     async def _purge_now_and_then(self) -> None:
         now = self.store.clock()
@@ -385,19 +378,20 @@ class TimerRunner:
                 log.info("fired timers purged", count=purged)
 
     async def run_once(self) -> int:
-        """Fire everything due now; returns how many firings completed."""
-        completed = 0
-        while True:
-            claimed = await self.store.claim_due(self.instance_id, self.lease, limit=self.batch)
-            if not claimed:
-                return completed
-            progress = 0
-            for item in claimed:
-                if await self._fire(item):
-                    progress += 1
-            completed += progress
-            if progress == 0:
-                return completed
+        """Fire everything ready now; returns how many firings completed.
+
+        Stops after ``batch`` failures in one pass, so failing timers cannot spin it.
+        """
+        completed = failed = 0
+        while failed < self.batch:
+            item = await self.store.claim_next(self.instance_id, self.lease)
+            if item is None:
+                break
+            if await self._fire(item):
+                completed += 1
+            else:
+                failed += 1
+        return completed
 
     async def _fire(self, item: ClaimedTimer) -> bool:
         try:
@@ -408,9 +402,17 @@ class TimerRunner:
             log.info("timer retried later", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt, at=retry.when.isoformat(), reason=retry.reason)
             await self.store.retry_at(item, retry.when)
             return False
+        except TRANSIENT_ERRORS as error:
+            low, high = self.outage_backoff_s
+            delay = min(high, low * 2**item.transient_failures)
+            log.warning("timer callback hit an outage; retried without using an attempt", timer_id=item.timer_id, kind=item.timer.kind, error=repr(error), delay_s=delay)
+            with contextlib.suppress(*TRANSIENT_ERRORS):
+                await self.store.retry_after_outage(item, self.store.clock() + timedelta(seconds=delay))
+            return False
         except Exception:
             log.exception("timer callback failed; retried after its lease", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt)
             return False
-        await self.store.complete(item.timer_id, item.epoch, owner=self.instance_id)
+        if not await self.store.complete(item.timer_id, item.epoch, owner=self.instance_id):
+            return False  # moved or completed by another holder meanwhile: its new epoch fires on its own
         self.fired += 1
         return True

@@ -57,6 +57,7 @@ async def settings(real_servers: infra.Config, unique_name: str) -> AsyncIterato
         topic_partitions=2,
         graceful_timeout_s=5.0,
         instance_id=unique_name,
+        timer_max_idle_s=0.2,
     )
     created = await ensure_topics(test_settings)
     yield test_settings

@@ -325,7 +325,7 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
             matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
             meeting_changes = len({e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)})  # at-least-once: dedupe
             active = await _active_meetings(match)
-            await watch.until("follow-ups due", lambda: match["followup_timers_fired"].count_documents({}), 3 * active)
+            await watch.until("follow-ups due", lambda: match["followup_timers"].count_documents({"state": "fired"}), 3 * active)
 
             due: list[FollowUpDue] = []
 

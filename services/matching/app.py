@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             source=SERVICE,
             grace=timedelta(seconds=settings.outbox_grace_s),
             interval_s=settings.outbox_scan_interval_s,
+            max_interval_s=settings.idle_poll_max_s,
         )
-        runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id)
+        runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id, max_idle_s=settings.timer_max_idle_s)
         runtime.components["timer_runner"] = runner
         return [scanner.run_forever, runner.run_forever]
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,12 @@ APPLIED = "applied_events"
 INDEXES = [
     IndexSpec(BOOKINGS, [("mission_id", 1)]),
     IndexSpec(BOOKINGS, [("company_id", 1)]),
+    IndexSpec(MISSION_STATES, [("awaiting_profile", 1)], name="missions_awaiting_profile"),
+    IndexSpec(MISSION_STATES, [(f"{OUTBOX}.at", 1)], name="stale_outbox"),
 ]
+
+APPLIED_KEPT = 2000
+"""Event ids a mission state remembers for deduplication; older replays meet the version check."""
 
 OWNER_KEYS = {MISSION_STATES: lambda doc: str(doc["_id"])}
 """Every outbox belongs to a mission document: its id is the partition key of its writer."""
@@ -96,13 +102,17 @@ class MatchingStore(TouchedDocuments):
         return Mission.model_validate_json(json.dumps(doc["mission"])) if doc else None
 
     async def save_profile(self, profile: CompanyProfile, event_time: datetime) -> None:
-        """Newest profile wins; an older event replayed after a newer one changes nothing."""
-        current = await self.db[COMPANIES].find_one({"_id": profile.company_id})
-        if current is not None and current.get("as_of") is not None and current["as_of"] >= event_time:
-            return
-        await self.db[COMPANIES].replace_one(
-            {"_id": profile.company_id}, {"_id": profile.company_id, "profile": profile.model_dump(mode="json"), "as_of": event_time}, upsert=True
-        )
+        """Newest profile wins; an older event replayed after a newer one changes nothing.
+
+        One conditional upsert: when a newer profile is stored the filter matches nothing and
+        the upsert's insert meets the existing ``_id``, which is the "older, ignore" answer.
+        """
+        with contextlib.suppress(DuplicateKeyError):
+            await self.db[COMPANIES].replace_one(
+                {"_id": profile.company_id, "$or": [{"as_of": {"$lt": event_time}}, {"as_of": None}]},
+                {"_id": profile.company_id, "profile": profile.model_dump(mode="json"), "as_of": event_time},
+                upsert=True,
+            )
 
     async def forget_company(self, company_id: str, event_time: datetime) -> None:
         """Erasure: the profile goes, a marker stops a late replay of its registration from restoring it."""
@@ -131,7 +141,7 @@ class MatchingStore(TouchedDocuments):
         new = {
             **doc,
             "version": expected_version + 1,
-            APPLIED: [*doc.get(APPLIED, []), event_id],
+            APPLIED: [*doc.get(APPLIED, []), event_id][-APPLIED_KEPT:],
             OUTBOX: [*(doc.get(OUTBOX) or []), *outbox],
             "updated_at": _now(),
         }

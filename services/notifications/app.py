@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +14,7 @@ from services.notifications.store import DELIVERIES, INDEXES, TIMERS, Notificati
 from services.notifications.use_cases import Deliverer, DeliveryPolicy, Planner
 from shared.contracts.topics import Topic
 from shared.outbox import DocumentRef, Outbox
+from shared.polling import poll_forever
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
 from shared.timers import Clock, TimerRunner, TimerStore, utc_now
@@ -36,11 +36,10 @@ class StaleDeliveryOutbox:
     clock: Clock
     grace: timedelta
     interval_s: float
+    max_interval_s: float = 60.0
 
     async def run_forever(self) -> None:
-        while True:
-            await self.scan_once()
-            await asyncio.sleep(self.interval_s)
+        await poll_forever(self.scan_once, self.interval_s, self.max_interval_s)
 
     async def scan_once(self) -> int:
         stale = await self.store.with_stale_outbox(self.clock() - self.grace)
@@ -74,8 +73,8 @@ def create_app(
             clock,
             policy or DeliveryPolicy(),
         )
-        runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s)
-        scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s)
+        runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s, max_idle_s=max(poll_interval_s, settings.timer_max_idle_s))
+        scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s, settings.idle_poll_max_s)
         runtime.components["timer_runner"] = runner
         return [runner.run_forever, scanner.run_forever]
 

@@ -37,6 +37,7 @@ INDEXES = [
     *timer_indexes(TIMERS),
     IndexSpec(DELIVERIES, [("company_id", 1)]),
     IndexSpec(ATTEMPTS, [("company_id", 1)]),
+    IndexSpec(DELIVERIES, [(f"{OUTBOX}.at", 1)], name="stale_outbox"),
 ]
 
 
@@ -51,10 +52,13 @@ class NotificationStore:
     # ------------------------------------------------------------ read models
 
     async def _save_if_newer(self, collection: str, key: str, doc: dict[str, Any], as_of: datetime) -> bool:
-        current = await self.db[collection].find_one({"_id": key}, {"as_of": 1})
-        if current is not None and current["as_of"].astimezone(UTC) > as_of:
+        """One conditional upsert: a newer stored version makes the insert meet its ``_id``."""
+        try:
+            await self.db[collection].replace_one(
+                {"_id": key, "$or": [{"as_of": {"$lte": as_of}}, {"as_of": None}]}, {"_id": key, **doc, "as_of": as_of}, upsert=True
+            )
+        except DuplicateKeyError:
             return False
-        await self.db[collection].replace_one({"_id": key}, {"_id": key, **doc, "as_of": as_of}, upsert=True)
         return True
 
     async def save_contact(self, company_id: str, contact: dict[str, Any], as_of: datetime) -> bool:

@@ -9,7 +9,7 @@ and unique indexes) and the loser re-reads and re-applies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,12 @@ INDEXES = [
     IndexSpec(ENROLLMENTS, [("company_id", 1), ("mission_id", 1)], unique=True, name="one_enrollment_per_company_and_mission"),
     IndexSpec(ENROLLMENTS, [("mission_id", 1), ("status", 1)]),
     IndexSpec(SIGNUPS, [("company_id", 1)]),
+    *(IndexSpec(collection, [(f"{OUTBOX}.at", 1)], name="stale_outbox") for collection in (COMPANIES, ENROLLMENTS, SIGNUPS)),
 ]
+
+APPLIED_KEPT = 1000
+"""Event ids a document remembers for deduplication: a replay older than that many later
+events of the same company is caught by the version or status in the update's filter."""
 
 
 def _now() -> datetime:
@@ -40,12 +45,8 @@ def _now() -> datetime:
 
 
 def _push_applied(event_id: str, outbox: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``$push`` that records the applied event and appends its pending events, in order.
-
-    ``applied_events`` grows only with the document's own history; it has no ``$slice``
-    cap because FerretDB 1.24 panics on ``$push`` with a negative ``$slice``.
-    """
-    return {APPLIED: event_id, **({OUTBOX: {"$each": outbox}} if outbox else {})}
+    """The ``$push`` that records the applied event (the latest ones only) and appends its pending events, in order."""
+    return {APPLIED: {"$each": [event_id], "$slice": -APPLIED_KEPT}, **({OUTBOX: {"$each": outbox}} if outbox else {})}
 
 
 OWNER_KEYS = {
@@ -90,12 +91,7 @@ class RegistrationStore(TouchedDocuments):
 
     async def record_override(self, signup_id: str, override: dict[str, Any]) -> None:
         """Who overrode the decision and why; once per operator event."""
-        await self._guarded_update(
-            SIGNUPS,
-            signup_id,
-            lambda doc: all(o.get("event_id") != override["event_id"] for o in doc.get("overrides", [])),
-            {"$push": {"overrides": override}},
-        )
+        await self._guarded_update(SIGNUPS, signup_id, {"overrides.event_id": {"$ne": override["event_id"]}}, {"$push": {"overrides": override}})
 
     async def scrub_decisions(self, company_id: str) -> int:
         result = await self.db[SIGNUPS].update_many({"company_id": company_id}, {"$unset": {"applicant": ""}, "$set": {"erased": True}})
@@ -127,9 +123,7 @@ class RegistrationStore(TouchedDocuments):
         }
         if unset:
             update["$unset"] = {field: "" for field in unset}
-        changed = await self._guarded_update(
-            COMPANIES, company_id, lambda doc: doc.get("version") == version and event_id not in doc.get(APPLIED, []), update
-        )
+        changed = await self._guarded_update(COMPANIES, company_id, {"version": version, APPLIED: {"$ne": event_id}}, update)
         self.touch(COMPANIES, company_id)
         return changed
 
@@ -152,7 +146,7 @@ class RegistrationStore(TouchedDocuments):
         changed = await self._guarded_update(
             ENROLLMENTS,
             doc["_id"],
-            lambda current: current.get("status") != "confirmed" and event_id not in current.get(APPLIED, []),
+            {"status": {"$ne": "confirmed"}, APPLIED: {"$ne": event_id}},
             {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
         )
         self.touch(ENROLLMENTS, doc["_id"])
@@ -162,24 +156,20 @@ class RegistrationStore(TouchedDocuments):
         changed = await self._guarded_update(
             ENROLLMENTS,
             enrollment_id,
-            lambda current: current.get("status") == "confirmed" and event_id not in current.get(APPLIED, []),
+            {"status": "confirmed", APPLIED: {"$ne": event_id}},
             {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
         )
         self.touch(ENROLLMENTS, enrollment_id)
         return changed
 
-    async def _guarded_update(self, collection: str, doc_id: Any, guard: Callable[[dict[str, Any]], bool], update: dict[str, Any]) -> bool:
-        """Read by id, check the guard here, write by id.
+    async def _guarded_update(self, collection: str, doc_id: Any, condition: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Apply ``update`` only while ``condition`` holds, in one atomic single-document write.
 
-        Safe because each document has a single writer (its owner's partition). The guard is
-        not put in the update's filter: FerretDB 1.24 answers any filter beyond a bare ``_id``
-        with a full collection scan, which made every update O(collection size).
+        The condition is checked by the database in the same operation, so two writers that
+        overlap (a Kafka rebalance) cannot both pass it.
         """
-        current = await self.db[collection].find_one({"_id": doc_id})
-        if current is None or not guard(current):
-            return False
-        await self.db[collection].update_one({"_id": doc_id}, update)
-        return True
+        result = await self.db[collection].update_one({"_id": doc_id, **condition}, update)
+        return result.matched_count > 0
 
 
 def _json(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""shared/timers.py against the real MongoDB-wire server (FerretDB here), with a controlled clock."""
+"""shared/timers.py against the real MongoDB-wire server, with a controlled clock."""
 
 from __future__ import annotations
 
@@ -104,8 +104,8 @@ async def test_two_instances_racing_fire_each_item_exactly_once(clients: list[An
     fired = recorders[0].ids + recorders[1].ids
     assert Counter(fired) == Counter({f"t-{i:03d}": 1 for i in range(60)})
     assert recorders[0].ids and recorders[1].ids, "both instances should have won some items"
-    leases = await clients[0]["timers_leases"].find({}).to_list()
-    assert len(leases) == 60 and {lease["_id"].rsplit("|", 2)[2] for lease in leases} == {"1"}
+    docs = await clients[0]["timers"].find({}).to_list()
+    assert len(docs) == 60 and {(d["state"], d["attempt"]) for d in docs} == {("fired", 1)}, "each claimed once, by one instance"
 
 
 async def test_items_survive_a_restart(db_settings: Settings, clock: FakeClock) -> None:
@@ -202,7 +202,7 @@ async def test_scheduling_again_is_idempotent_and_a_new_time_rearms(store: Timer
     first = await store.schedule("s", T0, "k", {"v": 1}, group="g")
     assert await runner.run_once() == 1
     replay = await store.schedule("s", T0, "k", {"v": 1}, group="g")
-    assert replay == first
+    assert (replay.epoch, replay.due_at, replay.data, replay.state) == (first.epoch, first.due_at, first.data, "fired")
     assert await runner.run_once() == 0, "a replayed schedule must not fire again"
     rearmed = await store.schedule("s", T0 + timedelta(hours=1), "k", {"v": 2}, group="g")
     assert rearmed.epoch == 2 and rearmed.data == {"v": 2}
@@ -229,8 +229,8 @@ async def test_a_failing_callback_is_retried_after_its_lease_then_abandoned(stor
         clock.advance(seconds=61)
         await runner.run_once()
     assert calls == [1, 2, 3]
-    fired = await store.fired.find_one({"_id": "flaky|1"})
-    assert fired["gave_up"] is True and fired["attempts"] == 3
+    fired = await store.timers.find_one({"_id": "flaky"})
+    assert fired["state"] == "fired" and fired["gave_up"] is True and fired["fired_epoch"] == 1
 
 
 async def test_purge_removes_old_fired_and_cancelled_timers_only(store: TimerStore, clock: FakeClock) -> None:
@@ -275,3 +275,75 @@ async def test_purge_also_removes_long_cancelled_timers(store: TimerStore, clock
     clock.advance(days=31)
     assert await store.purge_fired(clock() - timedelta(days=30)) == 1
     assert await store.get("gone") is None and await store.get("alive") is not None
+
+
+async def test_an_outage_longer_than_all_attempts_never_makes_a_timer_give_up(store: TimerStore, clock: FakeClock) -> None:
+    """A follow-up whose publish fails through a long Kafka outage must still fire once Kafka is back."""
+    from aiokafka.errors import KafkaConnectionError
+
+    outage = {"left": 20}
+    calls: list[int] = []
+
+    async def publish(item: ClaimedTimer) -> None:
+        calls.append(item.attempt)
+        if outage["left"]:
+            outage["left"] -= 1
+            raise KafkaConnectionError("broker down")
+
+    store.max_attempts = 3
+    runner = TimerRunner(store, publish, "a", lease=LEASE, outage_backoff_s=(1.0, 30.0))
+    await store.schedule("followup", T0, "k")
+    fired = 0
+    for _ in range(40):
+        fired += await runner.run_once()
+        clock.advance(seconds=31)
+    assert fired == 1 and len(calls) == 21, "20 failed tries during the outage, then one success"
+    assert set(calls) == {1}, "outage failures do not use up attempts"
+    doc = await store.timers.find_one({"_id": "followup"})
+    assert doc["state"] == "fired" and not doc.get("gave_up")
+
+
+async def test_each_lease_starts_when_its_item_is_claimed_not_with_its_batch(clients: list[Any], clock: FakeClock) -> None:
+    """A slow runner working through several due items must not leave the later ones
+    claimable by a second runner while it is still on them (nor fire any item twice)."""
+    first, second = TimerStore(clients[0], clock=clock), TimerStore(clients[1], clock=clock)
+    for i in range(3):
+        await first.schedule(f"slow-{i}", T0, "k")
+    fired: list[str] = []
+    other = Recorder()
+    other_runner = TimerRunner(second, other, "b", lease=LEASE)
+
+    async def slow(item: ClaimedTimer) -> None:
+        clock.advance(seconds=LEASE.total_seconds() * 0.7)
+        await other_runner.run_once()  # the other instance polls while this one is busy
+        fired.append(item.timer_id)
+
+    await TimerRunner(first, slow, "a", lease=LEASE).run_once()
+    assert Counter(fired + other.ids) == Counter({f"slow-{i}": 1 for i in range(3)})
+
+
+async def test_a_move_during_a_firing_is_not_swallowed_by_its_completion(store: TimerStore, clock: FakeClock) -> None:
+    moved: list[int] = []
+
+    async def fire_and_meanwhile_move(item: ClaimedTimer) -> None:
+        moved.append(item.epoch)
+        if item.epoch == 1:
+            assert await store.move("reminder", T0 + timedelta(hours=1))  # the meeting moved meanwhile
+
+    runner = TimerRunner(store, fire_and_meanwhile_move, "a", lease=LEASE)
+    await store.schedule("reminder", T0, "k")
+    assert await runner.run_once() == 0, "epoch 1's completion no longer applies"
+    clock.advance(hours=1)
+    assert await runner.run_once() == 1 and moved == [1, 2]
+    assert await store.has_fired("reminder") and (await store.get("reminder")).epoch == 2
+
+
+async def test_an_idle_runner_sleeps_until_the_next_timer_and_wakes_when_one_is_scheduled(store: TimerStore, clock: FakeClock) -> None:
+    runner = TimerRunner(store, Recorder(), "a", lease=LEASE, poll_interval_s=0.05, max_idle_s=30)
+    assert await runner._idle_for() == 30, "nothing pending: the longest sleep"
+    await store.schedule("later", T0 + timedelta(seconds=5), "k")
+    assert 4.9 <= await runner._idle_for() <= 5.0
+    sleeper = asyncio.create_task(store.wait_for_work(30))
+    await asyncio.sleep(0.05)
+    await store.schedule("now", T0, "k")
+    await asyncio.wait_for(sleeper, 2)
