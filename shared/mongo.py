@@ -33,6 +33,40 @@ class IndexSpec:
         return IndexModel(list(self.keys), unique=self.unique, name=name, **self.options)
 
 
+@dataclass(frozen=True)
+class HotQuery:
+    """A query that runs per message or per poll, declared with the index that must serve it.
+
+    ``equality`` fields are matched exactly, ``range`` (if any) by a bound, ``sort`` orders
+    the result. tests/unit/test_hot_queries.py checks each against its service's indexes,
+    and tests/integration/test_indexes.py asks a real ``mongod`` to explain it.
+    """
+
+    name: str
+    collection: str
+    equality: tuple[str, ...]
+    range: str | None = None
+    sort: tuple[str, ...] = ()
+    runs: str = "per message"
+
+    def key_fields(self) -> tuple[str, ...]:
+        return (*self.equality, *((self.range,) if self.range else ()), *(f for f in self.sort if f != self.range))
+
+    def served_by(self, specs: Iterable[IndexSpec]) -> IndexSpec | None:
+        """The first index whose keys start with the equality fields (any order), then range and sort."""
+        if self.key_fields() == ("_id",):
+            return IndexSpec(self.collection, [("_id", 1)], unique=True, name="_id_")
+        for spec in specs:
+            keys = [k for k, _ in spec.keys]
+            if spec.collection != self.collection or len(keys) < len(self.key_fields()):
+                continue
+            head = keys[: len(self.equality)]
+            rest = keys[len(self.equality) : len(self.key_fields())]
+            if set(head) == set(self.equality) and tuple(rest) == self.key_fields()[len(self.equality) :]:
+                return spec
+        return None
+
+
 def create_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         settings.mongo_url,

@@ -63,7 +63,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.logging import get_logger
 from shared.messaging import TRANSIENT_ERRORS
-from shared.mongo import IndexSpec
+from shared.mongo import HotQuery, IndexSpec
 
 log = get_logger("outgoing.timers")
 
@@ -94,6 +94,16 @@ def timer_indexes(collection: str = "timers") -> list[IndexSpec]:
         IndexSpec(collection, [("state", 1), ("ready_at", 1)], name="ready_timers"),
         IndexSpec(collection, [("group", 1), ("due_at", 1)], name="timers_by_group"),
         IndexSpec(collection, [("state", 1), ("updated_at", 1)], name="timers_by_age"),
+    ]
+
+
+def timer_hot_queries(collection: str = "timers") -> list[HotQuery]:
+    return [
+        HotQuery("claim the readiest timer", collection, ("state",), "ready_at", ("ready_at",), runs="per firing and per poll"),
+        HotQuery("when the next timer is ready", collection, ("state",), None, ("ready_at",), runs="per poll"),
+        HotQuery("timer by id (schedule, move, complete)", collection, ("_id",), runs="per message and per firing"),
+        HotQuery("a group's timers (cancel on erasure)", collection, ("group",), None, ("due_at",), runs="per erasure or cancellation"),
+        HotQuery("purge of old fired timers", collection, ("state",), "updated_at", runs="hourly"),
     ]
 
 

@@ -24,7 +24,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared.contracts.missions import Mission
 from shared.contracts.registration import CompanyProfile
 from shared.messaging import Contention
-from shared.mongo import IndexSpec
+from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
 
 MISSIONS = "missions"
@@ -38,6 +38,16 @@ INDEXES = [
     IndexSpec(BOOKINGS, [("company_id", 1)]),
     IndexSpec(MISSION_STATES, [("awaiting_profile", 1)], name="missions_awaiting_profile"),
     IndexSpec(MISSION_STATES, [(f"{OUTBOX}.at", 1)], name="stale_outbox"),
+]
+
+HOT_QUERIES = [
+    HotQuery("mission state by id (and version)", MISSION_STATES, ("_id",), runs="per mission event"),
+    HotQuery("missions waiting for a company's profile", MISSION_STATES, ("awaiting_profile",), runs="per company event"),
+    HotQuery("profiles by id", COMPANIES, ("_id",), runs="per plan"),
+    HotQuery("mission by id", MISSIONS, ("_id",), runs="per mission event"),
+    HotQuery("bookings of companies", BOOKINGS, ("company_id",), runs="per plan"),
+    HotQuery("bookings of a mission", BOOKINGS, ("mission_id",), runs="per plan"),
+    HotQuery("stale outbox entries of mission states", MISSION_STATES, (), f"{OUTBOX}.at", runs="per scan"),
 ]
 
 APPLIED_KEPT = 2000

@@ -20,9 +20,9 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import IndexSpec
+from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX
-from shared.timers import timer_indexes
+from shared.timers import timer_hot_queries, timer_indexes
 
 CONTACTS = "contacts"
 COMPANIES = "companies"
@@ -38,6 +38,14 @@ INDEXES = [
     IndexSpec(DELIVERIES, [("company_id", 1)]),
     IndexSpec(ATTEMPTS, [("company_id", 1)]),
     IndexSpec(DELIVERIES, [(f"{OUTBOX}.at", 1)], name="stale_outbox"),
+]
+
+HOT_QUERIES = [
+    *timer_hot_queries(TIMERS),
+    *(HotQuery(f"{c} by id", c, ("_id",), runs="per message or firing") for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES, ATTEMPTS)),
+    HotQuery("a company's deliveries (erasure)", DELIVERIES, ("company_id",), runs="per erasure"),
+    HotQuery("a company's delivery attempts (erasure)", ATTEMPTS, ("company_id",), runs="per erasure"),
+    HotQuery("stale outbox entries of deliveries", DELIVERIES, (), f"{OUTBOX}.at", runs="per scan"),
 ]
 
 

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.missions import Mission
-from shared.mongo import IndexSpec
+from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
 
 MISSIONS = "missions"
@@ -33,6 +33,16 @@ INDEXES = [
     IndexSpec(ENROLLMENTS, [("mission_id", 1), ("status", 1)]),
     IndexSpec(SIGNUPS, [("company_id", 1)]),
     *(IndexSpec(collection, [(f"{OUTBOX}.at", 1)], name="stale_outbox") for collection in (COMPANIES, ENROLLMENTS, SIGNUPS)),
+]
+
+HOT_QUERIES = [
+    HotQuery("company by id", COMPANIES, ("_id",), runs="per signup"),
+    HotQuery("signup decision by id", SIGNUPS, ("_id",), runs="per signup"),
+    HotQuery("missions by id", MISSIONS, ("_id",), runs="per signup"),
+    HotQuery("a company's enrollments", ENROLLMENTS, ("company_id",), runs="per signup, withdrawal, erasure"),
+    HotQuery("a company's enrollment in one mission", ENROLLMENTS, ("company_id", "mission_id"), runs="per signup"),
+    HotQuery("a company's signups (erasure)", SIGNUPS, ("company_id",), runs="per erasure"),
+    *(HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan") for c in (COMPANIES, ENROLLMENTS, SIGNUPS)),
 ]
 
 APPLIED_KEPT = 1000
