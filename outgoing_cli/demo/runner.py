@@ -29,7 +29,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
@@ -245,6 +246,16 @@ async def _mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str,
 # ---------------------------------------------------------------- stages
 
 
+class _RateColumn(ProgressColumn):
+    """Items per second over the stage so far: where a slow demo spends its time."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed
+        if not elapsed or not task.completed or (task.total or 0) <= 1:
+            return Text("")
+        return Text(f"{task.completed / elapsed:>7,.0f}/s")
+
+
 @dataclass
 class _Watch:
     """Polls one measure until it reaches its target, showing progress; bounded in time."""
@@ -280,7 +291,7 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
     settings, topics = env.settings, env.topics
     async with _mongo(settings) as client:
         reg, match, notif = (client[env.database(s)] for s in SERVICES)
-        progress = Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        progress = Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console)
         watch = _Watch(progress, options.stage_timeout_s)
         missions = population.missions
         with progress:
