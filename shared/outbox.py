@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -61,8 +61,12 @@ def tombstone(topic: Topic, key: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DocumentRef:
+    """A document with pending events. ``written`` holds the entries this very message's
+    write appended, when it knows them, so the flush need not read them back."""
+
     collection: str
     id: Any
+    written: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
 
 
 _TOUCHED: ContextVar[list[DocumentRef] | None] = ContextVar("outgoing_touched_documents", default=None)
@@ -76,13 +80,17 @@ class TouchedDocuments:
     partition's documents have their own writer publishing them.
     """
 
-    def touch(self, collection: str, doc_id: Any) -> None:
-        """Noted even when the write was a no-op: a replay must also flush what a crash left."""
+    def touch(self, collection: str, doc_id: Any, written: list[dict[str, Any]] | None = None) -> None:
+        """Noted even when the write was a no-op: a replay must also flush what a crash left.
+
+        ``written``: the entries a successful write appended; without them the flush reads
+        the document's outbox, which also catches entries a crash left behind.
+        """
         refs = _TOUCHED.get()
         if refs is None:
             refs = []
             _TOUCHED.set(refs)
-        refs.append(DocumentRef(collection, doc_id))
+        refs.append(DocumentRef(collection, doc_id, tuple(written) if written is not None else None))
 
     def drain_touched(self) -> list[DocumentRef]:
         refs = _TOUCHED.get() or []
@@ -101,15 +109,17 @@ class Outbox:
 
     async def flush(self, refs: Iterable[DocumentRef]) -> int:
         sent = 0
-        for ref in dict.fromkeys(refs):
-            sent += await self._flush_one(ref)
+        for ref, written in _merged(refs).items():
+            sent += await self._flush_one(ref, written)
         self.published += sent
         return sent
 
-    async def _flush_one(self, ref: DocumentRef) -> int:
+    async def _flush_one(self, ref: DocumentRef, written: list[dict[str, Any]] | None) -> int:
         collection = self.db[ref.collection]
-        doc = await collection.find_one({"_id": ref.id}, {OUTBOX: 1})
-        entries = (doc or {}).get(OUTBOX) or []
+        entries = written
+        if entries is None:
+            doc = await collection.find_one({"_id": ref.id}, {OUTBOX: 1})
+            entries = (doc or {}).get(OUTBOX) or []
         if not entries:
             return 0
         await self._publish(entries)
@@ -132,6 +142,19 @@ class Outbox:
             )
         if futures:
             await asyncio.gather(*futures)
+
+
+def _merged(refs: Iterable[DocumentRef]) -> dict[DocumentRef, list[dict[str, Any]] | None]:
+    """One flush per document, in first-touch order; any touch without known entries means read."""
+    merged: dict[DocumentRef, list[dict[str, Any]] | None] = {}
+    for ref in refs:
+        if ref in merged and merged[ref] is None:
+            continue
+        if ref.written is None:
+            merged[ref] = None
+        else:
+            merged[ref] = [*(merged.get(ref) or []), *ref.written]
+    return merged
 
 
 @dataclass

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
     outbox_scan_interval_s: float = Field(30.0, gt=0, description="how often to look for abandoned entries while some are found; idle scans back off")
     idle_poll_max_s: float = Field(60.0, gt=0, description="the longest an idle poller (stale outboxes) sleeps between scans")
+    timer_concurrency: int = Field(8, ge=1, description="timer firings (e-mails, follow-ups) in flight at once in each service instance")
     timer_max_idle_s: float = Field(10.0, gt=0, description="the longest a timer runner sleeps: bounds how late a timer scheduled by another instance fires")
 
     followup_attendance_after_s: float = Field(0.0, ge=0, description="delay after a meeting ends before the attendance check")

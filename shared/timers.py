@@ -8,9 +8,10 @@ update, atomic on MongoDB 7/8 without transactions:
 * ``state`` is ``pending``, ``fired`` or ``cancelled``.
 * ``ready_at`` is the earliest time a runner may claim it: ``due_at`` when armed, the end
   of the lease while an instance holds it, or the time a callback asked to be retried at.
-  Claiming is ``find_one_and_update({state: pending, ready_at <= now}, ready_at = now +
-  lease, attempt += 1)``: exactly one runner wins each claim, and a claim is served by the
-  index ``(state, ready_at)`` whatever the number of fired or future timers.
+  A runner lists ready ids with the index ``(state, ready_at)``, then claims each with
+  ``find_one_and_update({_id, state: pending, ready_at <= now}, ready_at = now + lease,
+  attempt += 1)``: exactly one runner wins each claim, whatever the number of fired or
+  future timers.
 * ``epoch`` grows each time ``due_at`` changes. Moving a pending timer changes when it fires;
   moving a fired one re-arms it (which a reminder needs when its meeting moves after the
   first reminder went out). ``complete`` matches on the epoch it fired, so a completion
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,9 +101,9 @@ def timer_indexes(collection: str = "timers") -> list[IndexSpec]:
 
 def timer_hot_queries(collection: str = "timers") -> list[HotQuery]:
     return [
-        HotQuery("claim the readiest timer", collection, ("state",), "ready_at", ("ready_at",), runs="per firing and per poll"),
+        HotQuery("ready timers, readiest first", collection, ("state",), "ready_at", ("ready_at",), runs="per poll and per 50 firings"),
         HotQuery("when the next timer is ready", collection, ("state",), None, ("ready_at",), runs="per poll"),
-        HotQuery("timer by id (schedule, move, complete)", collection, ("_id",), runs="per message and per firing"),
+        HotQuery("timer by id (schedule, move, claim, complete)", collection, ("_id",), runs="per message and per firing"),
         HotQuery("a group's timers (cancel on erasure)", collection, ("group",), None, ("due_at",), runs="per erasure or cancellation"),
         HotQuery("purge of old fired timers", collection, ("state",), "updated_at", runs="hourly"),
     ]
@@ -259,23 +261,41 @@ class TimerStore:
 
     # ------------------------------------------------------------ runner side
 
+    async def ready_ids(self, now: datetime | None = None, limit: int = 50) -> list[str]:
+        """Ids of timers ready to be claimed, readiest first; claiming each is a separate step."""
+        now = _as_utc(now) if now is not None else self.clock()
+        docs = await self.timers.find({"state": PENDING, "ready_at": {"$lte": now}}, {"_id": 1}).sort("ready_at", 1).limit(limit).to_list()
+        return [doc["_id"] for doc in docs]
+
+    async def claim(self, timer_id: str, instance_id: str, lease: timedelta, now: datetime | None = None) -> ClaimedTimer | None:
+        """Claim one ready timer by id; None if it is not ready (any more) or another instance won it.
+
+        The filter repeats the readiness condition, so of several instances racing for the
+        same timer exactly one matches; its lease starts now, right before it fires.
+        """
+        now = _as_utc(now) if now is not None else self.clock()
+        expires = now + lease
+        doc = await self.timers.find_one_and_update(
+            {"_id": timer_id, "state": PENDING, "ready_at": {"$lte": now}},
+            {"$set": {"ready_at": expires, "owner": instance_id, "claimed_at": now}, "$inc": {"attempt": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        if doc["attempt"] > self.max_attempts:
+            await self._give_up(doc, now)
+            return None
+        return ClaimedTimer(_timer(doc), doc["attempt"], instance_id, expires, doc.get("transient_failures", 0))
+
     async def claim_next(self, instance_id: str, lease: timedelta, now: datetime | None = None) -> ClaimedTimer | None:
-        """Claim the readiest pending timer; each claim is won by exactly one caller."""
+        """Claim the readiest timer; each claim is won by exactly one caller."""
         while True:
-            now = _as_utc(now) if now is not None else self.clock()
-            expires = now + lease
-            doc = await self.timers.find_one_and_update(
-                {"state": PENDING, "ready_at": {"$lte": now}},
-                {"$set": {"ready_at": expires, "owner": instance_id, "claimed_at": now}, "$inc": {"attempt": 1}},
-                sort=[("ready_at", 1)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is None:
+            ids = await self.ready_ids(now, limit=1)
+            if not ids:
                 return None
-            if doc["attempt"] > self.max_attempts:
-                await self._give_up(doc, now)
-                continue
-            return ClaimedTimer(_timer(doc), doc["attempt"], instance_id, expires, doc.get("transient_failures", 0))
+            item = await self.claim(ids[0], instance_id, lease, now)
+            if item is not None:
+                return item
 
     async def claim_due(self, instance_id: str, lease: timedelta, now: datetime | None = None, limit: int = 100) -> list[ClaimedTimer]:
         """Claim up to ``limit`` ready timers at once (for tools and tests; runners claim one at a time)."""
@@ -357,6 +377,8 @@ class TimerRunner:
     max_idle_s: float = 10.0
     """The longest sleep: bounds how late a timer scheduled by another instance fires."""
     batch: int = 50
+    concurrency: int = 1
+    """Firings in flight at once: callbacks that wait on the network (SMTP, Kafka) overlap."""
     keep_fired: timedelta = timedelta(days=30)
     purge_every: timedelta = timedelta(hours=1)
     outage_backoff_s: tuple[float, float] = (1.0, 300.0)
@@ -388,20 +410,26 @@ class TimerRunner:
                 log.info("fired timers purged", count=purged)
 
     async def run_once(self) -> int:
-        """Fire everything ready now; returns how many firings completed.
+        """Fire everything ready now, ``concurrency`` firings at a time; returns how many completed.
 
-        Stops after ``batch`` failures in one pass, so failing timers cannot spin it.
+        One query lists up to ``batch`` ready timers; workers then claim them one by one by
+        ``_id`` (each lease starting right before its own firing). A pass stops after
+        ``batch`` failures, so failing timers cannot spin it.
         """
-        completed = failed = 0
-        while failed < self.batch:
-            item = await self.store.claim_next(self.instance_id, self.lease)
-            if item is None:
+        tally = {"completed": 0, "failed": 0}
+        while tally["failed"] < self.batch:
+            ready = deque(await self.store.ready_ids(limit=self.batch))
+            if not ready:
                 break
-            if await self._fire(item):
-                completed += 1
-            else:
-                failed += 1
-        return completed
+
+            async def work() -> None:
+                while ready and tally["failed"] < self.batch:
+                    item = await self.store.claim(ready.popleft(), self.instance_id, self.lease)
+                    if item is not None:
+                        tally["completed" if await self._fire(item) else "failed"] += 1
+
+            await asyncio.gather(*(work() for _ in range(max(1, self.concurrency))))
+        return tally["completed"]
 
     async def _fire(self, item: ClaimedTimer) -> bool:
         try:

@@ -473,16 +473,39 @@ def _ready_marker(cfg: Config, name: str) -> str:
 
 
 def start_service(cfg: Config, name: str) -> str:
-    if running_pid(cfg, name):
+    if not spawn_service(cfg, name):
         return "already running"
+    wait_for_service(cfg, name)
+    return "started"
+
+
+def spawn_service(cfg: Config, name: str) -> bool:
+    """Start the service's process without waiting for it; False if it was already running.
+
+    Several services spawned first and awaited afterwards start in parallel: most of a
+    start is imports, which the machine's cores can do side by side.
+    """
+    if running_pid(cfg, name):
+        return False
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
     argv = [sys.executable, "-m", f"services.{name}"]
-    pid = _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance})
+    _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance})
     record = json.loads(_pid_file(cfg, name).read_text())
     record["instance"] = instance
     _pid_file(cfg, name).write_text(json.dumps(record))
+    return True
+
+
+def wait_for_service(cfg: Config, name: str) -> None:
+    pid = running_pid(cfg, name)
     _wait(lambda: service_ready(cfg, name), f"the {name} service (pid {pid})", cfg, _log_file(cfg, name), name)
-    return "started"
+
+
+def stop_all(cfg: Config, names: list[str], grace: float = 30.0) -> list[str]:
+    """Stop several processes at once: SIGTERM to all, then wait for each."""
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(names))) as pool:
+        stopped = list(pool.map(lambda name: stop(cfg, name, grace), names))
+    return [name for name, was in zip(names, stopped, strict=True) if was]
 
 
 # ---------------------------------------------------------------- commands
@@ -508,13 +531,18 @@ def up(cfg: Config, services: bool = False) -> None:
 
         created = asyncio.run(ensure_topics(Settings()))
         say(f"topics: {len(created)} created")
+        spawned = [name for name in SERVICES if spawn_service(cfg, name)]
         for name in SERVICES:
-            say(f"{name}: {start_service(cfg, name)} (log {_log_file(cfg, name)})")
+            if name in spawned:
+                wait_for_service(cfg, name)
+            say(f"{name}: {'started' if name in spawned else 'already running'} (log {_log_file(cfg, name)})")
     say(f"ready in {time.monotonic() - t0:.1f}s; logs in {cfg.run_dir / 'logs'}; stop with `make down` (or `outgoing dev down`)")
 
 
 def down(cfg: Config) -> None:
-    for name in (*SERVICES, "mongo", "kafka"):
+    for name in stop_all(cfg, list(SERVICES)):
+        say(f"{name}: stopped")
+    for name in ("mongo", "kafka"):
         if stop(cfg, name):
             say(f"{name}: stopped")
 

@@ -139,12 +139,14 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
         if options.drop_previous and options.mail_dir is None:
             _drop_old_mail(mail_dir)
         sink.start()
-        for service in SERVICES:
-            infra.stop(demo_cfg, service)  # a previous demo's, left running with --keep-running
+        infra.stop_all(demo_cfg, list(SERVICES))  # a previous demo's, left running with --keep-running
         for service in SERVICES:
             with _exported(env.service_variables(service, sink.port)):
-                infra.start_service(demo_cfg, service)
+                infra.spawn_service(demo_cfg, service)
             started_services.append(service)
+        with console.status("starting the services…"):
+            for service in SERVICES:
+                infra.wait_for_service(demo_cfg, service)
         console.print(f"services: {', '.join(SERVICES)} started (logs in {demo_cfg.run_dir / 'logs'}); e-mails go to {mail_dir}")
         summary = asyncio.run(_stages(env, population, options, sink, console))
         summary.seconds = time.monotonic() - began
@@ -185,8 +187,7 @@ def _tear_down(cfg: infra.Config, demo_cfg: infra.Config, servers: list[str], se
             )
         sink.stop()
         return
-    for name in reversed(services):
-        infra.stop(demo_cfg, name)
+    infra.stop_all(demo_cfg, list(reversed(services)))
     sink.stop()
     for name in reversed(servers):
         infra.stop(cfg, name)
@@ -251,7 +252,7 @@ class _RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         elapsed = task.elapsed
-        if not elapsed or not task.completed or (task.total or 0) <= 1:
+        if not elapsed or elapsed < 0.5 or not task.completed or (task.total or 0) <= 1:
             return Text("")
         return Text(f"{task.completed / elapsed:>7,.0f}/s")
 

@@ -9,8 +9,9 @@ and unique indexes) and the loser re-reads and re-applies.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,9 +68,13 @@ OWNER_KEYS = {
 """Every document with an outbox belongs to one company: the partition key of its writer."""
 
 
+MISSION_CACHE_S = 2.0
+
+
 @dataclass
 class RegistrationStore(TouchedDocuments):
     db: AsyncDatabase[dict[str, Any]]
+    _mission_cache: dict[str, tuple[float, Mission]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ missions
 
@@ -79,10 +84,27 @@ class RegistrationStore(TouchedDocuments):
             {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()},
             upsert=True,
         )
+        self._mission_cache[mission.mission_id] = (time.monotonic(), mission)
 
     async def missions(self, ids: list[str]) -> Mapping[str, Mission]:
-        found = await self.db[MISSIONS].find({"_id": {"$in": list(ids)}}).to_list()
-        return {doc["_id"]: Mission.model_validate_json(_json(doc["mission"])) for doc in found}
+        """The catalogue entries named, from a cache at most ``MISSION_CACHE_S`` old.
+
+        Every signup reads its missions; they change a few times per edition. Another
+        instance's catalogue change reaches this one within the cache's age.
+        """
+        now = time.monotonic()
+        found: dict[str, Mission] = {}
+        for mission_id in ids:
+            cached = self._mission_cache.get(mission_id)
+            if cached is not None and now - cached[0] < MISSION_CACHE_S:
+                found[mission_id] = cached[1]
+        missing = [i for i in ids if i not in found]
+        if missing:
+            for doc in await self.db[MISSIONS].find({"_id": {"$in": missing}}).to_list():
+                mission = Mission.model_validate_json(_json(doc["mission"]))
+                self._mission_cache[doc["_id"]] = (now, mission)
+                found[doc["_id"]] = mission
+        return found
 
     # ------------------------------------------------------------ signup decisions
 
@@ -93,7 +115,7 @@ class RegistrationStore(TouchedDocuments):
         except DuplicateKeyError:
             self.touch(SIGNUPS, signup_id)
             return False
-        self.touch(SIGNUPS, signup_id)
+        self.touch(SIGNUPS, signup_id, written=outbox)
         return True
 
     async def decision(self, signup_id: str) -> dict[str, Any] | None:
@@ -117,9 +139,9 @@ class RegistrationStore(TouchedDocuments):
         try:
             await self.db[COMPANIES].insert_one({**doc, "version": 1, APPLIED: [event_id], OUTBOX: outbox, "created_at": _now(), "updated_at": _now()})
         except DuplicateKeyError:
-            return False
-        finally:
             self.touch(COMPANIES, doc["_id"])
+            return False
+        self.touch(COMPANIES, doc["_id"], written=outbox)
         return True
 
     async def update_company(
@@ -149,7 +171,7 @@ class RegistrationStore(TouchedDocuments):
         """Create or re-confirm; True only when this call changed the status to confirmed."""
         try:
             await self.db[ENROLLMENTS].insert_one({**doc, "status": "confirmed", APPLIED: [event_id], OUTBOX: outbox, "updated_at": _now()})
-            self.touch(ENROLLMENTS, doc["_id"])
+            self.touch(ENROLLMENTS, doc["_id"], written=outbox)
             return True
         except DuplicateKeyError:
             pass

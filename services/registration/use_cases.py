@@ -146,8 +146,10 @@ class Registration:
         registered = pending(
             Topic.REGISTRATION_EVENTS, CompanyRegistered.caused_by(event, source=SOURCE, subject=company_id, payload=profile)
         )
-        for _ in range(MAX_ATTEMPTS):
-            existing = await self.store.company(company_id)
+        existing: dict[str, Any] | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt > 0:  # most signups are of new companies: try the insert before any read
+                existing = await self.store.company(company_id)
             if existing is None:
                 doc = {"_id": company_id, "natural_key": key, "status": "active", "profile": profile_doc, "contact": contact_doc}
                 if await self.store.create_company(doc, str(event.id), [self._contact_event(event, company_id, applicant), registered]):
