@@ -204,6 +204,15 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=strict_json_decoder(event_type),
             max_poll_interval_ms=600_000,
+            # An idle consumer's long poll: records still arrive at once (fetch_min_bytes=1),
+            # but an idle service sends a tenth of the fetch requests of aiokafka's 500 ms.
+            fetch_max_wait_ms=5_000,
+            # Heartbeats every 5 s (aiokafka: 3 s); a dead consumer is still replaced after 15 s.
+            heartbeat_interval_ms=5_000,
+            session_timeout_ms=15_000,
+            # How often aiokafka's fetch loop wakes with nothing to do (its default: 200 ms);
+            # arriving records and assignment changes still wake it at once.
+            consumer_timeout_ms=2_000,
             **options,
         )(handler)
         return handler
