@@ -1,7 +1,7 @@
 """Where the signup pipeline's time goes: raw Kafka, raw MongoDB, registration, and e-mail.
 
 One run, on the same generated signups (valid Lombard companies for india-2020, the
-payload bench/registration_throughput.py uses), prints:
+payload of every signup in the demo), prints:
 
   (a) raw consume rate: N signup records are produced to a private topic, then one
       AIOKafkaConsumer (no group, all partitions assigned) reads all N; records/s from

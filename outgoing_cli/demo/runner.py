@@ -248,13 +248,14 @@ async def _mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str,
 
 
 class _RateColumn(ProgressColumn):
-    """Items per second over the stage so far: where a slow demo spends its time."""
+    """Items per second during the stage (not counting what was done before it began)."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.elapsed
-        if not elapsed or elapsed < 0.5 or not task.completed or (task.total or 0) <= 1:
+        done = task.completed - task.fields.get("already", 0)
+        if not elapsed or elapsed < 0.5 or done <= 0 or (task.total or 0) <= 1:
             return Text("")
-        return Text(f"{task.completed / elapsed:>7,.0f}/s")
+        return Text(f"{done / elapsed:>7,.0f}/s")
 
 
 @dataclass
@@ -270,8 +271,12 @@ class _Watch:
         task = self.progress.add_task(label, total=max(target, 1))
         began = time.monotonic()
         deadline = began + self.timeout_s
+        first = True
         while True:
             value = await measure()
+            if first:
+                self.progress.update(task, already=min(value, target))
+                first = False
             self.progress.update(task, completed=min(value, target) if target else 1)
             if value >= target and (also is None or await also()):
                 self.progress.update(task, completed=max(target, 1))
