@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 PY := .venv/bin/python
+TEST_WORKERS ?= 4
 
 .PHONY: run test install up down status
 
@@ -7,7 +8,7 @@ run: install  ## install everything, then replay the 2020 edition end to end (`o
 	$(PY) -m outgoing_cli.main demo $(DEMO_ARGS)
 
 test: install  ## install everything and run the whole test suite against the real servers
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 install:
 	@deploy/local/bootstrap.sh

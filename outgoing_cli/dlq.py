@@ -22,7 +22,7 @@ from outgoing_cli.kafka_read import Record, read_records, read_tail, read_topic,
 from outgoing_cli.publish import Outgoing, publish
 from shared.contracts.topics import DEAD_LETTER_TOPICS, Topic, TopicNames
 from shared.logging import redact_personal_data, redact_text
-from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME
+from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, DLQ_TRUNCATED
 from shared.settings import Settings
 
 REPLAYED_FROM = "x-replayed-from"
@@ -40,7 +40,7 @@ def dlq_topic(env: Settings, service: str) -> str:
 
 
 def headers_of(record: Record) -> dict[str, str]:
-    return {key: value.decode(errors="replace") for key, value in record.headers or ()}
+    return {key: (value or b"").decode(errors="replace") for key, value in record.headers or ()}
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,11 @@ def _pretty(errors: str) -> str:
 
 def replay_record(dlq: str, record: Record, now: datetime) -> Outgoing | None:
     """The original bytes and key, back to their source topic, marked as a replay; None when
-    the record does not say where it came from (or is a tombstone)."""
-    source = headers_of(record).get(DLQ_SOURCE_TOPIC)
-    if not source or record.value is None:
+    the record does not say where it came from, is a tombstone, or holds only the beginning
+    of a record too large to dead-letter whole (its source position still has it all)."""
+    headers = headers_of(record)
+    source = headers.get(DLQ_SOURCE_TOPIC)
+    if not source or record.value is None or headers.get(DLQ_TRUNCATED) == "true":
         return None
     return Outgoing(source, record.value, record.key, {REPLAYED_FROM: f"{dlq}:{record.partition}:{record.offset}", REPLAYED_AT: now.isoformat()})
 
@@ -214,7 +216,10 @@ async def _replay(env: Settings, topic: str, positions: list[tuple[int, int]] | 
     pairs = [(record, replay_record(topic, record, now)) for record in records]
     unsendable = [f"{r.partition}:{r.offset}" for r, o in pairs if o is None]
     if unsendable:
-        raise CliError(f"records {', '.join(unsendable)} of {topic} have no {DLQ_SOURCE_TOPIC} header or no value; nothing was replayed")
+        raise CliError(
+            f"records {', '.join(unsendable)} of {topic} have no {DLQ_SOURCE_TOPIC} header, no value, or only a truncated value; nothing was replayed",
+            "a truncated record is whole at its source topic, partition and offset (`outgoing dlq show`)",
+        )
     ready: list[tuple[Record, Any]] = pairs
     if not dry_run and ready:
         await publish(env, [o for _, o in ready])

@@ -21,6 +21,7 @@ Around every handler, two middlewares run:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import logging
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError, RequestTimedOutError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -59,6 +60,17 @@ DLQ_SOURCE_OFFSET = "x-dlq-source-offset"
 DLQ_SERVICE = "x-dlq-service"
 DLQ_GROUP = "x-dlq-group"
 DLQ_TIME = "x-dlq-time"
+DLQ_TRUNCATED = "x-dlq-truncated"
+DLQ_ORIGINAL_SIZE = "x-dlq-original-size"
+
+DLQ_MAX_BODY = 900_000
+"""Bytes of the original record a dead letter carries whole. Kafka's default record limit is
+1 MiB and the dead letter's headers come on top; a longer body is dead-lettered as a
+reference (source topic, partition, offset, size, reason) with its first ``DLQ_TRUNCATED_BODY`` bytes."""
+DLQ_TRUNCATED_BODY = 64 * 1024
+
+UNPARSABLE = (ValueError, UnicodeDecodeError, RecursionError, AttributeError, TypeError)
+"""What parsing arbitrary bytes as JSON can raise: deep nesting is a RecursionError, not a ValueError."""
 
 class Contention(Exception):
     """Optimistic concurrency lost too many times in a row; worth retrying later."""
@@ -165,7 +177,7 @@ def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Await
 def _declared_elsewhere(body: bytes, handled: set[str]) -> type[Envelope[Any]] | None:
     try:
         declared = json.loads(body).get("type")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except UNPARSABLE:
         return None
     if isinstance(declared, str) and declared not in handled:
         return EVENT_TYPES.get(declared)
@@ -176,7 +188,7 @@ def _operator_key_in(body: bytes) -> str | None:
     """Only consulted once validation failed, so valid traffic pays nothing for it."""
     try:
         return find_mongo_operator(json.loads(body))
-    except (ValueError, UnicodeDecodeError):
+    except UNPARSABLE:
         return None
 
 
@@ -220,20 +232,35 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
     return register
 
 
+# ---------------------------------------------------------------- parsing
+
+
+async def tolerant_parser(record: Any, original: Callable[[Any], Awaitable[StreamMessage[Any]]]) -> StreamMessage[Any]:
+    """FastStream decodes every header value as UTF-8, before any middleware runs; a producer
+    may send any bytes, or a null value. Such headers are kept, decoded with replacement
+    characters, so the record reaches the dead-letter logic instead of failing forever."""
+    try:
+        return await original(record)
+    except (UnicodeDecodeError, AttributeError):
+        readable = [(key, (value or b"").decode("utf-8", "replace").encode()) for key, value in record.headers]
+        return await original(dataclasses.replace(record, headers=readable))
+
+
 # ---------------------------------------------------------------- middlewares
 
 
 def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
-    headers = message.headers or {}
-    ids = {"event_id": headers.get(HEADER_EVENT_ID), "correlation_id": headers.get(HEADER_CORRELATION_ID), "event_type": headers.get(HEADER_EVENT_TYPE)}
-    if ids["event_id"] is None:
-        try:
+    """Ids for the log context, best effort: whatever the bytes, this never raises."""
+    try:
+        headers = message.headers or {}
+        ids = {"event_id": headers.get(HEADER_EVENT_ID), "correlation_id": headers.get(HEADER_CORRELATION_ID), "event_type": headers.get(HEADER_EVENT_TYPE)}
+        if ids["event_id"] is None and len(message.body or b"") <= DLQ_MAX_BODY:
             body = json.loads(message.body)
             if isinstance(body, dict):
                 ids = {"event_id": body.get("id"), "correlation_id": body.get("correlation_id"), "event_type": body.get("type")}
-        except (ValueError, UnicodeDecodeError):
-            pass
-    return {k: str(v) for k, v in ids.items() if isinstance(v, str)}
+        return {k: v[:200] for k, v in ids.items() if isinstance(v, str)}
+    except Exception:
+        return {}
 
 
 class LogContextMiddleware(BaseMiddleware):
@@ -313,6 +340,7 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     async def _dead_letter(self, msg: StreamMessage[Any], reason: str, errors: list[dict[str, Any]]) -> None:
         record = msg.raw_message
+        body: bytes = msg.body or b""
         headers = {
             DLQ_REASON: reason,
             DLQ_ERRORS: json.dumps(errors, default=str)[:8000],
@@ -324,8 +352,19 @@ class DeadLetterMiddleware(BaseMiddleware):
             DLQ_TIME: datetime.now(UTC).isoformat(),
         }
         broker: KafkaBroker = self.context.get("broker")
-        await broker.publish(msg.body, self.policy.dead_letter_topic, key=record.key, headers=headers)
-        log.warning("dead-lettered", reason=reason, errors=errors, dead_letter_topic=self.policy.dead_letter_topic)
+        if len(body) > DLQ_MAX_BODY:
+            await self._dead_letter_reference(broker, body, record.key, headers)
+        else:
+            try:
+                await broker.publish(body, self.policy.dead_letter_topic, key=record.key, headers=headers)
+            except MessageSizeTooLargeError:
+                await self._dead_letter_reference(broker, body, record.key, headers)
+        log.warning("dead-lettered", reason=reason, errors=errors, size=len(body), dead_letter_topic=self.policy.dead_letter_topic)
+
+    async def _dead_letter_reference(self, broker: KafkaBroker, body: bytes, key: bytes | None, headers: dict[str, str]) -> None:
+        """Too large to copy whole: where it is, how big, why, and its beginning."""
+        headers = {**headers, DLQ_TRUNCATED: "true", DLQ_ORIGINAL_SIZE: str(len(body))}
+        await broker.publish(body[:DLQ_TRUNCATED_BODY], self.policy.dead_letter_topic, key=(key or b"")[:1024] or None, headers=headers)
 
 
 def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
@@ -353,6 +392,7 @@ def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPoli
         ack_policy=AckPolicy.NACK_ON_ERROR,
         allow_auto_create_topics=False,
         middlewares=middlewares,
+        parser=tolerant_parser,
         logger=logging.getLogger(f"outgoing.{service}.broker"),
         log_level=logging.DEBUG,
     )

@@ -1,8 +1,9 @@
 """Session fixtures: the real Kafka broker and MongoDB-wire server, shared by all tests.
 
 They are started once per session (or reused when already running, e.g. after
-`make up`), and stopped at the end only if this session started them. Each test gets
-its own topic prefix and database, both removed afterwards.
+`make up`), and stopped at the end only if this session started them. Under pytest-xdist
+(`make test` runs `-n 4`) the controlling process starts them before the workers and
+stops them after. Each test gets its own topic prefix and database, both removed afterwards.
 """
 
 from __future__ import annotations
@@ -25,6 +26,33 @@ SERVICES = ("registration", "matching", "notifications")
 def structured_logs() -> None:
     """The services' own logging set-up (redaction, no traceback locals), console-rendered."""
     configure_logging("tests", "INFO", json_output=False)
+
+
+def _controls_workers(config: pytest.Config) -> bool:
+    """The controlling process of a pytest-xdist run (``-n N``), as opposed to its workers."""
+    return not hasattr(config, "workerinput") and bool(config.getoption("numprocesses", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n N``, the servers start once here, before the workers, and stop at the end."""
+    if not _controls_workers(config):
+        return
+    cfg = infra.Config.from_env()
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    before = {name: infra.running_pid(cfg, name) for name in ("kafka", "mongo")}
+    infra.start_kafka(cfg)
+    infra.start_mongo(cfg)
+    config.stash[_STARTED] = [name for name, pid in before.items() if pid is None]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _controls_workers(config):
+        cfg = infra.Config.from_env()
+        for name in config.stash.get(_STARTED, []):
+            infra.stop(cfg, name)
+
+
+_STARTED = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(scope="session")

@@ -134,9 +134,14 @@ class Registration:
                 reasons=[v.code for v in verdict.violations],
                 missions=verdict.eligible_missions,
             )
-        if verdict.company_accepted:
+        else:
+            # A replay finishes what the first handling decided; the catalogue may have
+            # changed since, and re-assessing would act against the decision on record.
+            stored = await self.store.decision(str(event.id)) or decision
+            decision = {**decision, "outcome": stored.get("outcome"), "eligible_missions": stored.get("eligible_missions", [])}
+        if decision["outcome"] != "rejected":
             await self._register_company(event, company_id, key, applicant)
-            for mission_id in verdict.eligible_missions:
+            for mission_id in decision["eligible_missions"]:
                 await self._enroll(event, company_id, mission_id, applicant.role, override=None)
 
     async def _register_company(self, event: Envelope[Any], company_id: str, key: str, applicant: LombardApplicant | ForeignApplicant) -> None:

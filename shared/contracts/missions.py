@@ -41,6 +41,8 @@ class BusinessHours(Contract):
     def _ordered(self) -> BusinessHours:
         if self.end <= self.start:
             raise ValueError("business hours must end after they start")
+        if any(t.minute % 5 or t.second or t.microsecond for t in (self.start, self.end)):
+            raise ValueError("business hours must start and end on a five-minute mark (e.g. 09:00, 09:05)")
         return self
 
 
@@ -52,7 +54,8 @@ class Mission(Contract):
     window_start: date
     window_end: date
     enrollment_deadline: UtcDatetime
-    meeting_minutes: Annotated[int, Field(ge=5, le=240)]
+    meeting_minutes: Annotated[int, Field(ge=5, le=240, multiple_of=5)]
+    """A multiple of five: bookings reserve five-minute steps, so back-to-back meetings never share one."""
     lombard_hours: BusinessHours
     foreign_hours: BusinessHours
     lombard_timezone: TimeZoneName = "Europe/Rome"

@@ -38,6 +38,15 @@ from tests.unit.cli.builders import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def wide_consoles() -> None:
+    """The CLI's consoles are made at import, when COLUMNS may not be set yet (e.g. in an
+    xdist worker that imported them while collecting): give them the width COLUMNS says."""
+    from outgoing_cli import console
+
+    console.out.width = console.err.width = 250
+
+
 async def invoke(settings: Settings, *args: str) -> Result:
     """Run the command as an operator would, in a thread: it runs its own event loop."""
     env = {

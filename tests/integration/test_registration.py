@@ -390,3 +390,27 @@ async def test_database_outage_is_retried_and_the_signup_is_not_lost(settings: S
     assert enrolled["subject"] == "india-2020"
     assert await topic_records(settings, harness.topics(Topic.REGISTRATION_DLQ)) == []
     await proxy.cut()
+
+
+async def test_a_signup_replayed_after_its_mission_was_planned_keeps_its_first_decision(settings: Settings) -> None:
+    """Handled before the catalogue knew the mission: refused for it. A redelivery once the
+    mission is planned must not enroll the company behind the decision on record."""
+    app, runtime = create_app(settings, configure_logs=False)
+    async with running(app):
+        harness = Harness(settings, runtime)
+        early = signup(lombard(company_name="Troppo Presto S.r.l.", partita_iva=valid_partita_iva("0777777777")))
+        await harness.send(Topic.SIGNUP_FORMS, early)
+        [rejected] = await harness.wait_for(1, "signup.rejected.v1")
+        assert [v["code"] for v in rejected["payload"]["violations"]] == ["mission.unknown"]
+
+        await harness.plan_missions()
+        await harness.send(Topic.SIGNUP_FORMS, early)  # the same event again, as after a crash
+        # A new signup of the same company follows it through the same partitions: once it
+        # is handled (and, the mission now known, confirmed), so was the replay.
+        again = signup(early.payload.applicant)
+        await harness.send(Topic.SIGNUP_FORMS, again)
+        await eventually(lambda: harness._enrolled_and_published(again.id))
+        decision = await harness.db[SIGNUPS].find_one({"_id": str(early.id)})
+        assert decision["outcome"] == "partial" and decision["eligible_missions"] == []
+        confirmed = [e for e in await harness.events() if e["type"] == "enrollment.confirmed.v1" and e["causation_id"] == str(early.id)]
+        assert confirmed == [], "the replay enrolled the company against its stored decision"

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from outgoing_cli.dlq import REPLAYED_AT, REPLAYED_FROM, dead_letter, declared_type, redacted_preview, replay_record
-from shared.messaging import DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME
+from shared.messaging import DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, DLQ_TRUNCATED
 from tests.factories import lombard, signup
 from tests.unit.cli.builders import record
 
@@ -61,3 +61,14 @@ def test_a_record_without_a_source_or_value_cannot_be_replayed() -> None:
     now = datetime.now(UTC)
     assert replay_record("t1.registration.dlq", record(SIGNUP, headers=[]), now) is None
     assert replay_record("t1.registration.dlq", record(None, headers=HEADERS), now) is None
+
+
+def test_a_truncated_dead_letter_is_never_replayed_as_if_whole() -> None:
+    truncated = [*HEADERS, (DLQ_TRUNCATED, b"true"), (DLQ_ORIGINAL_SIZE, b"1040000")]
+    assert replay_record("t1.registration.dlq", record(SIGNUP[:100], headers=truncated), datetime.now(UTC)) is None
+
+
+def test_null_and_binary_header_values_are_read_without_failing() -> None:
+    odd = [*HEADERS, ("x-event-id", None), ("x-event-type", b"\xff\xfe")]
+    summary = dead_letter("registration", record(SIGNUP, headers=odd))
+    assert summary.reason == "invalid"

@@ -1,0 +1,77 @@
+"""Arbitrary bytes and headers through the code that runs before and around every handler.
+
+Whatever arrives, these may only fail in the ways the dead-letter middleware turns into a
+dead letter (a validation error, unsafe input, or a type for another service), never with
+an error that would make the record be redelivered forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from shared.contracts.registration import RegistrationCommand, SignupFormEvent
+from shared.messaging import NotForThisConsumer, UnsafeInput, _peek_ids, strict_json_decoder, tolerant_parser
+
+DEAD_LETTERED = (ValidationError, UnsafeInput, NotForThisConsumer)
+
+json_ish = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+
+
+def _nested(depth: int, opener: bytes, closer: bytes) -> bytes:
+    return opener * depth + closer * depth
+
+
+hostile_bytes = st.one_of(
+    st.binary(max_size=2000),
+    json_ish.map(lambda value: __import__("json").dumps(value).encode()),
+    st.integers(100, 20_000).map(lambda depth: _nested(depth, b"[", b"]")),
+    st.integers(100, 5_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
+    st.sampled_from([b"", b"null", b"\x00", b"\xff\xfe", b'{"id": 1e999999}', b'{"$where": "1"}', b'{"a.b": 1}', b'{"type": "signup.submitted.v1"}']),
+)
+
+
+@dataclass
+class FakeMessage:
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.mark.parametrize("event_type", [SignupFormEvent, RegistrationCommand], ids=["forms", "commands"])
+@given(body=hostile_bytes)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+async def test_decoding_any_bytes_fails_only_into_a_dead_letter(event_type: Any, body: bytes) -> None:
+    decode = strict_json_decoder(event_type)
+    try:
+        await decode(FakeMessage(body))  # type: ignore[arg-type]
+    except DEAD_LETTERED:
+        pass
+
+
+@given(body=hostile_bytes, headers=st.dictionaries(st.text(max_size=20), st.one_of(st.none(), st.text(max_size=50))))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_log_context_ids_never_raise(body: bytes, headers: dict[str, Any]) -> None:
+    ids = _peek_ids(FakeMessage(body, headers))  # type: ignore[arg-type]
+    assert all(isinstance(v, str) and len(v) <= 200 for v in ids.values())
+
+
+@given(values=st.lists(st.one_of(st.none(), st.binary(max_size=40)), max_size=6))
+@settings(max_examples=200, deadline=None)
+async def test_any_header_values_parse(values: list[bytes | None]) -> None:
+    record = ConsumerRecord("t", 0, 0, 0, 0, b"k", b"{}", None, 1, 2, [(f"h{i}", v) for i, v in enumerate(values)])
+
+    async def faststream_default(r: Any) -> dict[str, str]:
+        return {key: value.decode() for key, value in r.headers}  # what FastStream's own parser does
+
+    parsed = await tolerant_parser(record, faststream_default)  # type: ignore[arg-type]
+    assert set(parsed) == {f"h{i}" for i in range(len(values))}
