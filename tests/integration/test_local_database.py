@@ -1,0 +1,48 @@
+"""The embedded database `make run` uses: mongo-java-server on its H2 file backend.
+
+Started the way deploy/local/infra.py starts it, on a port and run folder of its own, so it
+never touches the suite's shared server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from deploy.local import infra
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_server(real_servers: infra.Config, tmp_path: Path) -> Iterator[infra.Config]:
+    if shutil.which("mongod"):
+        pytest.skip("a mongod on PATH wins over the embedded server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cfg = dataclasses.replace(real_servers, run_dir=tmp_path, mongo_url=f"mongodb://127.0.0.1:{port}", mongo_url_explicit=False)
+    yield cfg
+    infra.stop(cfg, "mongo")
+
+
+def test_its_data_survives_a_restart(own_server: infra.Config) -> None:
+    assert infra.start_mongo(own_server) == "started"
+    with MongoClient(own_server.mongo_url, serverSelectionTimeoutMS=5000) as client:
+        client.kept.things.insert_many([{"_id": i, "n": i} for i in range(100)])
+        client.kept.things.create_index("n", unique=True)
+    assert infra.stop(own_server, "mongo")
+    assert (own_server.run_dir / "mongo" / "data" / "outgoing.mv").stat().st_size > 0
+
+    assert infra.start_mongo(own_server) == "started"
+    with MongoClient(own_server.mongo_url, serverSelectionTimeoutMS=5000) as client:
+        assert client.kept.things.count_documents({}) == 100
+        assert any(ix["key"] == {"n": 1} and ix.get("unique") for ix in client.kept.things.list_indexes())
+        version = client.admin.command("buildInfo")["version"]
+    assert version.startswith("5.0"), "the launcher reports MongoDB 5.0 (wire 13), which PyMongo accepts"
