@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from outgoing_cli import dev, dlq, emit, mission, schedule, topics
+from outgoing_cli import dev, dlq, emit, mail, mission, schedule, topics
 from outgoing_cli.console import load_settings
 from outgoing_cli.demo import command as demo_command
 
@@ -16,6 +16,7 @@ app.add_typer(dev.app, name="dev", help="Start, stop and look at the local Kafka
 app.add_typer(topics.app, name="topics", help="Create the environment's Kafka topics.")
 app.add_typer(mission.app, name="mission", help="Plan missions, list them, request and read their agendas.")
 app.add_typer(dlq.app, name="dlq", help="Inspect and replay the services' dead-letter topics.")
+app.add_typer(mail.app, name="mail", help="E-mail the mail server never confirmed.")
 app.command("emit")(emit.emit)
 app.command("demo")(demo_command.demo)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     smtp_sender: str = "Outgoing <missions@outgoing.example>"
     reminder_offsets_s: list[float] = Field(default_factory=lambda: [86400.0, 3600.0], description="reminders this long before each meeting")
     survey_base_url: str = Field("https://forms.outgoing.example/followup", description="follow-up links are this URL plus meeting, company and kind")
+    unconfirmed_policy: dict[str, Literal["resend", "drop", "hold"]] = Field(
+        default_factory=dict, description="per kind of message, what to do with a send the mail server did not confirm (docs/notifications.md)"
+    )
     template_dir: str | None = Field(None, description="a folder whose templates override the built-in ones")
 
     instance_id: str = "local"

@@ -69,6 +69,11 @@ class _Handler:
             if self.sink.save_dir is not None:
                 name = f"{len(self.sink.captured):04d}.eml"
                 (self.sink.save_dir / name).write_bytes(raw)
+            lose_reply = self.sink._drops_left > 0
+            if lose_reply:
+                self.sink._drops_left -= 1
+        if lose_reply:  # queued, but the client never hears so: the connection just ends
+            server.transport.close()
         return "250 Message accepted"
 
 
@@ -82,6 +87,7 @@ class SmtpSink(LocalSmtpServer):
     _recipient_failures: dict[str, int] = field(default_factory=dict)
     _failures_left: int = 0
     _failure_code: int = 451
+    _drops_left: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
@@ -106,6 +112,11 @@ class SmtpSink(LocalSmtpServer):
         """Answer ``code`` to the DATA of the next ``count`` messages."""
         with self._lock:
             self._failures_left, self._failure_code = count, code
+
+    def drop_connection_after_data(self, count: int = 1) -> None:
+        """Keep the next ``count`` messages, then close the connection before answering DATA."""
+        with self._lock:
+            self._drops_left = count
 
     # ------------------------------------------------------------ inspection
 

@@ -67,7 +67,7 @@ class DemoOptions:
     """Meetings per company at most, in every mission (the 2020 catalogue says 8)."""
     time_limit_s: float = 8.0
     """CP-SAT's time limit for each mission's agenda."""
-    stage_timeout_s: float = 600.0
+    stage_timeout_s: float = 180.0
     keep_running: bool = False
     environment: str | None = None
     """Topic prefix and database-name stem; default ``demo<UTC timestamp>``."""

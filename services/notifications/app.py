@@ -71,8 +71,9 @@ def create_app(
             settings.smtp_sender,
             settings.survey_base_url,
             clock,
-            policy or DeliveryPolicy(),
+            policy or DeliveryPolicy(unconfirmed=tuple(settings.unconfirmed_policy.items())),
         )
+        handlers.register_operator_commands(runtime, deliverer, timers)
         runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s, max_idle_s=max(poll_interval_s, settings.timer_max_idle_s), concurrency=settings.timer_concurrency)
         scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s, settings.idle_poll_max_s)
         runtime.components["timer_runner"] = runner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka.annotations import KafkaMessage
 
-from services.notifications.use_cases import Planner
+from services.notifications.use_cases import Deliverer, Planner
 from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import (
@@ -16,9 +16,14 @@ from shared.contracts.registration import (
     RegistrationEvent,
     SignupRejected,
 )
+from shared.contracts.notifications import UnconfirmedResolutionRequested
 from shared.contracts.topics import Topic
+from shared.logging import get_logger
 from shared.messaging import consumer
 from shared.service import Runtime
+from shared.timers import TimerStore
+
+log = get_logger("outgoing.notifications")
 
 
 def register(runtime: Runtime, planner: Planner) -> None:
@@ -57,3 +62,13 @@ def register(runtime: Runtime, planner: Planner) -> None:
                 await planner.meeting_cancelled(event)
             case FollowUpDue():
                 await planner.followup_due(event)
+
+
+def register_operator_commands(runtime: Runtime, deliverer: Deliverer, timers: TimerStore) -> None:
+    broker, topics, group = runtime.broker, runtime.topics, runtime.group_id
+
+    @consumer(broker, topics(Topic.OPERATOR_COMMANDS), group)
+    async def on_unconfirmed_resolution(event: UnconfirmedResolutionRequested) -> None:
+        order = event.payload
+        if not await deliverer.resolve_unconfirmed(order.notification_id, order.action, order.operator, timers):
+            log.warning("nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -30,6 +30,24 @@ class TemporaryFailure(SmtpFailure):
 
 class PermanentFailure(SmtpFailure):
     """Never retried: 5xx."""
+
+
+class UnconfirmedSend(SmtpFailure):
+    """The connection broke or timed out after the message was handed over (DATA) and
+    before the server answered: it may or may not have been queued. Its policy decides."""
+
+
+class _PhaseTrackingSMTP(aiosmtplib.SMTP):
+    """Knows whether the message was handed over, and whether the server accepted it."""
+
+    handed_over = False
+    accepted = False
+
+    async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.handed_over = True
+        response = await super().data(message, **kwargs)
+        self.accepted = True
+        return response
 
 
 class Mailer(Protocol):
@@ -65,25 +83,34 @@ class SmtpMailer:
         )
 
     async def send(self, message: EmailMessage) -> None:
+        client = _PhaseTrackingSMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.implicit_tls,
+            start_tls=self.starttls if not self.implicit_tls else False,
+            timeout=self.timeout_s,
+        )
         try:
-            refused, _ = await aiosmtplib.send(
-                wire_bytes(message),
-                sender=message["From"].addresses[0].addr_spec,
-                recipients=[address.addr_spec for address in message["To"].addresses],
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.implicit_tls,
-                start_tls=self.starttls if not self.implicit_tls else False,
-                timeout=self.timeout_s,
-            )
+            async with client:
+                refused, _ = await client.sendmail(
+                    message["From"].addresses[0].addr_spec,
+                    [address.addr_spec for address in message["To"].addresses],
+                    wire_bytes(message),
+                )
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0] if error.recipients else None
             raise classify(first.code if first else None, first.message if first else str(error)) from None
         except aiosmtplib.SMTPResponseException as error:
+            if client.accepted:
+                return  # a failure of QUIT, after the server took the message
             raise classify(error.code, error.message) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            if client.accepted:
+                return
+            if client.handed_over:
+                raise UnconfirmedSend(None, f"{type(error).__name__} after the message was handed over: {error}") from None
             raise TemporaryFailure(None, f"{type(error).__name__}: {error}") from None
         if refused:
             response = next(iter(refused.values()))

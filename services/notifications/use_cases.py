@@ -31,11 +31,23 @@ from services.notifications.domain.message import Attachment, build_message, mes
 from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
 from services.notifications.rendering import Renderer
+from services.notifications.domain.unconfirmed import policy_for
 from services.notifications.smtp import Mailer, PermanentFailure, TemporaryFailure
+from services.notifications.smtp import UnconfirmedSend as UnconfirmedSmtpSend
 from services.notifications.store import DELIVERIES, NotificationStore
 from shared.contracts.matching import FollowUpDue, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
-from shared.contracts.notifications import Delivery, DeliveryFailure, NotificationFailed, NotificationSent
+from shared.contracts.notifications import (
+    Delivery,
+    DeliveryFailure,
+    NotificationFailed,
+    NotificationSent,
+    NotificationUnconfirmed,
+    NotificationUnconfirmedResolved,
+    UnconfirmedPolicy,
+    UnconfirmedResolution,
+    UnconfirmedSend,
+)
 from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated, ContactDetailsRecorded, EnrollmentConfirmed, SignupRejected
 from shared.contracts.topics import Topic
 from shared.logging import get_logger, redact_text
@@ -148,6 +160,8 @@ class DeliveryPolicy:
     wait_backoff_s: tuple[float, float] = (60.0, 1800.0)
     send_attempts: int = 5
     send_backoff_s: tuple[float, float] = (30.0, 900.0)
+    unconfirmed: tuple[tuple[str, UnconfirmedPolicy], ...] = ()
+    """Per kind, what to do with an unconfirmed send, over domain/unconfirmed.py's defaults."""
 
     @staticmethod
     def backoff(bounds: tuple[float, float], attempt: int) -> timedelta:
@@ -183,9 +197,10 @@ class Deliverer:
         attempts = await self.store.attempts(plan.notification_id)
         last = attempts[-1] if attempts else None
         if last is not None and last["state"] == "sending":
-            log.error("unconfirmed send: not resent; an operator must resolve it", notification_id=plan.notification_id, attempt=last["n"])
-            await self.store.record(plan.notification_id, {"state": "sending", "unconfirmed": True})
-            return
+            if not await self._settle_unconfirmed(plan, last["n"], last.get("message_id") or message_id(plan.notification_id)):
+                return
+            attempts = await self.store.attempts(plan.notification_id)
+            last = attempts[-1]
         if last is not None and last["state"] == "sent":
             await self._finish_sent(plan, delivery, len(attempts))
             return
@@ -266,6 +281,9 @@ class Deliverer:
         await self.store.record(plan.notification_id, {**_summary(plan), "state": "sending", "language": language, "attempts": n, "recipient": address})
         try:
             await self.mailer.send(message)
+        except UnconfirmedSmtpSend as failure:
+            log.warning("send not confirmed by the mail server", notification_id=plan.notification_id, attempt=n, detail=_redacted(failure.detail))
+            raise RetryAt(self.clock(), "unconfirmed send") from None  # the attempt stays "sending": the next firing applies the policy
         except TemporaryFailure as failure:
             await self.store.finish_attempt(plan.notification_id, n, {"state": "temporary", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()})
             if n >= self.policy.send_attempts:
@@ -301,27 +319,93 @@ class Deliverer:
         await self.outbox.flush([DocumentRef(DELIVERIES, plan.notification_id)])
         log.warning("notification failed", notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, reason=reason, smtp_code=code)
 
-    async def resolve_unconfirmed(self, notification_id: str, delivered: bool, timers: TimerStore) -> bool:
-        """The operator's verdict on an attempt left "sending" by a crash (see docs/notifications.md)."""
-        attempts = await self.store.attempts(notification_id)
-        if not attempts or attempts[-1]["state"] != "sending":
+    async def _settle_unconfirmed(self, plan: Plan, n: int, mid: str) -> bool:
+        """Apply the kind's policy to attempt ``n``, left "sending"; True when a resend follows now."""
+        policy = policy_for(plan.kind, self.policy.unconfirmed)
+        noticed = self._event(NotificationUnconfirmed, plan, n, UnconfirmedSend(
+            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, attempt=n, message_id=mid,
+            policy=policy, meeting_id=plan.meeting_id, mission_id=plan.mission_id,
+        ))
+        log.error("unconfirmed send", notification_id=plan.notification_id, kind=plan.kind, attempt=n, policy=policy)
+        if policy == "hold":
+            await self._record(plan.notification_id, {**_summary(plan), "state": "unconfirmed", "unconfirmed": True, "unconfirmed_attempt": n}, [noticed])
             return False
-        last = attempts[-1]
-        await self.store.finish_attempt(notification_id, last["n"], {"state": "sent" if delivered else "abandoned", "resolved_by_operator": True, "finished_at": self.clock()})
-        await self.store.record(notification_id, {"state": "retrying", "unconfirmed": False})
+        resolution = "resent" if policy == "resend" else "dropped"
+        await self.store.finish_attempt(plan.notification_id, n, {"state": "unconfirmed_resent" if policy == "resend" else "abandoned", "resolved_by": "policy", "finished_at": self.clock()})
+        state = {"state": "retrying"} if policy == "resend" else {"state": "dropped", "reason": "unconfirmed"}
+        await self._record(plan.notification_id, {**_summary(plan), **state, "unconfirmed": False}, [noticed, self._resolution(plan, n, resolution, "policy", None)])
+        return policy == "resend"
+
+    async def resolve_unconfirmed(self, notification_id: str, action: str, operator: str, timers: TimerStore) -> bool:
+        """An operator's verdict on a held unconfirmed send: ``delivered``, ``resend`` or ``drop``.
+
+        False when there is nothing held under that id (already resolved, or never held).
+        """
         delivery = await self.store.delivery(notification_id)
-        return await timers.move((delivery or {}).get("timer_id", notification_id), self.clock())
+        attempts = await self.store.attempts(notification_id)
+        if delivery is None or not delivery.get("unconfirmed") or not attempts or attempts[-1]["state"] != "sending":
+            return False
+        plan_fields = _plan_fields(delivery)
+        n = attempts[-1]["n"]
+        outcome = {"delivered": "sent", "resend": "unconfirmed_resent", "drop": "abandoned"}[action]
+        await self.store.finish_attempt(notification_id, n, {"state": outcome, "resolved_by_operator": operator, "finished_at": self.clock()})
+        resolution = {"delivered": "delivered", "resend": "resent", "drop": "dropped"}[action]
+        state = {"state": "dropped", "reason": "unconfirmed"} if action == "drop" else {"state": "retrying"}
+        await self._record(notification_id, {**state, "unconfirmed": False}, [self._resolution(plan_fields, n, resolution, "operator", operator)])
+        log.info("unconfirmed send resolved", notification_id=notification_id, action=action, operator=operator)
+        if action == "drop":
+            return True
+        return await timers.move(delivery.get("timer_id", notification_id), self.clock())
+
+    def _resolution(self, plan: Plan | _PlanFields, n: int, resolution: str, by: str, operator: str | None) -> dict[str, Any]:
+        return self._event(NotificationUnconfirmedResolved, plan, n, UnconfirmedResolution(
+            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, attempt=n, resolution=resolution,  # type: ignore[arg-type]
+            by=by, operator=operator, meeting_id=plan.meeting_id, mission_id=plan.mission_id,  # type: ignore[arg-type]
+        ))
+
+    def _event(self, event_class: Any, plan: Plan | _PlanFields, n: int, payload: Any) -> dict[str, Any]:
+        envelope = _envelope(event_class.EVENT_TYPE, plan, self.clock(), discriminator=str(n))  # type: ignore[arg-type]
+        return pending(Topic.NOTIFICATION_EVENTS, event_class(**envelope, payload=payload), key=plan.company_id)
+
+    async def _record(self, notification_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> None:
+        await self.store.record(notification_id, fields, outbox)
+        await self.outbox.flush([DocumentRef(DELIVERIES, notification_id)])
+
+
+@dataclass(frozen=True)
+class _PlanFields:
+    """What the delivery log keeps of a plan: enough to name it in an event."""
+
+    notification_id: str
+    kind: str
+    company_id: str
+    source_event_id: UUID
+    correlation_id: UUID
+    mission_id: str | None
+    meeting_id: str | None
+
+
+def _plan_fields(delivery: dict[str, Any]) -> _PlanFields:
+    source = UUID(delivery["source_event_id"])
+    return _PlanFields(
+        notification_id=delivery["_id"], kind=delivery["kind"], company_id=delivery["company_id"], source_event_id=source,
+        correlation_id=UUID(delivery["correlation_id"]) if delivery.get("correlation_id") else source,
+        mission_id=delivery.get("mission_id"), meeting_id=delivery.get("meeting_id"),
+    )
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
     """What the log keeps about a notification besides its address: enough for counts."""
-    return {"kind": plan.kind, "company_id": plan.company_id, "timer_id": plan.timer_id, "source_event_id": str(plan.source_event_id), "mission_id": plan.mission_id, "meeting_id": plan.meeting_id}
-
-
-def _envelope(event_type: str, plan: Plan, now: datetime) -> dict[str, Any]:
-    """Ids derived from the notification, so a recomputed outcome event has the same id."""
     return {
-        "id": uuid5(NAMESPACE_URL, f"{event_type}|{plan.notification_id}"),
+        "kind": plan.kind, "company_id": plan.company_id, "timer_id": plan.timer_id, "source_event_id": str(plan.source_event_id),
+        "correlation_id": str(plan.correlation_id), "mission_id": plan.mission_id, "meeting_id": plan.meeting_id,
+    }
+
+
+def _envelope(event_type: str, plan: Plan | _PlanFields, now: datetime, discriminator: str = "") -> dict[str, Any]:
+    """Ids derived from the notification (and attempt), so a recomputed event has the same id."""
+    return {
+        "id": uuid5(NAMESPACE_URL, f"{event_type}|{plan.notification_id}" + (f"|{discriminator}" if discriminator else "")),
         "type": event_type,
         "source": SOURCE,
         "time": now,

@@ -51,6 +51,45 @@ class DeliveryFailure(Contract):
     mission_id: str | None = None
 
 
+UnconfirmedPolicy = Literal["resend", "drop", "hold"]
+"""What happens to a message whose send was not confirmed (docs/notifications.md)."""
+
+
+class UnconfirmedSend(Contract):
+    """An attempt whose outcome is unknown: the process died during it, or the connection
+    broke after the message was handed over and before the server answered."""
+
+    notification_id: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: NotificationKind
+    company_id: CompanyId
+    attempt: Annotated[int, Field(ge=1)]
+    message_id: Annotated[str, Field(min_length=1, max_length=300)]
+    policy: UnconfirmedPolicy
+    meeting_id: str | None = None
+    mission_id: str | None = None
+
+
+class UnconfirmedResolution(Contract):
+    notification_id: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: NotificationKind
+    company_id: CompanyId
+    attempt: Annotated[int, Field(ge=1)]
+    resolution: Literal["resent", "dropped", "delivered"]
+    by: Literal["policy", "operator"]
+    operator: Annotated[str, Field(max_length=200)] | None = None
+    meeting_id: str | None = None
+    mission_id: str | None = None
+
+
+class UnconfirmedAction(Contract):
+    """An operator's verdict on a held unconfirmed send."""
+
+    notification_id: Annotated[str, Field(min_length=1, max_length=200)]
+    action: Literal["resend", "drop", "delivered"]
+    operator: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
 class NotificationSent(Envelope[Delivery]):
     type: Literal["notification.sent.v1"] = "notification.sent.v1"
 
@@ -59,4 +98,20 @@ class NotificationFailed(Envelope[DeliveryFailure]):
     type: Literal["notification.failed.v1"] = "notification.failed.v1"
 
 
-NotificationEvent = Annotated[NotificationSent | NotificationFailed, Field(discriminator="type")]
+class NotificationUnconfirmed(Envelope[UnconfirmedSend]):
+    type: Literal["notification.unconfirmed.v1"] = "notification.unconfirmed.v1"
+
+
+class NotificationUnconfirmedResolved(Envelope[UnconfirmedResolution]):
+    type: Literal["notification.unconfirmed_resolved.v1"] = "notification.unconfirmed_resolved.v1"
+
+
+class UnconfirmedResolutionRequested(Envelope[UnconfirmedAction]):
+    """On operator.commands, keyed by the notification's company."""
+
+    type: Literal["notification.unconfirmed_resolution_requested.v1"] = "notification.unconfirmed_resolution_requested.v1"
+
+
+NotificationEvent = Annotated[
+    NotificationSent | NotificationFailed | NotificationUnconfirmed | NotificationUnconfirmedResolved, Field(discriminator="type")
+]

@@ -19,8 +19,8 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications.app import create_app
-from services.notifications.store import ATTEMPTS, CONTACTS, DELIVERIES, TIMERS, NotificationStore
-from services.notifications.use_cases import Deliverer, DeliveryPolicy
+from services.notifications.store import ATTEMPTS, CONTACTS, DELIVERIES, TIMERS
+from services.notifications.use_cases import DeliveryPolicy
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import (
     FollowUp,
@@ -51,7 +51,6 @@ from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import DLQ_REASON, publish_event
 from shared.service import Runtime
 from shared.settings import Settings
-from shared.timers import TimerStore
 from tests.factories import mission, mission_planned
 from tests.smtp_sink import SmtpSink
 from tests.support import decoded, eventually, running, topic_records
@@ -405,7 +404,11 @@ async def test_nothing_is_sent_twice_after_a_restart_and_redelivery(mail_setting
         assert len({e["id"] for e in sent}) == 4
 
 
-async def test_a_send_interrupted_after_the_server_accepted_is_not_repeated(service: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def _confirmation() -> EnrollmentConfirmed:
+    return EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0)
+
+
+def _killed_after_the_server_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     from services.notifications import smtp
 
     real_send = smtp.SmtpMailer.send
@@ -418,22 +421,70 @@ async def test_a_send_interrupted_after_the_server_accepted_is_not_repeated(serv
             raise RuntimeError("process killed before recording 'sent'")
 
     monkeypatch.setattr(smtp.SmtpMailer, "send", accepted_then_killed)
+
+
+async def test_a_send_whose_process_died_is_resent_by_policy_and_says_so(service: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An enrollment confirmation's policy is resend: the same Message-ID again, and two events that say what happened."""
+    _killed_after_the_server_accepted(monkeypatch)
     await service.setup_companies()
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0))
+    await service.send(Topic.REGISTRATION_EVENTS, _confirmation())
     await service.sink.wait_for(1)
     await service.wait_db(DELIVERIES, {"state": "sending"})
     service.clock.advance(minutes=10)  # the lease of the "dead" owner expires; another firing finds the intent
-    await service.wait_db(DELIVERIES, {"unconfirmed": True})
-    await service.settle_runner()
-    assert len(service.sink.messages) == 1, "never resent automatically"
-    [attempt] = await service.db[ATTEMPTS].find({}).to_list()
-    assert attempt["state"] == "sending"
-
-    operator = Deliverer(NotificationStore(service.db), None, None, None, "", "", service.clock)  # type: ignore[arg-type]  # only the store is used
-    delivery = await service.db[DELIVERIES].find_one({})
-    assert await operator.resolve_unconfirmed(delivery["_id"], delivered=True, timers=TimerStore(service.db, TIMERS, clock=service.clock))
     [sent] = await service.wait_outcomes(1)
-    assert sent["payload"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
+    first, second = await service.sink.wait_for(2)
+    assert first["Message-ID"] == second["Message-ID"], "a resend keeps its Message-ID, which mail systems deduplicate on"
+    events = await service.outcomes()
+    [noticed] = [e for e in events if e["type"] == "notification.unconfirmed.v1"]
+    [resolved] = [e for e in events if e["type"] == "notification.unconfirmed_resolved.v1"]
+    assert noticed["payload"]["policy"] == "resend" and noticed["payload"]["attempt"] == 1 and noticed["payload"]["message_id"] == first["Message-ID"]
+    assert (resolved["payload"]["resolution"], resolved["payload"]["by"]) == ("resent", "policy")
+    assert sent["payload"]["attempts"] == 2 and LOMBARD_MAIL not in json.dumps(events)
+    assert [a["state"] for a in await service.db[ATTEMPTS].find({}).sort("n", 1).to_list()] == ["unconfirmed_resent", "sent"]
+
+
+async def test_a_held_unconfirmed_send_waits_for_the_operator_who_resolves_it_over_kafka(
+    mail_settings: Settings, sink: SmtpSink, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _killed_after_the_server_accepted(monkeypatch)
+    held = DeliveryPolicy(**{**POLICY.__dict__, "unconfirmed": (("enrollment_confirmation", "hold"),)})
+    app, runtime = create_app(mail_settings, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=held)
+    async with running(app):
+        service = Harness(mail_settings, runtime, sink, clock)
+        await service.setup_companies()
+        await service.send(Topic.REGISTRATION_EVENTS, _confirmation())
+        await service.sink.wait_for(1)
+        await service.wait_db(DELIVERIES, {"state": "sending"})
+        service.clock.advance(minutes=10)
+        [noticed] = await service.wait_outcomes(1, "notification.unconfirmed.v1")
+        await service.settle_runner()
+        assert noticed["payload"]["policy"] == "hold" and len(service.sink.messages) == 1, "held: not resent"
+        assert (await service.db[DELIVERIES].find_one({}))["state"] == "unconfirmed"
+
+        from outgoing_cli import console
+        from tests.integration.test_cli import invoke, ok
+
+        console.out.width = console.err.width = 250
+        nid = noticed["payload"]["notification_id"]
+        assert nid in ok(await invoke(service.settings, "mail", "unconfirmed", "list"))
+        ok(await invoke(service.settings, "mail", "unconfirmed", "delivered", nid, "--operator", "anna.bianchi", "--reason", "found in the relay log"))
+        [resolved] = await service.wait_outcomes(1, "notification.unconfirmed_resolved.v1")
+        assert (resolved["payload"]["resolution"], resolved["payload"]["by"], resolved["payload"]["operator"]) == ("delivered", "operator", "anna.bianchi")
+        [sent] = await service.wait_outcomes(1)
+        assert sent["payload"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
+        assert nid not in ok(await invoke(service.settings, "mail", "unconfirmed", "list")), "resolved: no longer listed"
+
+
+async def test_a_connection_lost_after_data_is_an_unconfirmed_send_not_a_plain_retry(service: Harness) -> None:
+    """The server queued the message but its answer never arrived: retrying it as a temporary
+    failure would send a duplicate without anyone knowing; now it is reported and resolved by policy."""
+    await service.setup_companies()
+    service.sink.drop_connection_after_data(1)
+    await service.send(Topic.REGISTRATION_EVENTS, _confirmation())
+    [sent] = await service.wait_outcomes(1)
+    events = await service.outcomes()
+    assert [e["type"] for e in events if "unconfirmed" in e["type"]] == ["notification.unconfirmed.v1", "notification.unconfirmed_resolved.v1"]
+    assert len(service.sink.messages) == 2 and sent["payload"]["attempts"] == 2
 
 
 # ---------------------------------------------------------------- failures
