@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -75,11 +75,31 @@ def status(ctx: typer.Context) -> None:
     for name, state in report.items():
         processes.add_row(name, f"[{'green' if healthy(state) else 'red'}]{state}[/]")
     out.print(processes)
+    out.print(health_table([(name, infra.service_health(cfg, name)) for name in infra.SERVICES if infra.running_pid(cfg, name)]))
     if not report["kafka"].endswith(", answering"):
         raise fail(kafka_unreachable(env))
     lags, sizes = run(_kafka_state(env), env)
     out.print(lag_table(env, lags))
     out.print(dlq_table(env, sizes))
+
+
+def health_table(reports: list[tuple[str, dict[str, Any] | None]]) -> Table:
+    """Each running service's own /readyz: database, consumers, stuck partitions, lag."""
+    table = Table("service", "ready", "database", "consumers", "lag", "stuck", title="service health (/readyz)")
+    for name, report in reports:
+        if report is None:
+            table.add_row(name, "[red]no answer[/]", "", "", "", "")
+            continue
+        subscribers = report.get("subscribers", [])
+        running = sum(1 for s in subscribers if s.get("running"))
+        stuck = ", ".join(f"{s['topic']}[{s['partition']}]@{s['offset']} for {s['for_s']:.0f}s" for s in report.get("stuck", [])) or "none"
+        table.add_row(
+            name, "[green]yes[/]" if report.get("ready") else f"[red]no[/] ({', '.join(report.get('problems', []))})", str(report.get("database", "")),
+            f"{running}/{len(subscribers)} running", str(sum(s.get("lag", 0) for s in subscribers)), stuck if stuck == "none" else f"[red]{stuck}[/]",
+        )
+    if not reports:
+        table.add_row("[dim]no service running here[/]", "", "", "", "", "")
+    return table
 
 
 def healthy(state: str) -> bool:

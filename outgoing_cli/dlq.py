@@ -1,4 +1,4 @@
-"""`outgoing dlq list | show | replay`: what the services gave up on, and sending it back.
+"""`outgoing dlq list | show | replay | park`: what the services gave up on, and sending it back.
 
 A dead-lettered record keeps the original bytes as its value and the original key; its
 headers (shared/messaging.py, x-dlq-*) say why and where it came from. Values may hold
@@ -19,7 +19,8 @@ from rich.table import Table
 
 from outgoing_cli.console import CliError, fail, out, run, settings
 from outgoing_cli.kafka_read import Record, read_records, read_tail, read_topic, topic_sizes
-from outgoing_cli.publish import Outgoing, publish
+from outgoing_cli.publish import Outgoing, envelope_record, publish
+from shared.contracts.operations import RecordPark, RecordParkRequested
 from shared.contracts.topics import DEAD_LETTER_TOPICS, Topic, TopicNames
 from shared.logging import redact_personal_data, redact_text
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, DLQ_TRUNCATED
@@ -224,3 +225,37 @@ async def _replay(env: Settings, topic: str, positions: list[tuple[int, int]] | 
     if not dry_run and ready:
         await publish(env, [o for _, o in ready])
     return ready
+
+
+# ---------------------------------------------------------------- park
+
+
+@app.command()
+def park(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="the full topic name, e.g. outgoing.registration.commands")],
+    partition: Annotated[int, typer.Argument(min=0)],
+    offset: Annotated[int, typer.Argument(min=0)],
+    operator: Annotated[str, typer.Option(help="who decides; recorded with the dead letter")],
+    reason: Annotated[str, typer.Option(help="why, for the record")] = "",
+    service: Annotated[str | None, typer.Option(help="only this service's consumers (default: every service reading the topic)")] = None,
+) -> None:
+    """Last resort for a consumer stuck on one record: dead-letter it and move past it.
+
+    The services skip the record the next time they are handed it (a stuck consumer is
+    handed it again and again); `outgoing dev status` shows which partition is stuck.
+    """
+    env = settings(ctx)
+    order = RecordParkRequested.new(
+        source="outgoing-cli", subject=topic,
+        payload=RecordPark(topic=topic, partition=partition, offset=offset, service=service, operator=operator, reason=reason),  # type: ignore[arg-type]
+    )
+    run(_park(env, order), env)
+    out.print(f"asked {'the ' + service + ' service' if service else 'every service reading it'} to park {topic}[{partition}]@{offset}; it goes to the DLQ with reason 'parked'")
+
+
+async def _park(env: Settings, order: RecordParkRequested) -> None:
+    p = order.payload
+    if (p.partition, p.offset) not in await read_records(env, p.topic, [(p.partition, p.offset)]):
+        raise CliError(f"no record at {p.topic}[{p.partition}]@{p.offset}; nothing was parked", "`outgoing dev status` names a stuck partition and its offset")
+    await publish(env, [envelope_record(TopicNames(env.topic_prefix)(Topic.OPERATOR_COMMANDS), order)])

@@ -287,6 +287,9 @@ class DeadLetterPolicy:
     handler_attempts: int = 3
     transient_backoff: tuple[float, float] = (0.2, 10.0)
     transient_attempts_before_redelivery: int = 8
+    parked: Any = None
+    """shared.parking.ParkedRecords: consulted when ``redelivered`` says a record came back."""
+    redelivered: Callable[[str, int, int], bool] | None = None
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         policy = self
@@ -304,6 +307,8 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
         policy = self.policy
+        if await self._parked(msg):
+            return None
         transient_failures = 0
         handler_failures = 0
         while True:
@@ -337,6 +342,20 @@ class DeadLetterMiddleware(BaseMiddleware):
                     await self._dead_letter(msg, "handler-error", [{"msg": repr(error)}])
                     return None
                 await asyncio.sleep(policy.transient_backoff[0] * handler_failures)
+
+    async def _parked(self, msg: StreamMessage[Any]) -> bool:
+        """A redelivered record an operator parked: dead-letter it and let the group move on."""
+        policy, record = self.policy, msg.raw_message
+        if policy.parked is None or policy.redelivered is None:
+            return False
+        position = (getattr(record, "topic", None), getattr(record, "partition", None), getattr(record, "offset", None))
+        if None in position or not policy.redelivered(*position):
+            return False
+        mark = await policy.parked.find(*position)
+        if mark is None:
+            return False
+        await self._dead_letter(msg, "parked", [{"msg": f"parked by {mark.get('operator')}: {mark.get('reason', '')}"}])
+        return True
 
     async def _dead_letter(self, msg: StreamMessage[Any], reason: str, errors: list[dict[str, Any]]) -> None:
         record = msg.raw_message
@@ -378,8 +397,8 @@ def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- broker
 
 
-def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None) -> KafkaBroker:
-    middlewares: list[Any] = [LogContextMiddleware]
+def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None, outermost: list[Any] | None = None) -> KafkaBroker:
+    middlewares: list[Any] = [*(outermost or []), LogContextMiddleware]
     if dead_letters is not None:
         middlewares.append(dead_letters.middleware())
     return KafkaBroker(

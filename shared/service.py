@@ -18,6 +18,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.topics import Topic, TopicNames
+from shared.health import Health, ProgressTracker
+from shared.parking import ParkedRecords, subscribe_park_requests
 from shared.logging import configure_logging, get_logger
 from shared.messaging import DeadLetterPolicy, create_broker, group_id
 from shared.mongo import IndexSpec, create_client, ensure_indexes
@@ -59,11 +61,20 @@ def build_service(
     log = get_logger(f"outgoing.{service}")
     topics = TopicNames(settings.topic_prefix)
     group = group_id(settings, service)
-    policy = DeadLetterPolicy(service, topics(dead_letter_topic), group)
-    broker = create_broker(settings, service, policy)
     mongo = create_client(settings)
-    runtime = Runtime(service, settings, broker, topics, group, mongo, mongo[settings.database_for(service)])
+    db = mongo[settings.database_for(service)]
+    tracker = ProgressTracker(stuck_after_s=settings.stuck_after_s)
+    parked = ParkedRecords(db)
+    policy = DeadLetterPolicy(service, topics(dead_letter_topic), group, parked=parked, redelivered=tracker.redelivered)
+    broker = create_broker(settings, service, policy, outermost=[tracker.middleware()])
+    runtime = Runtime(service, settings, broker, topics, group, mongo, db)
+    subscribe_park_requests(broker, topics(Topic.OPERATOR_COMMANDS), group, service, parked)
+    runtime.components["progress"] = tracker
     loop_factories = list(register(runtime)) if register is not None else []
+    if settings.health_port is not None:
+        health = Health(service, broker, runtime.db, tracker, settings.health_host, settings.health_port)
+        runtime.components["health"] = health
+        loop_factories.append(health.serve_forever)
     app = FastStream(broker, logger=get_logger(f"outgoing.{service}.app"))
     index_specs = list(indexes)
 
@@ -84,6 +95,7 @@ def build_service(
             database=settings.database_for(service),
             group_id=group,
             subscribers=len(broker.subscribers),
+            health_port=settings.health_port,
         )
 
     @app.on_shutdown

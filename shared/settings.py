@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
     template_dir: str | None = Field(None, description="a folder whose templates override the built-in ones")
 
+    health_port: int | None = Field(None, ge=0, le=65535, description="serve /livez and /readyz on this port (0: any free one); none by default")
+    health_host: str = "127.0.0.1"
+    stuck_after_s: float = Field(120.0, gt=0, description="a partition on one unfinished offset this long is reported stuck")
+
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")

@@ -488,12 +488,37 @@ def spawn_service(cfg: Config, name: str) -> bool:
     if running_pid(cfg, name):
         return False
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
+    health_port = _free_port()
     argv = [sys.executable, "-m", f"services.{name}"]
-    _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance})
+    _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)})
     record = json.loads(_pid_file(cfg, name).read_text())
-    record["instance"] = instance
+    record |= {"instance": instance, "health_port": health_port}
     _pid_file(cfg, name).write_text(json.dumps(record))
     return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def service_health(cfg: Config, name: str) -> dict[str, object] | None:
+    """The service's /readyz report (whatever its status code), or None if it does not answer."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        port = json.loads(_pid_file(cfg, name).read_text())["health_port"]
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as not_ready:
+        return json.loads(not_ready.read())
+    except (OSError, ValueError):
+        return None
 
 
 def wait_for_service(cfg: Config, name: str) -> None:
