@@ -72,6 +72,10 @@ DLQ_TRUNCATED_BODY = 64 * 1024
 UNPARSABLE = (ValueError, UnicodeDecodeError, RecursionError, AttributeError, TypeError)
 """What parsing arbitrary bytes as JSON can raise: deep nesting is a RecursionError, not a ValueError."""
 
+MAX_POLL_INTERVAL_MS = 600_000
+"""A handler running longer than this gets its consumer evicted and its record handed to another."""
+
+
 class Contention(Exception):
     """Optimistic concurrency lost too many times in a row; worth retrying later."""
 
@@ -215,7 +219,7 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=strict_json_decoder(event_type),
-            max_poll_interval_ms=600_000,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
             # An idle consumer's long poll: records still arrive at once (fetch_min_bytes=1),
             # but an idle service sends a tenth of the fetch requests of aiokafka's 500 ms.
             fetch_max_wait_ms=5_000,

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     followup_satisfaction_after_s: float = Field(7 * 86400.0, ge=0, description="delay after a meeting ends before the satisfaction survey")
     followup_outcome_after_s: float = Field(90 * 86400.0, ge=0, description="delay after a meeting ends before the business-outcome survey")
     video_base_url: str = Field("https://meet.outgoing.example/room", description="video rooms are this URL plus a per-meeting room id")
-    schedule_time_limit_s: float = Field(30.0, gt=0, description="default solver time limit for a mission's agenda")
+    schedule_time_limit_s: float = Field(30.0, gt=0, le=480, description="default solver time limit for a mission's agenda (at most 480 s: see MAX_SOLVE_S)")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -296,6 +296,10 @@ def apply_input(doc: dict[str, Any], event: MissionCommand) -> bool:
         case MeetingRequested():
             request = _request(requests, event.payload.request_id)
             request.update(requester=event.payload.requester_id, target=event.payload.target_id)
+            if request.get("answer") is not None and request.get("answered_by") != event.payload.target_id:
+                # An answer that overtook its request, from a company it was not sent to.
+                log.warning("answer by a company the request was not sent to discarded", request_id=event.payload.request_id, answered_by=request.get("answered_by"))
+                request["discarded_answer"] = {"answer": request.pop("answer"), "answered_by": request.pop("answered_by", None)}
             return request.get("answer") is not None
         case MeetingRequestAnswered():
             request = _request(requests, event.payload.request_id)

@@ -85,10 +85,16 @@ class PairOrder(Contract):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+MAX_SOLVE_S = 480
+"""The longest solve an operator may ask for. The solve runs inside the consumer that
+handles the command, which Kafka evicts from its group after 10 minutes without a poll
+(shared/messaging.py MAX_POLL_INTERVAL_MS); a sibling would then solve the same command again."""
+
+
 class ScheduleRequest(Contract):
     mission_id: MissionId
     operator: ShortText
-    time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    time_limit_s: Annotated[float, Field(gt=0, le=MAX_SOLVE_S)] = 30.0
     fairness: Annotated[int, Field(ge=0, le=100)] | None = None
 
 

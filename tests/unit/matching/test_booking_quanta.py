@@ -47,3 +47,15 @@ def test_off_grid_lengths_would_collide_which_is_why_the_contract_refuses_them()
 def test_business_hours_off_the_five_minute_grid_are_refused(hours: tuple[time, time]) -> None:
     with pytest.raises(ValidationError, match="five-minute mark"):
         BusinessHours(start=hours[0], end=hours[1])
+
+
+def test_no_solve_an_operator_can_ask_for_outlasts_the_consumer_poll_interval() -> None:
+    """A solve runs inside the consumer of its command: longer than max.poll.interval.ms and
+    Kafka evicts that consumer, and a sibling solves the same command again."""
+    from shared.contracts.matching import MAX_SOLVE_S, ScheduleRequest
+    from shared.messaging import MAX_POLL_INTERVAL_MS
+
+    assert MAX_SOLVE_S * 1000 + 60_000 <= MAX_POLL_INTERVAL_MS, "a minute left for the rest of the handler"
+    with pytest.raises(ValidationError):
+        ScheduleRequest(mission_id="uk-2020", operator="anna", time_limit_s=3600)
+    assert ScheduleRequest(mission_id="uk-2020", operator="anna", time_limit_s=MAX_SOLVE_S).time_limit_s == MAX_SOLVE_S
