@@ -14,11 +14,15 @@ from typing import Any
 
 import structlog
 
-EMAIL_PATTERN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+EMAIL_PATTERN = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+"""Starts only where a local part can start: without the look-behind, a long run of letters
+with no "@" made the search quadratic (100 KB took 15 s, and stalled a consumer)."""
 PHONE_PATTERN = re.compile(r"(?<![\w.:/-])\+?\d[\d\s().\-]{7,}\d(?![\w.:/-])")
 REDACTED_EMAIL = "[email]"
 REDACTED_PHONE = "[phone]"
 SENSITIVE_KEYS = frozenset({"email", "phone", "contact", "contact_name", "password", "person"})
+MAX_LOGGED_STRING = 2000
+"""Longer string values are cut in log lines: a hostile record must not make its log line huge."""
 
 
 def redact_text(text: str) -> str:
@@ -33,6 +37,8 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
+        if len(value) > MAX_LOGGED_STRING:
+            value = f"{value[:MAX_LOGGED_STRING]}… ({len(value)} characters)"
         return redact_text(value)
     if isinstance(value, Mapping):
         return {k: "[redacted]" if str(k).lower() in SENSITIVE_KEYS else _redact(v) for k, v in value.items()}

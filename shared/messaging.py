@@ -393,7 +393,7 @@ class DeadLetterMiddleware(BaseMiddleware):
 def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors without the offending input, which may hold personal data."""
     return [
-        {"loc": ".".join(str(p) for p in e["loc"]), "type": e["type"], "msg": e["msg"]}
+        {"loc": ".".join(str(p) for p in e["loc"])[:300], "type": e["type"], "msg": e["msg"][:300]}  # a message may quote the input (a union's tag)
         for e in error.errors(include_input=False, include_url=False)
     ]
 

@@ -36,6 +36,7 @@ HOSTILE: list[tuple[str, bytes, list[tuple[str, bytes | None]]]] = [
     ("CR/LF and control characters in strings", json.dumps({"id": "a\r\nb\x07", "type": "signup.submitted.v1\r\n"}).encode(), []),
     ("numbers out of range", b'{"id": 1e999999, "time": -99999999999999999999999999999, "payload": {"x": 1e-99999}}', []),
     ("garbage header values", b'{"not": "an event"}', [("x-event-id", b"\xff\xfe\xfd"), ("x-event-type", None), ("x-correlation-id", b"c" * 10_000)]),
+    ("a 100 KB type tag, quoted back by the validation error", b'{"type":"' + b"x" * 100_000 + b'","id":"1"}', []),
     ("a huge string near the size limit", b'{"id":"' + b"a" * (NEAR_LIMIT - 10) + b'"}', []),
 ]
 

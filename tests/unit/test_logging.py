@@ -42,3 +42,23 @@ def test_stdlib_and_structlog_lines_share_the_json_renderer(capsys) -> None:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["event"] == "hello" and lines[0]["to"] == "[email]" and lines[0]["event_id"] == "e-1"
     assert lines[1]["event"] == "broker says mail me at [email]" and lines[1]["service"] == "svc"
+
+
+def test_redaction_stays_linear_on_long_runs_without_an_at_sign() -> None:
+    """A 100 KB string quoted in a validation error once took the e-mail pattern 15 s, the
+    consumer's event loop with it, and its group membership: an endless redelivery loop."""
+    import re
+
+    from shared.logging import EMAIL_PATTERN
+
+    long_run = "x" * 5000
+    assert EMAIL_PATTERN.pattern.startswith("(?<!"), "matches may only start where a local part can"
+    assert redact_text(long_run + " mario.rossi@rossi.example") == long_run + " [email]"
+    assert re.search(EMAIL_PATTERN, "'mario@rossi.example'") is not None
+
+
+def test_long_log_values_are_cut() -> None:
+    from shared.logging import MAX_LOGGED_STRING, redact_personal_data
+
+    event = redact_personal_data(None, "warning", {"event": "dead-lettered", "errors": [{"msg": "Input tag '" + "x" * 100_000 + "'"}]})
+    assert len(event["errors"][0]["msg"]) < MAX_LOGGED_STRING + 50 and event["errors"][0]["msg"].endswith("characters)")
