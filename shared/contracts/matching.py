@@ -176,7 +176,7 @@ class Meeting(Contract):
     end: UtcDatetime
     local_times: list[LocalTime]
     video_url: Annotated[str, Field(pattern=r"^https://\S+$")]
-    sequence: Annotated[int, Field(ge=0)]
+    sequence: Annotated[int, Field(ge=0, lt=2**31)]
     slot_id: str
 
 
@@ -193,22 +193,22 @@ class MeetingCancellation(Contract):
     participants: list[CompanyId]
     start: UtcDatetime
     end: UtcDatetime
-    sequence: Annotated[int, Field(ge=0)]
+    sequence: Annotated[int, Field(ge=0, lt=2**31)]
     reason: Annotated[str, Field(max_length=500)]
 
 
 class AgendaSummary(Contract):
     mission_id: MissionId
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, lt=2**31)]
     status: Literal["optimal", "feasible", "infeasible", "heuristic"]
-    meetings: int
-    unscheduled: int
-    total_breaks: int
+    meetings: Annotated[int, Field(ge=0, lt=2**31)]
+    unscheduled: Annotated[int, Field(ge=0, lt=2**31)]
+    total_breaks: Annotated[int, Field(ge=0, lt=2**31)]
     bound: float | None = None
     solver: str
     seconds: float
-    breaks: dict[str, int] = {}
-    moved: int = 0
+    breaks: dict[str, Annotated[int, Field(ge=0, lt=2**31)]] = {}
+    moved: Annotated[int, Field(ge=0, lt=2**31)] = 0
 
 
 class FollowUp(Contract):

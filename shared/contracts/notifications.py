@@ -33,7 +33,7 @@ class Delivery(Contract):
     company_id: CompanyId
     source_event_id: UUID
     language: Literal["it", "en"]
-    attempts: Annotated[int, Field(ge=1)]
+    attempts: Annotated[int, Field(ge=1, lt=2**31)]
     meeting_id: str | None = None
     mission_id: str | None = None
 
@@ -43,10 +43,10 @@ class DeliveryFailure(Contract):
     kind: NotificationKind
     company_id: CompanyId
     source_event_id: UUID
-    attempts: Annotated[int, Field(ge=0)]
+    attempts: Annotated[int, Field(ge=0, lt=2**31)]
     reason: Literal["permanent_smtp_error", "retries_exhausted", "invalid_recipient", "invalid_content", "no_contact"]
     detail: Annotated[str, Field(max_length=1000)]
-    smtp_code: int | None = None
+    smtp_code: Annotated[int, Field(ge=100, le=999)] | None = None
     meeting_id: str | None = None
     mission_id: str | None = None
 
@@ -62,7 +62,7 @@ class UnconfirmedSend(Contract):
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
     kind: NotificationKind
     company_id: CompanyId
-    attempt: Annotated[int, Field(ge=1)]
+    attempt: Annotated[int, Field(ge=1, lt=2**31)]
     message_id: Annotated[str, Field(min_length=1, max_length=300)]
     policy: UnconfirmedPolicy
     meeting_id: str | None = None
@@ -73,7 +73,7 @@ class UnconfirmedResolution(Contract):
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
     kind: NotificationKind
     company_id: CompanyId
-    attempt: Annotated[int, Field(ge=1)]
+    attempt: Annotated[int, Field(ge=1, lt=2**31)]
     resolution: Literal["resent", "dropped", "delivered"]
     by: Literal["policy", "operator"]
     operator: Annotated[str, Field(max_length=200)] | None = None

@@ -13,8 +13,8 @@ class RecordPark(Contract):
     """Skip one record by position: dead-letter it (reason "parked") and move past it."""
 
     topic: Annotated[str, Field(min_length=1, max_length=249)]
-    partition: Annotated[int, Field(ge=0)]
-    offset: Annotated[int, Field(ge=0)]
+    partition: Annotated[int, Field(ge=0, lt=2**31)]
+    offset: Annotated[int, Field(ge=0, lt=2**63)]
     service: Literal["registration", "matching", "notifications"] | None = None
     """Only this service's consumers; every service consuming the topic if none."""
     operator: Annotated[str, Field(min_length=1, max_length=200)]

@@ -14,7 +14,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts.registration import RegistrationCommand, SignupFormEvent
 from shared.messaging import NotForThisConsumer, UnsafeInput, _peek_ids, strict_json_decoder, tolerant_parser
@@ -75,3 +75,17 @@ async def test_any_header_values_parse(values: list[bytes | None]) -> None:
 
     parsed = await tolerant_parser(record, faststream_default)  # type: ignore[arg-type]
     assert set(parsed) == {f"h{i}" for i in range(len(values))}
+
+
+def test_a_meeting_sequence_mongodb_cannot_store_is_refused_by_the_contract() -> None:
+    """Found by bench/fuzz.py: a meeting's sequence of 30 digits passed the contract, then
+    failed the database write three times before being dead-lettered as a handler error."""
+    import json
+
+    from shared.contracts.matching import MatchingEvent
+    from tests.unit.cli.builders import meeting, scheduled, utc
+
+    event = json.loads(scheduled(meeting("india-2020-m1", utc(2020, 10, 20, 9))).to_bytes())
+    event["payload"]["sequence"] = 123456789012345678901234567890
+    with pytest.raises(ValidationError, match="sequence"):
+        TypeAdapter(MatchingEvent).validate_json(json.dumps(event))
