@@ -73,6 +73,13 @@ class ProgressTracker:
         now = self.clock()
         return [Stuck(t, p, o, round(now - since, 1)) for (t, p), (o, since) in self._on.items() if now - since >= self.stuck_after_s]
 
+    async def report_forever(self, every_s: float = 60.0) -> None:
+        """A service background loop: log each stuck partition, once a minute while it lasts."""
+        while True:
+            await asyncio.sleep(every_s)
+            for stuck in self.stuck():
+                log.error("consumer stuck on one record", topic=stuck.topic, partition=stuck.partition, offset=stuck.offset, for_s=stuck.for_s)
+
     def middleware(self) -> Callable[..., BaseMiddleware]:
         tracker = self
 
@@ -147,17 +154,7 @@ class Health:
 
     async def serve_forever(self) -> None:
         server = _QuietServer(uvicorn.Config(self.asgi, host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False, interface="asgi3"))
-        watch = asyncio.create_task(self._report_stuck())
-        try:
-            await server.serve()
-        finally:
-            watch.cancel()
-
-    async def _report_stuck(self) -> None:
-        while True:
-            await asyncio.sleep(60.0)
-            for stuck in self.tracker.stuck():
-                log.error("consumer stuck on one record", topic=stuck.topic, partition=stuck.partition, offset=stuck.offset, for_s=stuck.for_s)
+        await server.serve()
 
 
 class _QuietServer(uvicorn.Server):

@@ -71,6 +71,7 @@ def build_service(
     subscribe_park_requests(broker, topics(Topic.OPERATOR_COMMANDS), group, service, parked)
     runtime.components["progress"] = tracker
     loop_factories = list(register(runtime)) if register is not None else []
+    loop_factories.append(tracker.report_forever)
     if settings.health_port is not None:
         health = Health(service, broker, runtime.db, tracker, settings.health_host, settings.health_port)
         runtime.components["health"] = health

@@ -38,3 +38,18 @@ def test_an_idle_partition_is_never_stuck_and_a_moving_one_restarts_its_clock() 
     tracker.finished("t", 1)
     clock.now += 10_000
     assert tracker.stuck() == [], "nothing in flight: idle, not stuck"
+
+
+async def test_a_stuck_partition_is_logged_whether_or_not_a_health_port_is_served(caplog) -> None:
+    import asyncio
+    import logging
+
+    clock = Clock()
+    tracker = ProgressTracker(stuck_after_s=1, clock=clock)
+    tracker.started("t", 2, 7)
+    clock.now += 5
+    with caplog.at_level(logging.ERROR):
+        task = asyncio.create_task(tracker.report_forever(every_s=0.01))
+        await asyncio.sleep(0.05)
+        task.cancel()
+    assert "consumer stuck on one record" in caplog.text and "'offset': 7" in caplog.text
