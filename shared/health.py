@@ -128,7 +128,7 @@ class Health:
             running = bool(consumers) and all(not getattr(c, "_closed", False) for c in consumers)
             if not running:
                 problems.append("consumers")
-            topics = sorted({str(getattr(s, "topic", s)) for s in getattr(subscriber, "topics", [])} or {str(getattr(subscriber, "topic", ""))})
+            topics = sorted(getattr(subscriber, "topic_names_for_subscribe", []))
             subscribers.append({"topics": topics, "consumers": len(consumers), "running": running, "assigned": assigned, "lag": lag})
         stuck = [s.__dict__ for s in self.tracker.stuck()]
         if stuck:

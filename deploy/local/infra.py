@@ -488,7 +488,7 @@ def spawn_service(cfg: Config, name: str) -> bool:
     if running_pid(cfg, name):
         return False
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
-    health_port = _free_port()
+    health_port = free_port()
     argv = [sys.executable, "-m", f"services.{name}"]
     _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)})
     record = json.loads(_pid_file(cfg, name).read_text())
@@ -497,7 +497,8 @@ def spawn_service(cfg: Config, name: str) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nobody listens on now, for a process about to bind it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -17,16 +16,11 @@ from services.registration.use_cases import Registration
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.factories import lombard, signup
+from deploy.local.infra import free_port
 from tests.integration.test_registration import Harness
 from tests.support import eventually, running
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def get(port: int, path: str) -> tuple[int, dict[str, Any]]:
@@ -40,8 +34,18 @@ async def get(port: int, path: str) -> tuple[int, dict[str, Any]]:
     return await asyncio.to_thread(fetch)
 
 
+async def ready_report(port: int) -> dict[str, Any] | None:
+    status, report = await get(port, "/readyz")
+    return report if status == 200 else None
+
+
+async def stuck_report(port: int) -> dict[str, Any] | None:
+    status, report = await get(port, "/readyz")
+    return report if status == 503 and report["stuck"] else None
+
+
 async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _free_port()
+    port = free_port()
     settings = settings.model_copy(update={"health_port": port, "stuck_after_s": 2.0})
     app, runtime = create_app(settings, configure_logs=False)
     async with running(app):
@@ -49,11 +53,7 @@ async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(
         await harness.plan_missions()
         assert (await get(port, "/livez"))[0] == 200
 
-        async def ready() -> dict[str, Any] | None:
-            status, report = await get(port, "/readyz")
-            return report if status == 200 else None
-
-        report = await eventually(ready, 30)
+        report = await eventually(lambda: ready_report(port), 30)
         assert report["database"] == "answers" and report["stuck"] == []
         assert all(s["running"] for s in report["subscribers"]) and any(s["assigned"] for s in report["subscribers"])
 
@@ -69,17 +69,13 @@ async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(
         event = signup(lombard())
         await harness.send(Topic.SIGNUP_FORMS, event)
 
-        async def stuck() -> dict[str, Any] | None:
-            status, report = await get(port, "/readyz")
-            return report if status == 503 and report["stuck"] else None
-
-        report = await eventually(stuck, 30)
+        report = await eventually(lambda: stuck_report(port), 30)
         [held] = report["stuck"]
         assert held["topic"] == harness.topics(Topic.REGISTRATION_COMMANDS) and held["for_s"] >= 2.0 and "stuck" in report["problems"]
 
         outage["on"] = False  # the record goes through on its next retry
         await eventually(lambda: harness._enrolled_and_published(event.id), 60)
-        assert (await eventually(ready, 30))["stuck"] == []
+        assert (await eventually(lambda: ready_report(port), 30))["stuck"] == []
 
 
 async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consumer_moves_on(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +86,7 @@ async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consu
     from tests.integration.test_cli import invoke, ok
     from tests.support import topic_records
 
-    port = _free_port()
+    port = free_port()
     settings = settings.model_copy(update={"health_port": port, "stuck_after_s": 1.0})
     app, runtime = create_app(settings, configure_logs=False)
     async with running(app):
@@ -107,11 +103,7 @@ async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consu
         monkeypatch.setattr(Registration, "apply_signup", never_for_this_one)
         await harness.send(Topic.SIGNUP_FORMS, poisoned)
 
-        async def stuck() -> dict[str, Any] | None:
-            status, report = await get(port, "/readyz")
-            return report["stuck"][0] if status == 503 and report["stuck"] else None
-
-        held = await eventually(stuck, 30)
+        held = (await eventually(lambda: stuck_report(port), 30))["stuck"][0]
         console.out.width = console.err.width = 250
         ok(await invoke(settings, "dlq", "park", held["topic"], str(held["partition"]), str(held["offset"]), "--operator", "luca.verdi", "--reason", "blocks the partition"))
 
@@ -124,10 +116,7 @@ async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consu
         assert int(headers[DLQ_SOURCE_OFFSET]) == held["offset"] and b"luca.verdi" in headers[DLQ_ERRORS]
         assert json.loads(dead.value)["id"] == str(poisoned.id), "the original bytes, copied whole"
 
-        async def ready() -> bool:
-            return (await get(port, "/readyz"))[0] == 200
-
-        await eventually(ready, 30)
+        await eventually(lambda: ready_report(port), 30)
         after = signup(lombard(company_name="Bloccata S.r.l."))  # the same company: the same partition, which moved on
         await harness.send(Topic.SIGNUP_FORMS, after)
         await eventually(lambda: harness._enrolled_and_published(after.id), 30)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +23,7 @@ pytestmark = pytest.mark.integration
 def own_server(real_servers: infra.Config, tmp_path: Path) -> Iterator[infra.Config]:
     if shutil.which("mongod"):
         pytest.skip("a mongod on PATH wins over the embedded server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = infra.free_port()
     cfg = dataclasses.replace(real_servers, run_dir=tmp_path, mongo_url=f"mongodb://127.0.0.1:{port}", mongo_url_explicit=False)
     yield cfg
     infra.stop(cfg, "mongo")
