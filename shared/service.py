@@ -21,7 +21,7 @@ from shared.contracts.topics import Topic, TopicNames
 from shared.health import Health, ProgressTracker
 from shared.parking import ParkedRecords, subscribe_park_requests
 from shared.logging import configure_logging, get_logger
-from shared.messaging import DeadLetterPolicy, create_broker, group_id
+from shared.messaging import TRANSIENT_ERRORS, DeadLetterPolicy, create_broker, group_id
 from shared.mongo import IndexSpec, create_client, ensure_indexes
 from shared.settings import Settings
 
@@ -129,6 +129,9 @@ async def _guarded(loop: BackgroundLoop, runtime: Runtime) -> None:
             return
         except asyncio.CancelledError:
             raise
+        except TRANSIENT_ERRORS as outage:
+            log.warning("background loop hit an outage; restarting", loop=_name(loop), error=repr(outage))
+            await asyncio.sleep(1.0)
         except Exception:
             log.exception("background loop failed; restarting", loop=_name(loop))
             await asyncio.sleep(1.0)

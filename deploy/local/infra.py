@@ -479,18 +479,19 @@ def start_service(cfg: Config, name: str) -> str:
     return "started"
 
 
-def spawn_service(cfg: Config, name: str) -> bool:
+def spawn_service(cfg: Config, name: str, env: dict[str, str] | None = None) -> bool:
     """Start the service's process without waiting for it; False if it was already running.
 
     Several services spawned first and awaited afterwards start in parallel: most of a
-    start is imports, which the machine's cores can do side by side.
+    start is imports, which the machine's cores can do side by side. ``env`` adds to this
+    process's environment (OUTGOING_* settings for the service).
     """
     if running_pid(cfg, name):
         return False
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
     health_port = free_port()
     argv = [sys.executable, "-m", f"services.{name}"]
-    _spawn(cfg, name, argv, marker=f"services.{name}", env={"OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)})
+    _spawn(cfg, name, argv, marker=f"services.{name}", env={**(env or {}), "OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)})
     record = json.loads(_pid_file(cfg, name).read_text())
     record |= {"instance": instance, "health_port": health_port}
     _pid_file(cfg, name).write_text(json.dumps(record))

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts.missions import Mission
 from shared.contracts.registration import CompanyProfile
-from shared.messaging import Contention
+from shared.messaging import Contention, PermanentFailure
 from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
 
@@ -57,6 +58,13 @@ OWNER_KEYS = {MISSION_STATES: lambda doc: str(doc["_id"])}
 """Every outbox belongs to a mission document: its id is the partition key of its writer."""
 
 DUPLICATE_KEY = 11000
+
+MAX_STATE_BYTES = 16 * 2**20 - 64 * 2**10
+"""MongoDB's document limit (16 MiB), less room for the server's own overhead."""
+
+
+class MissionStateTooLarge(PermanentFailure):
+    """A mission whose state no longer fits one document: an operator must split it."""
 
 
 def _now() -> datetime:
@@ -142,12 +150,9 @@ class MatchingStore(TouchedDocuments):
         doc = await self.db[MISSION_STATES].find_one({"_id": mission_id})
         return doc or {"_id": mission_id, "version": 0, APPLIED: [], OUTBOX: []}
 
-    async def save_mission_state(self, doc: dict[str, Any], expected_version: int, event_id: str, outbox: list[dict[str, Any]]) -> None:
-        """Replace the document the writer read, appending its events.
-
-        Conditional on the version read: a second writer (during a Kafka rebalance) makes
-        this one retry with fresh state instead of overwriting what the other stored.
-        """
+    def next_mission_state(self, doc: dict[str, Any], expected_version: int, event_id: str, outbox: list[dict[str, Any]]) -> dict[str, Any]:
+        """The document a writer will store, refused before anything is written if MongoDB
+        could not store it: the bookings of a new agenda go in before the state does."""
         new = {
             **doc,
             "version": expected_version + 1,
@@ -155,16 +160,31 @@ class MatchingStore(TouchedDocuments):
             OUTBOX: [*(doc.get(OUTBOX) or []), *outbox],
             "updated_at": _now(),
         }
+        size = len(bson.encode(new, codec_options=self.db.codec_options))
+        if size > MAX_STATE_BYTES:
+            raise MissionStateTooLarge(
+                f"mission {doc['_id']}: its state would take {size / 2**20:.1f} MiB, over the {MAX_STATE_BYTES / 2**20:.0f} MiB a "
+                f"MongoDB document may hold ({len(new.get('agenda') or {})} meetings, {len(new.get('participants') or {})} participants); "
+                "split the mission or lower its meetings per company"
+            )
+        return new
+
+    async def save_mission_state(self, new: dict[str, Any], expected_version: int) -> None:
+        """Replace the document the writer read with ``next_mission_state``'s.
+
+        Conditional on the version read: a second writer (during a Kafka rebalance) makes
+        this one retry with fresh state instead of overwriting what the other stored.
+        """
         if expected_version == 0:
             try:
                 await self.db[MISSION_STATES].insert_one(new)
             except DuplicateKeyError:
-                raise Contention(f"mission {doc['_id']} was created by another writer") from None
+                raise Contention(f"mission {new['_id']} was created by another writer") from None
         else:
-            result = await self.db[MISSION_STATES].replace_one({"_id": doc["_id"], "version": expected_version}, new)
+            result = await self.db[MISSION_STATES].replace_one({"_id": new["_id"], "version": expected_version}, new)
             if result.matched_count == 0:
-                raise Contention(f"mission {doc['_id']} changed under this writer")
-        self.touch(MISSION_STATES, doc["_id"])
+                raise Contention(f"mission {new['_id']} changed under this writer")
+        self.touch(MISSION_STATES, new["_id"])
 
     # ------------------------------------------------------------ bookings
 

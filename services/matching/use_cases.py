@@ -141,17 +141,22 @@ class Matching:
         replan = apply_input(doc, event)
         outbox: list[dict[str, Any]] = []
         changes: list[Change] = []
+        bookings: list[Booking] | None = None
         if replan and doc.get("scheduled"):
             mission = await self.store.mission(mission_id)
             if mission is None:
                 log.warning("mission not in the catalogue yet; planned when its definition arrives", mission_id=mission_id)
             else:
-                changes, outbox = await self._replan(doc, event, mission)
-        await self.store.save_mission_state(doc, expected, str(event.id), outbox)
+                changes, outbox, bookings = await self._replan(doc, event, mission)
+        new = self.store.next_mission_state(doc, expected, str(event.id), outbox)
+        if bookings is not None:
+            await self.store.reconcile_bookings(mission_id, bookings)
+        await self.store.save_mission_state(new, expected)
         await self._complete_side_effects(doc, changes)
         await self._chase_missing_profiles(doc, event)
 
-    async def _replan(self, doc: dict[str, Any], event: MissionCommand, mission: Any) -> tuple[list[Change], list[dict[str, Any]]]:
+    async def _replan(self, doc: dict[str, Any], event: MissionCommand, mission: Any) -> tuple[list[Change], list[dict[str, Any]], list[Booking]]:
+        """The new agenda in ``doc``, its events, and the bookings it needs (not yet made)."""
         state = await self._mission_state(doc, mission)
         doc["awaiting_profile"] = sorted(cid for cid in enrolled_in(doc) if cid not in state.participants)
         options = doc.get("schedule_options", {})
@@ -178,8 +183,7 @@ class Matching:
             changes=len(plan.changes),
             seconds=summary.seconds,
         )
-        await self.store.reconcile_bookings(mission.mission_id, _bookings(mission.mission_id, plan.agenda.values()))
-        return plan.changes, outbox
+        return plan.changes, outbox, _bookings(mission.mission_id, plan.agenda.values())
 
     async def _complete_side_effects(self, doc: dict[str, Any], changes: list[Change], replay: bool = False) -> None:
         """Idempotent follow-through of a stored decision; a redelivery re-does all of it,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.matching.app import create_app
-from services.matching.store import BOOKINGS, MISSION_STATES, Booking, MatchingStore
+from services.matching.store import BOOKINGS, MAX_STATE_BYTES, MISSION_STATES, Booking, MatchingStore
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import (
@@ -31,7 +31,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.registration import CompanyProfile, CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
 from shared.contracts.topics import Topic, TopicNames
-from shared.messaging import DLQ_REASON, Contention, publish_event
+from shared.messaging import DLQ_ERRORS, DLQ_REASON, Contention, publish_event
 from shared.service import Runtime
 from shared.settings import Settings
 from tests.factories import mission_planned
@@ -348,6 +348,30 @@ async def test_invalid_requests_are_dead_lettered_with_a_reason(service: Harness
     await service.runtime.broker.publish(bad, service.topics(Topic.MEETING_FORMS), key=b"k")
     [record] = await _dlq(service, 1)
     assert record.value == bad and dict(record.headers)[DLQ_REASON] == b"invalid"
+
+
+async def test_a_plan_whose_state_would_pass_the_document_limit_is_refused_before_booking_anyone(service: Harness) -> None:
+    """MongoDB holds at most 16 MiB in one document: roughly 10,000 meetings of one mission.
+    A plan that would pass it is dead-lettered with the reason, and neither its bookings nor
+    its state are written (before, the bookings went in and the save failed after them)."""
+    for n in (1, 2):
+        await service.enroll(lombard_profile(n))
+        await service.enroll(foreign_profile(n))
+    await service.wait_enrolled(4)
+    states = service.db[MISSION_STATES]
+    await states.update_one({"_id": "india-2020"}, {"$set": {"history": "x" * (MAX_STATE_BYTES - 2_000)}})
+    before = await states.find_one({"_id": "india-2020"}, {"version": 1})
+
+    command = await service.schedule(time_limit_s=2)
+
+    [record] = await _dlq(service, 1)
+    headers = dict(record.headers)
+    assert headers[DLQ_REASON] == b"rejected", headers
+    assert str(command.id).encode() in record.value
+    assert b"MiB a MongoDB document may hold" in headers[DLQ_ERRORS]
+    assert await service.db[BOOKINGS].count_documents({"mission_id": "india-2020"}) == 0
+    after = await states.find_one({"_id": "india-2020"}, {"version": 1, "agenda": 1})
+    assert after["version"] == before["version"] and not after.get("agenda")
 
 
 async def _dlq(service: Harness, count: int) -> list[Any]:
