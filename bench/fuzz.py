@@ -5,12 +5,14 @@
 
 For each consumed input (signup forms, meeting forms, operator commands, the catalogue,
 registration's events and contacts, matching's events) it starts from valid events and
-mutates them, seeded, the ways a buggy form or a hostile client would:
+mutates them the ways a buggy form or a hostile client would, every choice drawn from
+hypothesis strategies (seeded with ``--seed``: a run repeats the same mutations):
 
   truncation, nesting thousands deep, huge strings, invalid UTF-8, control characters and
-  NUL, CR/LF, MongoDB operators and dotted keys, wrong types, missing and extra fields,
-  duplicated keys, numbers out of range, and garbage header values (bytes, null, huge);
-  about one case in ten is left valid.
+  NUL, CR/LF, odd Unicode text, MongoDB operators and dotted keys, wrong types (any JSON
+  value, NaN and infinities included), missing and extra fields, duplicated keys, numbers
+  out of range, garbage header values (bytes, null, huge), and garbage keys; about one
+  case in fifteen is left valid.
 
 It produces them all with a plain producer (as kcat would), then checks:
 
@@ -29,13 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import hypothesis
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,7 +66,12 @@ CONSUMERS: dict[Topic, tuple[str, ...]] = {
     Topic.REGISTRATION_EVENTS: ("matching", "notifications"),
     Topic.CONTACTS: ("notifications",),
     Topic.MATCHING_EVENTS: ("notifications",),
+    Topic.REGISTRATION_COMMANDS: ("registration",),
+    Topic.MATCHING_COMMANDS: ("matching",),
 }
+"""Every topic a service consumes, with the services that do: the intake topics above pass
+what they accept on to the command topics, where the real work (and most stalls) would be."""
+PRODUCED_TO = tuple(topic for topic in CONSUMERS if topic not in (Topic.REGISTRATION_COMMANDS, Topic.MATCHING_COMMANDS))
 DLQS = {"registration": Topic.REGISTRATION_DLQ, "matching": Topic.MATCHING_DLQ, "notifications": Topic.NOTIFICATIONS_DLQ}
 
 
@@ -119,7 +129,40 @@ def _get(doc: Any, path: tuple[Any, ...]) -> Any:
     return doc
 
 
-def mutate(raw: bytes, rng: random.Random) -> tuple[str, bytes, list[tuple[str, bytes | None]]]:
+class Draws:
+    """The choices a mutation makes, drawn from hypothesis strategies (so a run is seeded,
+    reproducible, and reaches the values hypothesis is good at: odd Unicode, huge integers,
+    NaN and infinities, nested containers)."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+
+    def choice(self, options: Any) -> Any:
+        return self.data.draw(st.sampled_from(list(options)))
+
+    def randrange(self, low: int, high: int | None = None) -> int:
+        low, high = (0, low) if high is None else (low, high)
+        return self.data.draw(st.integers(low, max(low, high - 1)))
+
+    def randbytes(self, n: int) -> bytes:
+        return self.data.draw(st.binary(min_size=n, max_size=n))
+
+    def value(self) -> Any:
+        return self.data.draw(JSON_VALUES)
+
+    def text(self) -> str:
+        return self.data.draw(st.text(min_size=1, max_size=40))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+"""Any JSON value, and some that JSON cannot say (NaN, infinities, integers of any size)."""
+
+
+def mutate(raw: bytes, rng: Draws) -> tuple[str, bytes, list[tuple[str, bytes | None]]]:
     doc = json.loads(raw)
     leaf = rng.choice(_leaves(doc))
     box = _get(doc, rng.choice(_containers(doc)))
@@ -136,29 +179,31 @@ def mutate(raw: bytes, rng: random.Random) -> tuple[str, bytes, list[tuple[str, 
             inner = raw if opener == b"[" else b"1"
             return kind, opener * depth + inner + closer * depth, headers
         case "huge string":
-            size = rng.choice([10_000, 100_000, 300_000]) if rng.random() > 0.02 else 1_030_000
+            size = 1_030_000 if rng.randrange(50) == 0 else rng.choice([10_000, 100_000, 300_000])
             _set(doc, leaf, "x" * size)
         case "invalid UTF-8":
             cut = rng.randrange(len(raw))
             return kind, raw[:cut] + rng.choice([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xfe\xfe"]) + raw[cut:], headers
         case "control characters":
             _set(doc, leaf, "".join(rng.choice(["\x00", "\x07", "\x1b", "\r\n", "\u2028", "a"]) for _ in range(20)))
+        case "odd text":
+            _set(doc, leaf, rng.text())
         case "MongoDB operator":
             box[rng.choice(["$where", "$set", "$gt", "$ne"])] = {"$function": "x"}
         case "dotted key":
             box["profile.company_name"] = "overwritten"
         case "wrong type":
-            _set(doc, leaf, rng.choice([[], {}, 1, -1, True, None, "text", 1.5, [1, 2]]))
+            _set(doc, leaf, rng.value())
         case "missing field":
             if box:
                 del box[rng.choice(list(box))]
         case "extra field":
-            box[f"extra_{rng.randrange(1000)}"] = rng.choice([1, "x", None, {"y": []}])
+            box[f"extra_{rng.randrange(1000)}"] = rng.value()
         case "duplicated key":
             return kind, b'{"id": "duplicate", "type": "x", ' + raw[1:], headers
         case "number out of range":
             text = json.dumps(_set(doc, leaf, 0)).encode()
-            return kind, text.replace(b": 0", rng.choice([b": 1e999999", b": -1e999999", b": 123456789012345678901234567890"]), 1), headers
+            return kind, text.replace(b": 0", rng.choice([b": 1e999999", b": -1e999999", b": 123456789012345678901234567890", b": NaN", b": -Infinity"]), 1), headers
         case "garbage headers":
             headers = [("x-event-id", rng.randbytes(12)), ("x-event-type", None), ("x-correlation-id", b"c" * rng.choice([10, 10_000])), ("\u00e8\u00e8", b"\x00")]
             return kind, raw, headers
@@ -166,9 +211,52 @@ def mutate(raw: bytes, rng: random.Random) -> tuple[str, bytes, list[tuple[str, 
 
 
 MUTATIONS = [
-    "valid", "truncated", "nested", "huge string", "invalid UTF-8", "control characters", "MongoDB operator",
-    "dotted key", "wrong type", "missing field", "extra field", "duplicated key", "number out of range", "garbage headers",
+    "truncated", "nested", "huge string", "invalid UTF-8", "control characters", "odd text", "MongoDB operator",
+    "dotted key", "wrong type", "missing field", "extra field", "duplicated key", "number out of range", "garbage headers", "valid",
 ]
+
+
+@dataclass(frozen=True)
+class Case:
+    topic: Topic
+    kind: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes | None]]
+
+
+CHUNK = 500
+"""Cases generated at a time: the whole run, with its megabyte strings, would not fit in memory."""
+
+
+def generate(cases: int, seed: int) -> Iterator[list[Case]]:
+    """``cases`` mutated events per consumed input, drawn by hypothesis, in chunks.
+
+    The choices are seeded (chunk ``n`` from ``seed`` and ``n``); the seed events' ids are fresh."""
+    for n, start in enumerate(range(0, cases, CHUNK)):
+        yield _chunk(min(CHUNK, cases - start), seed * 10_000 + n)
+
+
+def _chunk(cases: int, seed: int) -> list[Case]:
+    found: list[Case] = []
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(max_examples=cases, database=None, phases=[hypothesis.Phase.generate], deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(st.data())
+    def collect(data: st.DataObject) -> None:
+        draws = Draws(data)
+        i = data.draw(st.integers(0, 99_999))
+        example = []
+        for topic, raw in seeds(i).items():
+            kind, value, headers = mutate(raw, draws)
+            key = data.draw(st.sampled_from([b"k1", b"k2", b"k3"]) | st.binary(min_size=1, max_size=16))
+            example.append(Case(topic, kind, key, value, headers))
+        found.extend(example)  # only whole examples: hypothesis may abandon one part-way
+
+    collect()
+    if len(found) != cases * len(PRODUCED_TO):
+        raise RuntimeError(f"hypothesis generated {len(found) // len(PRODUCED_TO)} cases of the {cases} asked for")
+    return found
 
 
 # ---------------------------------------------------------------- run
@@ -200,7 +288,6 @@ async def _lags(env: Any) -> dict[str, int]:
 
 
 async def run(cases: int, seed: int, timeout_s: float) -> dict[str, Any]:
-    rng = random.Random(seed)
     run_id = f"{seed}{int(time.time()) % 100000}"
     async with environment(run_id, "fuzz") as env:
         for service in SERVICES:
@@ -211,12 +298,10 @@ async def run(cases: int, seed: int, timeout_s: float) -> dict[str, Any]:
             for m in MISSIONS_2020:
                 await producer.send_and_wait(env.topics(Topic.MISSIONS), mission_planned(m).to_bytes(), key=m.mission_id.encode())
             began = time.monotonic()
-            for i in range(cases):
-                for topic, raw in seeds(i).items():
-                    kind, value, headers = mutate(raw, rng)
-                    key = rng.choice([b"k1", b"k2", b"k3", rng.randbytes(8)])
-                    await producer.send(env.topics(topic), value, key=key, headers=headers)
-                    produced[(topic.value, kind)] += 1
+            for chunk in generate(cases, seed):
+                for case in chunk:
+                    await producer.send(env.topics(case.topic), case.value, key=case.key, headers=case.headers)
+                    produced[(case.topic.value, case.kind)] += 1
             await producer.flush()
             sent_s = time.monotonic() - began
         finally:
@@ -237,7 +322,7 @@ async def run(cases: int, seed: int, timeout_s: float) -> dict[str, Any]:
                 dead[f"{service}: {reason.decode() if reason else '(none)'}"] += 1
                 unexplained += reason is None
         return {
-            "cases_per_input": cases, "inputs": len(CONSUMERS), "records": sum(produced.values()), "produce_s": round(sent_s, 1),
+            "cases_per_input": cases, "inputs": len(PRODUCED_TO), "records": sum(produced.values()), "produce_s": round(sent_s, 1),
             "drained_s": round(drained_s, 1), "stalled_groups": {g: lag for g, lag in lags.items() if lag}, "crashed": crashed,
             "dead_lettered": dict(dead), "dead_letters_without_reason": unexplained,
             "mutations": dict(Counter(kind for (_, kind), n in produced.items() for _ in range(n))),

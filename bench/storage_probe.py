@@ -56,6 +56,13 @@ async def probe(url: str, docs: int, lookups: int) -> dict[str, Any]:
             by_key.append(time.perf_counter() - t)
         figures["find_one by _id"] = _ms(by_id)
         figures["find_one by unique secondary"] = _ms(by_key)
+        conditional = []
+        for n in range(min(lookups, 500)):
+            i = (n * 7919) % docs
+            t = time.perf_counter()
+            await coll.update_one({"_id": f"c{i}", "natural_key": f"k{i}"}, {"$set": {"seen": n}})
+            conditional.append(time.perf_counter() - t)
+        figures["update_one by _id and one more field"] = _ms(conditional)
 
         await db.counter.insert_one({"_id": 1, "n": 0, "v": 0})
         clients = [AsyncMongoClient(url) for _ in range(8)]

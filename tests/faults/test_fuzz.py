@@ -19,9 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 async def test_the_short_fuzz_run_stalls_nothing_crashes_nothing_and_explains_every_dead_letter(real_servers: infra.Config) -> None:
     result = await run(cases=25, seed=11, timeout_s=400)
 
-    assert result["records"] == 25 * result["inputs"]
     assert result["stalled_groups"] == {}, result
     assert result["crashed"] == [], result
     assert result["dead_letters_without_reason"] == 0, result
-    assert sum(result["dead_lettered"].values()) > 0, "no case was hostile enough to be dead-lettered"
-    assert result["mutations"].get("valid", 0) < result["records"], result
+    assert {key.split(":")[0] for key in result["dead_lettered"]} == {"registration", "matching", "notifications"}, "a service dead-lettered nothing"

@@ -43,3 +43,24 @@ def test_its_data_survives_a_restart(own_server: infra.Config) -> None:
         assert any(ix["key"] == {"n": 1} and ix.get("unique") for ix in client.kept.things.list_indexes())
         version = client.admin.command("buildInfo")["version"]
     assert version.startswith("5.0"), "the launcher reports MongoDB 5.0 (wire 13), which PyMongo accepts"
+
+
+def test_a_query_on_id_and_more_conditions_keeps_mongodb_semantics(real_servers: infra.Config) -> None:
+    """The local server reads ``{_id, …}`` by ``_id`` (OutgoingMongoServer.java); what matches must not change."""
+    with MongoClient(real_servers.mongo_url, serverSelectionTimeoutMS=5000) as client:
+        things = client[f"idfirst_{infra.free_port()}"].things
+        try:
+            things.insert_many([{"_id": f"t{i}", "state": "pending", "n": i} for i in range(50)] + [{"_id": 7, "state": "pending"}])
+            assert things.update_one({"_id": "t1", "state": "pending"}, {"$set": {"state": "fired"}}).modified_count == 1
+            assert things.update_one({"_id": "t1", "state": "pending"}, {"$set": {"state": "fired"}}).matched_count == 0
+            assert things.find_one_and_update({"_id": "t2", "n": {"$gte": 2}}, {"$set": {"x": 1}}) is not None
+            assert things.find_one_and_update({"_id": "t2", "n": {"$gt": 2}}, {"$set": {"x": 2}}) is None
+            assert things.count_documents({"_id": "t1", "state": "fired"}) == 1
+            assert things.count_documents({"_id": "absent", "state": "pending"}) == 0
+            assert things.count_documents({"_id": 7.0, "state": "pending"}) == 1, "numbers compare by value, as in MongoDB"
+            assert things.count_documents({"_id": {"$in": ["t3", "t4"]}, "state": "pending"}) == 2
+            assert things.count_documents({"_id": "t3", "$or": [{"n": 3}, {"n": 99}]}) == 1
+            assert things.delete_one({"_id": "t5", "n": 6}).deleted_count == 0
+            assert things.delete_one({"_id": "t5", "n": 5}).deleted_count == 1
+        finally:
+            things.database.client.drop_database(things.database.name)
