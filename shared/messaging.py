@@ -247,7 +247,12 @@ async def tolerant_parser(record: Any, original: Callable[[Any], Awaitable[Strea
         return await original(record)
     except (UnicodeDecodeError, AttributeError):
         readable = [(key, (value or b"").decode("utf-8", "replace").encode()) for key, value in record.headers]
-        return await original(dataclasses.replace(record, headers=readable))
+        copy = dataclasses.replace(record, headers=readable)
+        # FastStream hangs the consumer that fetched the record on it, and commits through
+        # it; without it the copy's commit went to no consumer and its offset stayed behind.
+        if hasattr(record, "consumer"):
+            copy.consumer = record.consumer
+        return await original(copy)
 
 
 # ---------------------------------------------------------------- middlewares

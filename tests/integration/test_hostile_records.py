@@ -14,7 +14,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.contracts.topics import Topic
-from shared.messaging import DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_TOPIC, DLQ_TRUNCATED, DLQ_TRUNCATED_BODY
+from shared.kafka import admin_client
+from shared.messaging import GROUP_TOPIC_SEPARATOR, DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_TOPIC, DLQ_TRUNCATED, DLQ_TRUNCATED_BODY
 from shared.settings import Settings
 from tests.factories import lombard, signup, valid_partita_iva
 from tests.integration.test_registration import Harness, service  # noqa: F401  (the running service fixture)
@@ -86,3 +87,25 @@ async def test_no_record_stalls_the_signup_consumer(service: Harness) -> None:  
 
 def _headers(record: Any) -> dict[str, str]:
     return {k: (v or b"").decode(errors="replace") for k, v in record.headers or ()}
+
+
+async def test_a_valid_signup_with_garbage_header_values_is_registered_and_committed(service: Harness) -> None:  # noqa: F811
+    """Header values that are not UTF-8 make the parser copy the record; the copy must still
+    commit through the consumer that fetched it (a fuzzer find: the offset stayed behind)."""
+    valid = signup(lombard(company_name="Intestazioni Strane S.r.l.", partita_iva=valid_partita_iva("0666666666")))
+    topic = service.topics(Topic.SIGNUP_FORMS)
+    garbage = [("x-event-id", b"\xff\xfe\xfd"), ("x-event-type", None), ("x-correlation-id", b"c" * 10_000)]
+    [offset] = await produce(service.settings, topic, [(valid.to_bytes(), garbage)])
+
+    async def registered() -> bool:
+        return any(e["type"] == "enrollment.confirmed.v1" and e["causation_id"] == str(valid.id) for e in await service.events())
+
+    await eventually(registered, 60)
+    group = f"{service.settings.topic_prefix}.registration{GROUP_TOPIC_SEPARATOR}{topic}"
+
+    async def committed_past_it() -> bool:
+        async with admin_client(service.settings) as admin:
+            offsets = await admin.list_consumer_group_offsets(group)
+        return any(tp.topic == topic and meta.offset > offset for tp, meta in offsets.items())
+
+    await eventually(committed_past_it, 30)
