@@ -69,6 +69,7 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.pipeline import _to_the_end  # noqa: E402
 from deploy.local import infra  # noqa: E402
 from outgoing_cli.demo.mail_sink import NOTIFICATION_HEADER, LocalSmtpServer  # noqa: E402
 from outgoing_cli.demo.population import Population, followup_answers, generate  # noqa: E402
@@ -391,6 +392,7 @@ class Run:
                 self.log(f"  {label}: {value} of {target} after {self.stage_seconds[label]:.0f} s")
                 return value
             await asyncio.sleep(1.0)
+        self.log(f"  problem: stage '{label}' did not finish")
         self.problems.append(f"stage '{label}' did not finish: {value} of {target} after {self.plan.stage_timeout_s:.0f} s")
         self.log(f"  {label}: STUCK at {value} of {target}")
         return value
@@ -444,6 +446,7 @@ class Run:
                 self.problems.append(f"fault '{fault}' could not be played: {error!r}")
             record["took_s"] = round(time.monotonic() - began, 1)
             self.faults_done.append(record)
+            self.log(f"           {json.dumps({k: v for k, v in record.items() if k not in ('fault', 'at_s', 'stage')})}")
 
     async def inject(self, fault: Fault) -> dict[str, Any]:
         cluster = self.cluster
@@ -863,7 +866,7 @@ async def run(plan: Plan, run_dir: Path, keep: bool = False, log: Callable[[str]
         if suite.producer is not None:
             with contextlib.suppress(Exception):
                 await suite.producer.stop()
-        await asyncio.to_thread(cluster.stop_everything)
+        await _to_the_end(asyncio.to_thread(cluster.stop_everything))  # even when interrupted
         mailbox.stop()
         if not keep and not suite.problems:
             shutil.rmtree(run_dir, ignore_errors=True)
