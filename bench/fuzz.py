@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,8 +265,6 @@ def _chunk(cases: int, seed: int) -> list[Case]:
 
 async def _lags(env: Any) -> dict[str, int]:
     """Per consumer group of the services: records on its topics not yet committed past."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap)
     await consumer.start()
     lags: dict[str, int] = {}
