@@ -84,14 +84,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from outgoing_cli.demo.mail_sink import NOTIFICATION_HEADER, LocalSmtpServer  # noqa: E402
-from services.registration.domain.companies import (  # noqa: E402
-    company_id_for,
-    enrollment_id_for,
-    natural_key,
-    profile_of,
-)
+from services.registration.domain.aggregates import Company, Enrollment, SignupDecision  # noqa: E402
+from services.registration.domain.companies import company_id_for, enrollment_id_for, natural_key  # noqa: E402
+from services.registration.domain.eligibility import Verdict  # noqa: E402
 from services.registration.domain.partita_iva import check_digit  # noqa: E402
-from services.registration.store import COMPANIES, ENROLLMENTS, INDEXES, MISSIONS, SIGNUPS  # noqa: E402
+from services.registration.store import (  # noqa: E402
+    COMPANIES,
+    ENROLLMENTS,
+    INDEXES,
+    MISSIONS,
+    SIGNUPS,
+    company_document,
+    decision_document,
+    enrollment_document,
+)
 from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
 from shared.contracts.missions import MissionPlanned  # noqa: E402
 from shared.contracts.registration import CompanySignupSubmitted, LombardApplicant, Signup  # noqa: E402
@@ -153,53 +159,20 @@ def make_items(base: int, count: int, run: str) -> list[Item]:
 
 
 def stored_documents(item: Item, instance: str) -> dict[str, dict[str, Any]]:
-    """The three documents registration keeps for an accepted signup, after its outbox flush.
-
-    Field for field as RegistrationStore.record_decision / create_company /
-    confirm_enrollment write them (services/registration/store.py, use_cases.py).
-    """
-    applicant = item.event.payload.applicant
-    key = natural_key(applicant)
-    company_id = company_id_for(key)
-    event_id = str(item.event.id)
+    """The three documents registration keeps for an accepted signup, after its outbox flush:
+    made by its own aggregates and codecs, as its store saves them on insert."""
+    event = item.event
+    company_id = company_id_for(natural_key(event.payload.applicant))
     now = datetime.now(UTC)
-    decision = {
-        "_id": event_id,
-        "kind": item.event.type,
-        "company_id": company_id,
-        "role": applicant.role,
-        "outcome": "accepted",
-        "violations": [],
-        "eligible_missions": [MISSION_ID],
-        "decided_by": instance,
-        "applicant": applicant.model_dump(mode="json"),
-        "outbox": [],
-        "decided_at": now,
-    }
-    company = {
-        "_id": company_id,
-        "natural_key": key,
-        "status": "active",
-        "profile": profile_of(company_id, applicant).model_dump(mode="json"),
-        "contact": applicant.contact.model_dump(mode="json"),
-        "version": 1,
-        "applied_events": [event_id],
-        "outbox": [],
-        "created_at": now,
-        "updated_at": now,
-    }
-    enrollment = {
-        "_id": enrollment_id_for(company_id, MISSION_ID),
-        "company_id": company_id,
-        "mission_id": MISSION_ID,
-        "role": applicant.role,
-        "override": None,
-        "status": "confirmed",
-        "applied_events": [event_id],
-        "outbox": [],
-        "updated_at": now,
-    }
-    return {SIGNUPS: decision, COMPANIES: company, ENROLLMENTS: enrollment}
+
+    def saved(aggregate: Any, to_document: Any) -> dict[str, Any]:
+        state = {k: v for k, v in to_document(aggregate).items() if v is not None}
+        return {"_id": aggregate.id, **state, "version": 1, "applied_events": [str(event.id)], "outbox": [], "created_at": now, "updated_at": now}
+
+    decision = SignupDecision.decide(event, Verdict([], [], [MISSION_ID]), instance)
+    company = Company.register(None, event, event.payload.applicant)
+    enrollment = Enrollment.confirm(None, event, company_id, MISSION_ID, event.payload.applicant.role, None)
+    return {SIGNUPS: saved(decision, decision_document), COMPANIES: saved(company, company_document), ENROLLMENTS: saved(enrollment, enrollment_document)}
 
 
 def shape(doc: Any) -> Any:
