@@ -14,6 +14,10 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
 
 
+class Refused(Exception):
+    """A command the aggregate will never accept, whatever the retries: dead-lettered with this reason."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     """An event to publish on ``topic`` under ``key``; no event is a tombstone, which

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import bson
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -44,6 +45,12 @@ class Saved(Generic[A]):
     written: bool
 
 
+@dataclass(frozen=True)
+class Prepared:
+    state: dict[str, Any]
+    entries: list[dict[str, Any]]
+
+
 def outbox_entry(recorded: Recorded) -> dict[str, Any]:
     if recorded.event is None:
         return tombstone(recorded.topic, recorded.key)
@@ -62,15 +69,27 @@ class AggregateCollection(Generic[A]):
         to_document: Callable[[A], dict[str, Any]],
         from_document: Callable[[dict[str, Any]], A],
         touched: TouchedDocuments,
+        applied_kept: int = APPLIED_KEPT,
+        max_bytes: int | None = None,
+        too_large: Callable[[A, int], Exception] | None = None,
     ) -> None:
         self.collection = db[name]
         self.name = name
         self.to_document = to_document
         self.from_document = from_document
         self.touched = touched
+        self.applied_kept = applied_kept
+        self.max_bytes = max_bytes
+        self.too_large = too_large or (lambda aggregate, size: ValueError(f"{name} {aggregate.id}: {size} bytes, over {max_bytes}"))
+        self._leftover_bytes: dict[str, int] = {}
 
     async def get(self, aggregate_id: str) -> A | None:
-        doc = await self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 0})
+        if self.max_bytes is None:
+            doc = await self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 0})
+        else:  # its unpublished entries count towards the document's size too
+            doc = await self.collection.find_one({"_id": aggregate_id})
+            if doc is not None:
+                self._leftover_bytes[aggregate_id] = len(bson.encode({OUTBOX: doc.pop(OUTBOX, None) or []}))
         return self._loaded(doc) if doc is not None else None
 
     async def find(self, query: dict[str, Any]) -> list[A]:
@@ -94,10 +113,22 @@ class AggregateCollection(Generic[A]):
                 continue
         raise Contention(f"{self.name} {aggregate_id} kept changing under this update")
 
-    async def save(self, aggregate: A) -> Saved[A]:
+    def prepare(self, aggregate: A) -> Prepared:
+        """The write ``save`` will make; refused here, before anything is written, if the
+        document would pass ``max_bytes``."""
+        prepared = Prepared(self.to_document(aggregate), [outbox_entry(r) for r in aggregate.recorded])
+        if self.max_bytes is not None:
+            applied = [*aggregate.applied, *aggregate.newly_applied][-self.applied_kept :]
+            doc = {"_id": aggregate.id, **prepared.state, "version": 0, APPLIED: applied, OUTBOX: prepared.entries, "updated_at": datetime.now(UTC)}
+            size = len(bson.encode(doc)) + self._leftover_bytes.get(aggregate.id, 0)
+            if size > self.max_bytes:
+                raise self.too_large(aggregate, size)
+        return prepared
+
+    async def save(self, aggregate: A, prepared: Prepared | None = None) -> Saved[A]:
         """Raises Conflict when another writer got there first."""
-        state = self.to_document(aggregate)
-        entries = [outbox_entry(r) for r in aggregate.recorded]
+        prepared = prepared or self.prepare(aggregate)
+        state, entries = prepared.state, prepared.entries
         now = datetime.now(UTC)
         if aggregate.version is None:
             doc = {k: v for k, v in state.items() if v is not None}
@@ -115,7 +146,7 @@ class AggregateCollection(Generic[A]):
     async def _update(self, aggregate: A, state: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> None:
         push: dict[str, Any] = {}
         if aggregate.newly_applied:
-            push[APPLIED] = {"$each": aggregate.newly_applied, "$slice": -APPLIED_KEPT}
+            push[APPLIED] = {"$each": aggregate.newly_applied, "$slice": -self.applied_kept}
         if entries:
             push[OUTBOX] = {"$each": entries}
         version = aggregate.version or 0

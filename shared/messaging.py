@@ -38,6 +38,7 @@ from faststream.message import StreamMessage
 from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
 
+from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
 from shared.contracts.envelope import Envelope, find_mongo_operator
 from shared.logging import get_logger
@@ -333,7 +334,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 errors = [{"loc": error.path, "type": "mongo_operator", "msg": str(error)}]
                 await self._dead_letter(msg, "unsafe-input", errors + (_validation_errors(error.validation) if error.validation else []))
                 return None
-            except PermanentFailure as error:
+            except (PermanentFailure, Refused) as error:
                 await self._dead_letter(msg, "rejected", [{"msg": str(error)}])
                 return None
             except TRANSIENT_ERRORS as error:

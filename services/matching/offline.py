@@ -100,14 +100,15 @@ def to_domain(raw: InstanceIn) -> Instance:
     )
 
 
-def _utc(moment: Any) -> str:
+def _iso_utc(moment: Any) -> str:
+    """An aware time as the fixtures write it: ``2020-10-20T09:00:00Z``."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_json(instance: Instance, previous: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON document for an instance: what the fixtures and the benches write."""
     document: dict[str, Any] = {
-        "slots": [{"id": s.id, "start": _utc(s.start), "end": _utc(s.end)} for s in instance.slots],
+        "slots": [{"id": s.id, "start": _iso_utc(s.start), "end": _iso_utc(s.end)} for s in instance.slots],
         "capacity": instance.capacity if isinstance(instance.capacity, int) else dict(instance.capacity),
         "participants": [
             {"id": p.id, "timezone": p.timezone, "forbidden_slots": sorted(p.forbidden_slots),

@@ -32,8 +32,7 @@ from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
 from services.notifications.rendering import Renderer
 from services.notifications.domain.unconfirmed import policy_for
-from services.notifications.smtp import Mailer, PermanentFailure, TemporaryFailure
-from services.notifications.smtp import UnconfirmedSend as UnconfirmedSmtpSend
+from services.notifications.smtp import Mailer, PermanentSmtpError, TemporarySmtpError, UnconfirmedSmtpSend
 from services.notifications.store import DELIVERIES, NotificationStore
 from shared.contracts.matching import FollowUpDue, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
@@ -207,23 +206,21 @@ class Deliverer:
         if last is not None and last["state"] == "permanent":
             await self._fail(plan, "permanent_smtp_error", last.get("detail", ""), len(attempts), last.get("code"))
             return
+        superseded = planning.superseded(plan, await self.store.meeting(plan.meeting_id))
+        if superseded and await self.store.erased_at(plan.company_id) is None:
+            await self.store.record(plan.notification_id, {**_summary(plan), "state": "superseded", "reason": superseded})
+            return
         try:
             message, language, address = await self._compose(plan, item)
         except Undeliverable as failure:
             await self._fail(plan, failure.reason, failure.detail, len(attempts))
             return
-        if message is None:
-            await self.store.record(plan.notification_id, {**_summary(plan), "state": "superseded", "reason": language})
-            return
         await self._send(plan, message, language, address, len(attempts) + 1)
 
     async def _compose(self, plan: Plan, item: ClaimedTimer) -> tuple[Any, str, str]:
-        """The message to send; (None, reason, "") when the notification is superseded."""
+        """The message to send, its language and its address."""
         if await self.store.erased_at(plan.company_id) is not None:
             raise Undeliverable("no_contact", "the company was erased")
-        reason = planning.superseded(plan, await self.store.meeting(plan.meeting_id))
-        if reason:
-            return None, reason, ""
         contact = await self.store.contact(plan.company_id)
         company = await self.store.company(plan.company_id)
         partner_id = partner_of(plan.details.get("meeting") or plan.details.get("followup") or {}, plan.company_id)
@@ -284,14 +281,14 @@ class Deliverer:
         except UnconfirmedSmtpSend as failure:
             log.warning("send not confirmed by the mail server", notification_id=plan.notification_id, attempt=n, detail=_redacted(failure.detail))
             raise RetryAt(self.clock(), "unconfirmed send") from None  # the attempt stays "sending": the next firing applies the policy
-        except TemporaryFailure as failure:
+        except TemporarySmtpError as failure:
             await self.store.finish_attempt(plan.notification_id, n, {"state": "temporary", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()})
             if n >= self.policy.send_attempts:
                 await self._fail(plan, "retries_exhausted", failure.detail, n, failure.code)
                 return
             await self.store.record(plan.notification_id, {"state": "retrying", "last_error": failure.detail})
             raise RetryAt(self.clock() + self.policy.backoff(self.policy.send_backoff_s, n), f"temporary SMTP failure {failure.code}") from None
-        except PermanentFailure as failure:
+        except PermanentSmtpError as failure:
             await self.store.finish_attempt(plan.notification_id, n, {"state": "permanent", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()})
             await self._fail(plan, "permanent_smtp_error", failure.detail, n, failure.code)
             return

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from shared.aggregate import Aggregate, Recorded
-from shared.aggregate_store import AggregateCollection, Conflict, Saved
+from shared.aggregate_store import AggregateCollection, Conflict, Prepared, Saved
 from shared.outbox import TouchedDocuments
 
 A = TypeVar("A", bound=Aggregate)
@@ -27,6 +27,9 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
         from_document: Callable[[dict[str, Any]], A],
         touched: TouchedDocuments,
         published: list[Recorded],
+        applied_kept: int = 1000,
+        max_bytes: int | None = None,
+        too_large: Callable[[A, int], Exception] | None = None,
     ) -> None:
         self.name = name
         self.to_document = to_document
@@ -35,6 +38,10 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
         self.docs: dict[str, dict[str, Any]] = {}
         self.published = published
         self.writes = 0
+        self.applied_kept = applied_kept
+        self.max_bytes = max_bytes
+        self.too_large = too_large or (lambda aggregate, size: ValueError(f"{name} {aggregate.id}: {size} bytes"))
+        self._leftover_bytes: dict[str, int] = {}
         self._interference: dict[str, int] = {}
 
     def interfere(self, aggregate_id: str, times: int = 1) -> None:
@@ -48,7 +55,8 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
     async def find(self, query: dict[str, Any]) -> list[A]:
         return [self._loaded(copy.deepcopy(d)) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
 
-    async def save(self, aggregate: A) -> Saved[A]:
+    async def save(self, aggregate: A, prepared: Prepared | None = None) -> Saved[A]:
+        self.prepare(aggregate)  # the same refusals as the real store
         if self._interference.get(aggregate.id, 0) > 0:
             self._interference[aggregate.id] -= 1
             if aggregate.id in self.docs:
@@ -62,7 +70,7 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
             raise Conflict(f"{self.name} {aggregate.id} changed since version {aggregate.version}")
         doc = {"_id": aggregate.id, **self._state(aggregate)}
         doc["version"] = (aggregate.version or 0) + 1
-        doc["applied_events"] = [*(stored or {}).get("applied_events", []), *aggregate.newly_applied][-1000:]
+        doc["applied_events"] = [*(stored or {}).get("applied_events", []), *aggregate.newly_applied][-self.applied_kept :]
         self.docs[aggregate.id] = doc
         self.writes += 1
         self.published.extend(aggregate.recorded)
