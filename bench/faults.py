@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +325,7 @@ def compare(label: str, expected: set[str], announced: dict[str, set[str]], prob
 
 
 def parse_time(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -756,7 +757,7 @@ class Run:
         clashes = []
         for company, slots in by_company.items():
             slots.sort()
-            clashes += [(company, a[2], b[2]) for a, b in zip(slots, slots[1:], strict=False) if b[0] < a[1]]
+            clashes += [(company, a[2], b[2]) for a, b in pairwise(slots) if b[0] < a[1]]
         if clashes:
             problems.append(f"double booking on the agendas: {len(clashes)}, e.g. {clashes[:2]}")
         bookings = await match["bookings"].find({}).to_list()
@@ -835,7 +836,7 @@ class Run:
 async def run(plan: Plan, run_dir: Path, keep: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Play the plan on a private cluster; the result's ``problems`` is empty when everything held."""
     name = f"faults{datetime.now(UTC):%H%M%S}"
-    run_dir = run_dir.resolve()
+    run_dir = run_dir.resolve()  # noqa: ASYNC240 - once, before anything runs on the loop
     mailbox = Mailbox().start()
     cluster = Cluster.create(run_dir, name, mailbox.port, log)
     population = population_for(plan)

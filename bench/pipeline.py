@@ -254,7 +254,9 @@ class Environment:
         path = self.log_path(service)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as log_file:  # a file, not a pipe: an unread pipe would block the service
-            process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(  # noqa: ASYNC220 - Popen only forks; stop_services() waits on it, off the loop
+                [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            )
         self.processes[service] = process
         _CHILDREN.add(process)
         deadline = time.monotonic() + timeout_s
@@ -741,9 +743,8 @@ def print_report(results: dict[str, Any]) -> None:
         for c in checks:
             value = _fmt(c["value"], " s", 2) if c["target"].startswith("(d)") else f"{_fmt(c['value'], '/s', 1)}"
             print(f"{c['target']:<{tw}}  {value:>10}  {'PASS' if c['ok'] else 'MISS'}")
-    if s := (results.get("c_stored") or {}).get("shape_check"):
-        if s != "same":
-            print(f"\nWARNING: pre-loaded documents differ from the service's: {s}")
+    if (s := (results.get("c_stored") or {}).get("shape_check")) and s != "same":
+        print(f"\nWARNING: pre-loaded documents differ from the service's: {s}")
 
 
 def _jsonable(value: Any) -> Any:

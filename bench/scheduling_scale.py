@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.matching.domain.instance import index  # noqa: E402
-from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, greedy_first_come, solve  # noqa: E402
-from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
-from tests.unit.matching.instances import random_mission  # noqa: E402
+from services.matching.domain.instance import index
+from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, greedy_first_come, solve
+from shared.contracts.edition_2020 import MISSIONS_2020
+from tests.unit.matching.instances import random_mission
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pymongo import AsyncMongoClient, IndexModel  # noqa: E402
+from pymongo import AsyncMongoClient, IndexModel
 
 
 def _ms(samples: list[float]) -> str:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from services.matching.domain.scheduling import InstanceError, solve as solve_instance
+from services.matching.domain.scheduling import InstanceError
+from services.matching.domain.scheduling import solve as solve_instance
 from services.matching.offline import parse, schedule_json
 
 app = typer.Typer(no_args_is_help=True)

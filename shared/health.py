@@ -111,7 +111,7 @@ class Health:
         try:
             await asyncio.wait_for(self.db.command("ping"), 2.0)
             database = "answers"
-        except Exception as error:  # any failure to answer is the finding itself
+        except Exception as error:  # noqa: BLE001 - any failure to answer is the finding itself
             database = f"no answer: {type(error).__name__}"
             problems.append("database")
         subscribers = []

@@ -31,7 +31,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError, RequestTimedOutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
@@ -269,7 +275,7 @@ def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
             if isinstance(body, dict):
                 ids = {"event_id": body.get("id"), "correlation_id": body.get("correlation_id"), "event_type": body.get("type")}
         return {k: v[:200] for k, v in ids.items() if isinstance(v, str)}
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort: a log context must never fail the record
         return {}
 
 
@@ -347,7 +353,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 await asyncio.sleep(delay)
             except Exception as error:  # a handler bug must not stall the partition forever
                 handler_failures += 1
-                log.error("handler failed", error=repr(error), attempt=handler_failures, exc_info=True)
+                log.exception("handler failed", error=repr(error), attempt=handler_failures)
                 if handler_failures >= policy.handler_attempts:
                     await self._dead_letter(msg, "handler-error", [{"msg": repr(error)}])
                     return None

@@ -422,13 +422,13 @@ class TimerRunner:
             if not ready:
                 break
 
-            async def work() -> None:
-                while ready and tally["failed"] < self.batch:
-                    item = await self.store.claim(ready.popleft(), self.instance_id, self.lease)
+            async def work(queue: deque[str]) -> None:
+                while queue and tally["failed"] < self.batch:
+                    item = await self.store.claim(queue.popleft(), self.instance_id, self.lease)
                     if item is not None:
                         tally["completed" if await self._fire(item) else "failed"] += 1
 
-            await asyncio.gather(*(work() for _ in range(max(1, self.concurrency))))
+            await asyncio.gather(*(work(ready) for _ in range(max(1, self.concurrency))))
         return tally["completed"]
 
     async def _fire(self, item: ClaimedTimer) -> bool:

@@ -83,7 +83,7 @@ async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[b
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+    await consumer._client.force_metadata_update()  # aiokafka has no public refresh
     return consumer.partitions_for_topic(topic) or set()
 
 

@@ -214,10 +214,10 @@ def _wait(check, what: str, cfg: Config, log: Path, pid_name: str) -> None:
 
 
 def _run(argv: list[str], what: str, fix: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        unreachable = re.search(r"(resolve|unknown host|connection refused|timed out|no such host|dial tcp|Could not transfer|network)", tail, re.I)
+        unreachable = re.search(r"(resolve|unknown host|connection refused|timed out|no such host|dial tcp|Could not transfer|network)", tail, re.IGNORECASE)
         problem = f"{what} failed (exit {proc.returncode})"
         if unreachable:
             problem += ": the package registry could not be reached"
@@ -232,7 +232,7 @@ def _java() -> str:
     java = shutil.which("java")
     if java is None:
         raise InfraError("Java is missing: Kafka needs a Java 17 runtime", "apt-get install -y openjdk-17-jre-headless")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', out)
     if match is None or int(match.group(1)) < 17:
         raise InfraError(f"Java 17 or newer is needed, found: {out.splitlines()[0] if out else 'unknown'}", "apt-get install -y openjdk-17-jre-headless")
@@ -340,7 +340,7 @@ def kafka_ready(cfg: Config) -> bool:
         # A thread of its own, so this also works when called from inside an event loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, asyncio.wait_for(probe(), 6)).result()
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the failure, the broker is not ready yet
         return False
 
 
@@ -405,7 +405,7 @@ def mongo_ready(cfg: Config) -> bool:
         with MongoClient(cfg.mongo_url, serverSelectionTimeoutMS=2000) as client:
             client.admin.command("ping")
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the failure, the database is not ready yet
         return False
 
 
@@ -551,10 +551,10 @@ def up(cfg: Config, services: bool = False) -> None:
     say(f"kafka: {start_kafka(cfg)} ({cfg.kafka_host}:{cfg.kafka_port})")
     say(f"mongo: {start_mongo(cfg)} ({cfg.mongo_url}, {mongo_flavour(cfg)})")
     if services:
-        from shared.settings import Settings
-        from shared.kafka import ensure_topics
-
         import asyncio
+
+        from shared.kafka import ensure_topics
+        from shared.settings import Settings
 
         created = asyncio.run(ensure_topics(Settings()))
         say(f"topics: {len(created)} created")

@@ -30,7 +30,15 @@ from outgoing_cli.demo.vocabulary import (
 from services.registration.domain.companies import company_id_for, natural_key, normalise_name
 from services.registration.domain.partita_iva import check_digit
 from shared.contracts.edition_2020 import MISSIONS_2020
-from shared.contracts.matching import FollowUpAnswer, FollowUpAnswered, FollowUpDue, MeetingRequest, MeetingRequestAnswer, MeetingRequestAnswered, MeetingRequested
+from shared.contracts.matching import (
+    FollowUpAnswer,
+    FollowUpAnswered,
+    FollowUpDue,
+    MeetingRequest,
+    MeetingRequestAnswer,
+    MeetingRequestAnswered,
+    MeetingRequested,
+)
 from shared.contracts.missions import Mission, MissionPlanned
 from shared.contracts.registration import CompanySignupSubmitted, ForeignApplicant, LombardApplicant, Signup
 

@@ -39,13 +39,21 @@ from outgoing_cli.demo.summary import DemoSummary, matching_figures, notificatio
 from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic
 from outgoing_cli.publish import envelope_record, publish
 from shared.contracts.envelope import Envelope
-from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled, ScheduleRequest, ScheduleRequested
+from shared.contracts.matching import (
+    FollowUpDue,
+    MatchingEvent,
+    MeetingCancelled,
+    MeetingRescheduled,
+    MeetingScheduled,
+    ScheduleRequest,
+    ScheduleRequested,
+)
 from shared.contracts.notifications import NotificationEvent
 from shared.contracts.registration import RegistrationEvent
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics, ensure_topics
-from shared.mongo import create_client
 from shared.messaging import GROUP_TOPIC_SEPARATOR
+from shared.mongo import create_client
 from shared.settings import Settings
 
 SERVICES = infra.SERVICES

@@ -7,6 +7,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.notifications.use_cases import Deliverer, Planner
 from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
+from shared.contracts.notifications import UnconfirmedResolutionRequested
 from shared.contracts.registration import (
     CompanyErased,
     CompanyRegistered,
@@ -16,7 +17,6 @@ from shared.contracts.registration import (
     RegistrationEvent,
     SignupRejected,
 )
-from shared.contracts.notifications import UnconfirmedResolutionRequested
 from shared.contracts.topics import Topic
 from shared.logging import get_logger
 from shared.messaging import consumer

@@ -30,8 +30,8 @@ from services.notifications.domain.language import choose_language
 from services.notifications.domain.message import Attachment, build_message, message_id
 from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
-from services.notifications.rendering import Renderer
 from services.notifications.domain.unconfirmed import policy_for
+from services.notifications.rendering import Renderer
 from services.notifications.smtp import Mailer, PermanentSmtpError, TemporarySmtpError, UnconfirmedSmtpSend
 from services.notifications.store import DELIVERIES, NotificationStore
 from shared.contracts.matching import FollowUpDue, MeetingCancelled, MeetingRescheduled, MeetingScheduled
@@ -47,7 +47,14 @@ from shared.contracts.notifications import (
     UnconfirmedResolution,
     UnconfirmedSend,
 )
-from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated, ContactDetailsRecorded, EnrollmentConfirmed, SignupRejected
+from shared.contracts.registration import (
+    CompanyErased,
+    CompanyRegistered,
+    CompanyUpdated,
+    ContactDetailsRecorded,
+    EnrollmentConfirmed,
+    SignupRejected,
+)
 from shared.contracts.topics import Topic
 from shared.logging import get_logger, redact_text
 from shared.outbox import DocumentRef, Outbox, pending

@@ -23,7 +23,17 @@ from services.notifications.use_cases import DeliveryPolicy
 from services.registration.app import create_app as registration_app
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.envelope import Envelope
-from shared.contracts.matching import AvailabilityChange, AvailabilityChanged, MeetingRequest, MeetingRequested, MeetingRequestAnswer, MeetingRequestAnswered, ScheduleRequest, ScheduleRequested, TimeSpan
+from shared.contracts.matching import (
+    AvailabilityChange,
+    AvailabilityChanged,
+    MeetingRequest,
+    MeetingRequestAnswer,
+    MeetingRequestAnswered,
+    MeetingRequested,
+    ScheduleRequest,
+    ScheduleRequested,
+    TimeSpan,
+)
 from shared.contracts.registration import CompanyRef, ErasureRequest, ErasureRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import publish_event

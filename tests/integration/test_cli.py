@@ -18,7 +18,15 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.matching import ScheduleRequest, ScheduleRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics
-from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, GROUP_TOPIC_SEPARATOR
+from shared.messaging import (
+    DLQ_ERRORS,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TIME,
+    GROUP_TOPIC_SEPARATOR,
+)
 from shared.settings import Settings
 from tests.factories import foreign, lombard, mission, signup
 from tests.support import read_topic

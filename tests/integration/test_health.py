@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from pymongo.errors import ConnectionFailure
 
+from deploy.local.infra import free_port
 from services.registration.app import create_app
 from services.registration.use_cases import Registration
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.factories import lombard, signup
-from deploy.local.infra import free_port
 from tests.integration.test_registration import Harness
 from tests.support import eventually, running
 

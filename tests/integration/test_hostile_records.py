@@ -15,7 +15,15 @@ from aiokafka import AIOKafkaProducer
 
 from shared.contracts.topics import Topic
 from shared.kafka import admin_client
-from shared.messaging import GROUP_TOPIC_SEPARATOR, DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_TOPIC, DLQ_TRUNCATED, DLQ_TRUNCATED_BODY
+from shared.messaging import (
+    DLQ_ORIGINAL_SIZE,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TRUNCATED,
+    DLQ_TRUNCATED_BODY,
+    GROUP_TOPIC_SEPARATOR,
+)
 from shared.settings import Settings
 from tests.factories import lombard, signup, valid_partita_iva
 from tests.integration.test_registration import Harness, service  # noqa: F401  (the running service fixture)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,14 @@ from shared.contracts.matching import (
     ScheduleRequested,
     TimeSpan,
 )
-from shared.contracts.registration import CompanyProfile, CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
+from shared.contracts.registration import (
+    CompanyProfile,
+    CompanyRegistered,
+    Enrollment,
+    EnrollmentCancellation,
+    EnrollmentCancelled,
+    EnrollmentConfirmed,
+)
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, Contention, publish_event
 from shared.service import Runtime
@@ -442,7 +450,7 @@ async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: 
     mine = [m for m in meetings.values() if both.company_id in m["participants"]]
     assert {m["mission_id"] for m in mine} == {"india-2020", "russia-2020"}
     spans = sorted((datetime.fromisoformat(m["start"]), datetime.fromisoformat(m["end"])) for m in mine)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "the same firm was booked twice at one time"
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans)), "the same firm was booked twice at one time"
 
 
 async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_profile_arrives(service: Harness) -> None:

@@ -524,7 +524,7 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
     text, html = bodies(invitation)
     assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert tricky in text and tricky in invitation["Subject"]
-    ics = [p for p in invitation.walk() if p.get_content_type() == "text/calendar"][0].get_content()
+    ics = next(p for p in invitation.walk() if p.get_content_type() == "text/calendar").get_content()
     unfolded = ics.replace("\r\n ", "")
     assert "Rossi\\; C:\\\\temp" in unfolded and "\\," in unfolded, "commas, semicolons and backslashes escaped in the .ics"
     assert str(event_of(Calendar.from_ical(ics))["SUMMARY"]) == f"Incontro B2B Outgoing con {tricky} (India)"

@@ -202,7 +202,7 @@ async def test_replaying_the_same_event_changes_and_emits_nothing(service: Harne
 
 async def test_concurrent_duplicates_in_two_consumer_instances_make_one_company(settings: Settings) -> None:
     first_app, first = create_app(settings.model_copy(update={"instance_id": "a"}), configure_logs=False)
-    second_app, second = create_app(settings.model_copy(update={"instance_id": "b"}), configure_logs=False)
+    second_app, _ = create_app(settings.model_copy(update={"instance_id": "b"}), configure_logs=False)
     async with running(first_app), running(second_app):
         harness = Harness(settings, first)
         await harness.plan_missions()

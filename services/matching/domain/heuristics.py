@@ -59,8 +59,11 @@ class Agenda:
         return not self.busy[a][t] and not self.busy[b][t] and self.load[t] < self.ix.capacity[t]
 
     def has_room(self, k: int) -> bool:
-        limits = self.ix.max_meetings
-        return all(limits[p] is None or self.count[p] < limits[p] for p in self.ix.pairs[k])
+        for p in self.ix.pairs[k]:
+            limit = self.ix.max_meetings[p]
+            if limit is not None and self.count[p] >= limit:
+                return False
+        return True
 
     def place(self, k: int, t: int) -> None:
         for p in self.ix.pairs[k]:

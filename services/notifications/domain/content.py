@@ -19,9 +19,9 @@ def meeting_zone(meeting: dict[str, Any], company_id: str, company: dict[str, An
     """The recipient's own zone: as the meeting states it, else as their profile does."""
     for local in meeting.get("local_times", []):
         if local.get("company_id") == company_id:
-            return local["timezone"]
+            return str(local["timezone"])
     if company and company.get("timezone"):
-        return company["timezone"]
+        return str(company["timezone"])
     return "Europe/Rome" if (company or {}).get("role") == "lombard" else "UTC"
 
 

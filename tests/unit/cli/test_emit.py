@@ -61,7 +61,7 @@ def test_the_routing_follows_the_naming_rules_for_every_input() -> None:
             return Topic.OPERATOR_COMMANDS
         if event_type.startswith(("signup.", "erasure.")):
             return Topic.SIGNUP_FORMS
-        if event_type.startswith("meeting.") or event_type.startswith("followup.answered"):
+        if event_type.startswith(("meeting.", "followup.answered")):
             return Topic.MEETING_FORMS
         assert event_type.startswith("mission.planned")
         return Topic.MISSIONS

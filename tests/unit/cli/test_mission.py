@@ -65,7 +65,7 @@ def test_bad_hours_say_how_to_write_them(text: str) -> None:
 
 def test_window_needs_two_dates() -> None:
     assert parse_window("2020-10-19..2020-10-30") == ("2020-10-19", "2020-10-30")
-    with pytest.raises(CliError, match="START..END"):
+    with pytest.raises(CliError, match=r"START\.\.END"):
         parse_window("2020-10-19")
 
 

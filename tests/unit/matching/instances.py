@@ -122,10 +122,7 @@ def random_mission(
         is_lombard = pid.startswith("it")
         tz = mission.lombard_timezone if is_lombard else rng.choice((mission.market_timezone, *other_zones))
         hours = mission.lombard_hours if is_lombard else mission.foreign_hours
-        spans = []
-        for s in slots:
-            if rng.random() < unavailable / 4:
-                spans.append((s.start, s.start + timedelta(hours=rng.choice((1, 2, 3)))))
+        spans = [(s.start, s.start + timedelta(hours=rng.choice((1, 2, 3)))) for s in slots if rng.random() < unavailable / 4]
         forbidden = unavailable_slots(slots, tz, hours, unavailable=spans)
         people.append(Participant(id=pid, timezone=tz, forbidden_slots=forbidden,
                                   max_meetings=mission.max_meetings_per_company))

@@ -63,7 +63,7 @@ def brute_force(instance: Instance) -> tuple[float, int] | None:
     options = [[None, *(s.id for s in instance.slots)] for _ in instance.meetings]
     best = None
     for choice in itertools.product(*options):
-        assignments = {m.id: sid for m, sid in zip(instance.meetings, choice) if sid is not None}
+        assignments = {m.id: sid for m, sid in zip(instance.meetings, choice, strict=True) if sid is not None}
         breaks = recount_breaks(instance, assignments)
         candidate = Schedule(status="feasible", solver="heuristic", assignments=assignments,
                              unscheduled=tuple(m.id for m in instance.meetings if m.id not in assignments),

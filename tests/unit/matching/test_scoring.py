@@ -101,19 +101,17 @@ WORDS = ["creams", "steel", "fabric", "tiles", "resin", "pipes", "shoes", "soap"
 
 @st.composite
 def companies(draw: st.DrawFn, role: str, count: int) -> list[CompanyProfile]:
-    result = []
-    for i in range(count):
-        result.append(
-            profile(
-                f"{role}-{i:04d}",
-                role,
-                sectors=draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True)),
-                languages=draw(st.lists(st.sampled_from(["en", "it", "ru", "zh"]), min_size=1, max_size=2, unique=True)),
-                offer=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
-                seeking=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
-            )
+    return [
+        profile(
+            f"{role}-{i:04d}",
+            role,
+            sectors=draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True)),
+            languages=draw(st.lists(st.sampled_from(["en", "it", "ru", "zh"]), min_size=1, max_size=2, unique=True)),
+            offer=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
+            seeking=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
         )
-    return result
+        for i in range(count)
+    ]
 
 
 @settings(max_examples=40, deadline=None)
