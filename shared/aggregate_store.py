@@ -156,7 +156,7 @@ class AggregateCollection(Generic[A]):
             update["$unset"] = unset
         if push:
             update["$push"] = push
-        expected = version if version else {"$exists": False}
+        expected = version or {"$exists": False}
         result = await self.collection.update_one({"_id": aggregate.id, "version": expected}, update)
         if result.matched_count == 0:
             raise Conflict(f"{self.name} {aggregate.id} changed since version {aggregate.version}")

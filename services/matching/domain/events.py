@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, uuid5
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ from shared.contracts.registration import CompanyProfile
 SOURCE = "matching"
 
 
-def meeting_event(cause: Envelope[Any], change: Change, profiles: dict[str, CompanyProfile], mission_id: str, video_base_url: str) -> Envelope[Any]:
+def meeting_event(cause: Envelope[Any], change: Change, profiles: Mapping[str, CompanyProfile], mission_id: str, video_base_url: str) -> Envelope[Any]:
     placed = change.meeting
     discriminator = f"{placed.meeting_id}:{placed.sequence}"
     if change.kind == "cancelled":
@@ -91,7 +91,7 @@ def agenda_published(cause: Envelope[Any], mission_id: str, version: int, plan: 
     return published
 
 
-def meeting_payload(placed: Placed, mission_id: str, profiles: dict[str, CompanyProfile], video_base_url: str) -> Meeting:
+def meeting_payload(placed: Placed, mission_id: str, profiles: Mapping[str, CompanyProfile], video_base_url: str) -> Meeting:
     """The meeting as both sides see it, each in its own time zone."""
     local_times = []
     for company_id in (placed.lombard_id, placed.foreign_id):
@@ -122,7 +122,7 @@ def meeting_payload(placed: Placed, mission_id: str, profiles: dict[str, Company
 
 def _proposal(company_id: str, item: ScoredPair) -> Proposal:
     is_lombard = company_id == item.lombard_id
-    requested = {
+    requested: Literal["none", "by_company", "by_partner", "mutual"] = {
         "none": "none",
         "mutual": "mutual",
         "by_lombard": "by_company" if is_lombard else "by_partner",

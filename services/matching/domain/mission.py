@@ -158,7 +158,6 @@ class Mission(Aggregate):
                 key = f"{event.payload.meeting_id}|{event.payload.company_id}|{event.payload.kind}"
                 self.followup_answers[key] = event.payload.model_dump(mode="json", exclude={"comment"})
                 return False
-        return False
 
     def _request(self, request_id: str) -> Request:
         for request in self.requests:

@@ -61,7 +61,8 @@ class Override:
 
 def contact_recorded(cause: Envelope[Any], company_id: str, applicant: Applicant) -> events.ContactDetailsRecorded:
     details = events.ContactDetails(company_id=company_id, contact=applicant.contact, preferred_language=preferred_language(applicant))
-    return events.ContactDetailsRecorded.caused_by(cause, source=SOURCE, subject=company_id, payload=details)
+    recorded: events.ContactDetailsRecorded = events.ContactDetailsRecorded.caused_by(cause, source=SOURCE, subject=company_id, payload=details)
+    return recorded
 
 
 @dataclass(kw_only=True)
@@ -155,10 +156,10 @@ class Company(Aggregate):
             company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
             company.record(Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, payload=profile))
             return company
-        current._sign_up_again(cause, applicant, key, profile)
+        current.sign_up_again(cause, applicant, key, profile)
         return current
 
-    def _sign_up_again(self, cause: Envelope[Any], applicant: Applicant, key: str, profile: events.CompanyProfile) -> None:
+    def sign_up_again(self, cause: Envelope[Any], applicant: Applicant, key: str, profile: events.CompanyProfile) -> None:
         if self.has_applied(cause):
             return
         was_erased, before, contact_before = self.status == "erased", self.profile, self.contact

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.matching.domain.planning import Change
 from services.matching.store import MissionStateTooLarge
 from services.matching.use_cases import Matching, MatchingConfig
+from shared.aggregate import Refused
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.matching import (
+    AvailabilityChange,
+    AvailabilityChanged,
     MeetingRequest,
     MeetingRequestAnswer,
     MeetingRequestAnswered,
     MeetingRequested,
     ScheduleRequest,
     ScheduleRequested,
+    TimeSpan,
 )
-from shared.contracts.registration import CompanyRegistered, Enrollment, EnrollmentCancelled, EnrollmentCancellation, EnrollmentConfirmed
-from shared.aggregate import Refused
+from shared.contracts.registration import CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
 from shared.messaging import Contention
 from tests.factories import mission_planned
 from tests.unit.matching.fakes import FakeMatchingStore
@@ -179,3 +185,49 @@ async def test_without_its_definition_a_mission_is_not_planned_and_nothing_is_bo
     assert store.published == [] and store.booked == {}
     mission = await store.missions.get(MISSION)
     assert mission is not None and mission.scheduled
+
+
+# ---------------------------------------------------------------- replays of whole histories
+
+
+def _history(draw: Any) -> list[Envelope[Any]]:
+    companies = [*LOMBARDS, *FOREIGNS]
+    steps = draw(st.lists(st.tuples(st.sampled_from(["enroll", "cancel", "request", "accept", "decline", "busy", "schedule"]), st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=10))
+    history: list[Envelope[Any]] = []
+    for n, (action, i, j) in enumerate(steps):
+        lombard, partner = LOMBARDS[i].company_id, FOREIGNS[j].company_id
+        if action == "enroll":
+            company = companies[(i * 3 + j) % len(companies)]
+            history.append(enrolled(company.company_id, company.role))
+        elif action == "cancel":
+            payload = EnrollmentCancellation(enrollment_id=f"{lombard}:{MISSION}", company_id=lombard, mission_id=MISSION, reason="withdrawn")
+            history.append(EnrollmentCancelled.new(source="registration", subject=MISSION, payload=payload))
+        elif action == "request":
+            request = MeetingRequest(request_id=f"r{i}{j}", mission_id=MISSION, requester_id=lombard, target_id=partner)
+            history.append(MeetingRequested.new(source="forms", subject=MISSION, payload=request))
+        elif action in ("accept", "decline"):
+            answer = MeetingRequestAnswer(request_id=f"r{i}{j}", mission_id=MISSION, answered_by=partner, answer="accepted" if action == "accept" else "declined")
+            history.append(MeetingRequestAnswered.new(source="forms", subject=MISSION, payload=answer))
+        elif action == "busy":
+            start = datetime(2020, 10, 19 + n % 5, 4, tzinfo=UTC)
+            change = AvailabilityChange(mission_id=MISSION, company_id=partner, unavailable=[TimeSpan(start=start, end=start + timedelta(hours=3))], operator="op")
+            history.append(AvailabilityChanged.new(source="operators", subject=MISSION, payload=change))
+        else:
+            history.append(schedule(time_limit_s=1.0))
+    return history
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+async def test_replaying_any_history_or_any_command_in_it_changes_nothing(data: st.DataObject) -> None:
+    history = _history(data.draw)
+    matching, store, _ = await fresh()
+    for event in history:
+        await matching.handle(event)
+    published, booked = list(store.published), dict(store.booked)
+    state = copy.deepcopy(store.missions.docs)  # type: ignore[attr-defined]
+    for event in data.draw(st.lists(st.sampled_from(history), max_size=len(history)) | st.just(history)):
+        await matching.handle(event)
+    assert store.published == published
+    assert store.booked == booked
+    assert store.missions.docs == state  # type: ignore[attr-defined]
