@@ -106,7 +106,9 @@ class AgendaRow:
     partner: Side
 
 
-def agenda_rows(meetings: Iterable[Meeting], names: dict[str, str], company: str | None = None, zone: ZoneInfo | None = None) -> list[AgendaRow]:
+def agenda_rows(
+    meetings: Iterable[Meeting], names: dict[str, str], company: str | None = None, zone: ZoneInfo | None = None
+) -> list[AgendaRow]:
     """One row per meeting in start order; each side's time in its own zone unless ``zone`` is given."""
     rows = []
     for meeting in meetings:

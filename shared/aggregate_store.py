@@ -119,7 +119,14 @@ class AggregateCollection(Generic[A]):
         prepared = Prepared(self.to_document(aggregate), [outbox_entry(r) for r in aggregate.recorded])
         if self.max_bytes is not None:
             applied = [*aggregate.applied, *aggregate.newly_applied][-self.applied_kept :]
-            doc = {"_id": aggregate.id, **prepared.state, "version": 0, APPLIED: applied, OUTBOX: prepared.entries, "updated_at": datetime.now(UTC)}
+            doc = {
+                "_id": aggregate.id,
+                **prepared.state,
+                "version": 0,
+                APPLIED: applied,
+                OUTBOX: prepared.entries,
+                "updated_at": datetime.now(UTC),
+            }
             size = len(bson.encode(doc)) + self._leftover_bytes.get(aggregate.id, 0)
             if size > self.max_bytes:
                 raise self.too_large(aggregate, size)
@@ -134,7 +141,15 @@ class AggregateCollection(Generic[A]):
             doc = {k: v for k, v in state.items() if v is not None}
             try:
                 await self.collection.insert_one(
-                    {"_id": aggregate.id, **doc, "version": 1, APPLIED: aggregate.newly_applied, OUTBOX: entries, "created_at": now, "updated_at": now}
+                    {
+                        "_id": aggregate.id,
+                        **doc,
+                        "version": 1,
+                        APPLIED: aggregate.newly_applied,
+                        OUTBOX: entries,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                 )
             except DuplicateKeyError as exc:
                 raise Conflict(f"{self.name} {aggregate.id} exists") from exc

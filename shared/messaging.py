@@ -147,7 +147,11 @@ def handled_event_types(annotation: Any) -> set[str]:
 
 
 def _accepts_none(annotation: Any) -> bool:
-    return annotation is None or type(None) in get_args(annotation) or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+    return (
+        annotation is None
+        or type(None) in get_args(annotation)
+        or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+    )
 
 
 def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
@@ -269,7 +273,11 @@ def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
     """Ids for the log context, best effort: whatever the bytes, this never raises."""
     try:
         headers = message.headers or {}
-        ids = {"event_id": headers.get(HEADER_EVENT_ID), "correlation_id": headers.get(HEADER_CORRELATION_ID), "event_type": headers.get(HEADER_EVENT_TYPE)}
+        ids = {
+            "event_id": headers.get(HEADER_EVENT_ID),
+            "correlation_id": headers.get(HEADER_CORRELATION_ID),
+            "event_type": headers.get(HEADER_EVENT_TYPE),
+        }
         if ids["event_id"] is None and len(message.body or b"") <= DLQ_MAX_BODY:
             body = json.loads(message.body)
             if isinstance(body, dict):
@@ -405,7 +413,11 @@ class DeadLetterMiddleware(BaseMiddleware):
 def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors without the offending input, which may hold personal data."""
     return [
-        {"loc": ".".join(str(p) for p in e["loc"])[:300], "type": e["type"], "msg": e["msg"][:300]}  # a message may quote the input (a union's tag)
+        {
+            "loc": ".".join(str(p) for p in e["loc"])[:300],
+            "type": e["type"],
+            "msg": e["msg"][:300],
+        }  # a message may quote the input (a union's tag)
         for e in error.errors(include_input=False, include_url=False)
     ]
 
@@ -413,7 +425,9 @@ def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- broker
 
 
-def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None, outermost: list[Any] | None = None) -> KafkaBroker:
+def create_broker(
+    settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None, outermost: list[Any] | None = None
+) -> KafkaBroker:
     middlewares: list[Any] = [*(outermost or []), LogContextMiddleware]
     if dead_letters is not None:
         middlewares.append(dead_letters.middleware())

@@ -52,7 +52,13 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             interval_s=settings.outbox_scan_interval_s,
             max_interval_s=settings.idle_poll_max_s,
         )
-        runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id, max_idle_s=settings.timer_max_idle_s, concurrency=settings.timer_concurrency)
+        runner = TimerRunner(
+            timers,
+            FollowUpPublisher(runtime.broker, runtime.topics),
+            instance_id=settings.instance_id,
+            max_idle_s=settings.timer_max_idle_s,
+            concurrency=settings.timer_concurrency,
+        )
         runtime.components["timer_runner"] = runner
         return [scanner.run_forever, runner.run_forever]
 

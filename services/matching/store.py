@@ -97,7 +97,13 @@ def _quanta(start: datetime, end: datetime) -> list[datetime]:
 def booking_documents(booking: Booking) -> dict[str, dict[str, Any]]:
     """One document per five minutes the booking covers, so that any overlap (not only an
     equal start) collides on a unique ``_id``, whatever the grids."""
-    fields = {"company_id": booking.company_id, "start": booking.start, "end": booking.end, "mission_id": booking.mission_id, "meeting_id": booking.meeting_id}
+    fields = {
+        "company_id": booking.company_id,
+        "start": booking.start,
+        "end": booking.end,
+        "mission_id": booking.mission_id,
+        "meeting_id": booking.meeting_id,
+    }
     return {bid: {"_id": bid, **fields} for bid in (booking_id(booking.company_id, q) for q in _quanta(booking.start, booking.end))}
 
 
@@ -108,13 +114,19 @@ class MatchingStore(TouchedDocuments):
             MISSION_STATES, mission_document, mission_from, applied_kept=APPLIED_KEPT, max_bytes=MAX_STATE_BYTES, too_large=_too_large
         )
 
-    def aggregates(self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A], **options: Any) -> AggregateCollection[A]:
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A], **options: Any
+    ) -> AggregateCollection[A]:
         return AggregateCollection(self.db, name, to_document=to_document, from_document=from_document, touched=self, **options)
 
     # ------------------------------------------------------------ read models
 
     async def save_mission(self, mission: MissionDefinition) -> None:
-        await self.db[MISSIONS].replace_one({"_id": mission.mission_id}, {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()}, upsert=True)
+        await self.db[MISSIONS].replace_one(
+            {"_id": mission.mission_id},
+            {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()},
+            upsert=True,
+        )
 
     async def mission(self, mission_id: str) -> MissionDefinition | None:
         doc = await self.db[MISSIONS].find_one({"_id": mission_id})
@@ -246,7 +258,14 @@ def _participant(doc: dict[str, Any]) -> Participant:
 
 def _placed(doc: dict[str, Any]) -> Placed:
     return Placed(
-        doc["meeting_id"], doc["lombard_id"], doc["foreign_id"], doc["slot_id"], _utc(doc["start"]), _utc(doc["end"]), doc["sequence"], doc["active"]
+        doc["meeting_id"],
+        doc["lombard_id"],
+        doc["foreign_id"],
+        doc["slot_id"],
+        _utc(doc["start"]),
+        _utc(doc["end"]),
+        doc["sequence"],
+        doc["active"],
     )
 
 

@@ -72,7 +72,11 @@ class Matching:
         """Derived from its cause, so a redelivered cause asks again under the same id."""
         if self.request_replan is not None:
             ready = ParticipantProfileReady.caused_by(
-                cause, source=SOURCE, subject=mission_id, payload=ProfileReady(company_id=company_id, mission_id=mission_id), discriminator=company_id
+                cause,
+                source=SOURCE,
+                subject=mission_id,
+                payload=ProfileReady(company_id=company_id, mission_id=mission_id),
+                discriminator=company_id,
             )
             await self.request_replan(ready)
 
@@ -112,7 +116,9 @@ class Matching:
             log.warning("mission not in the catalogue yet; planned when its definition arrives", mission_id=mission.id)
             return None
         enrolled = mission.enrolled()
-        state = mission.planning_input(definition, await self.store.profiles(enrolled), await self.store.bookings_elsewhere(enrolled, mission.id))
+        state = mission.planning_input(
+            definition, await self.store.profiles(enrolled), await self.store.bookings_elsewhere(enrolled, mission.id)
+        )
         options = mission.schedule_options
         first_time = not mission.agenda
         time_limit = INCREMENTAL_TIME_LIMIT_S

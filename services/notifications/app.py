@@ -74,10 +74,22 @@ def create_app(
             policy or DeliveryPolicy(unconfirmed=tuple(settings.unconfirmed_policy.items())),
         )
         handlers.register_operator_commands(runtime, deliverer, timers)
-        runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s, max_idle_s=max(poll_interval_s, settings.timer_max_idle_s), concurrency=settings.timer_concurrency)
-        scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s, settings.idle_poll_max_s)
+        runner = TimerRunner(
+            timers,
+            deliverer.fire,
+            settings.instance_id,
+            lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)),
+            poll_interval_s=poll_interval_s,
+            max_idle_s=max(poll_interval_s, settings.timer_max_idle_s),
+            concurrency=settings.timer_concurrency,
+        )
+        scanner = StaleDeliveryOutbox(
+            store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s, settings.idle_poll_max_s
+        )
         runtime.components["timer_runner"] = runner
         return [runner.run_forever, scanner.run_forever]
 
-    app, runtime = build_service(SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs)
+    app, runtime = build_service(
+        SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs
+    )
     return app, runtime

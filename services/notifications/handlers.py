@@ -71,4 +71,6 @@ def register_operator_commands(runtime: Runtime, deliverer: Deliverer, timers: T
     async def on_unconfirmed_resolution(event: UnconfirmedResolutionRequested) -> None:
         order = event.payload
         if not await deliverer.resolve_unconfirmed(order.notification_id, order.action, order.operator, timers):
-            log.warning("nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator)
+            log.warning(
+                "nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator
+            )

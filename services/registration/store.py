@@ -71,7 +71,9 @@ class RegistrationStore(TouchedDocuments):
         self.enrollments: AggregateCollection[Enrollment] = self.aggregates(ENROLLMENTS, enrollment_document, enrollment_from)
         self._mission_cache: dict[str, tuple[float, Mission]] = {}
 
-    def aggregates(self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]) -> AggregateCollection[A]:
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]
+    ) -> AggregateCollection[A]:
         return AggregateCollection(self.db, name, to_document=to_document, from_document=from_document, touched=self)
 
     # ------------------------------------------------------------ missions
@@ -211,5 +213,10 @@ def enrollment_from(doc: dict[str, Any]) -> Enrollment:
 
 def _override(doc: dict[str, Any]) -> Override:
     return Override(
-        action=doc["action"], operator=doc["operator"], reason=doc["reason"], at=doc["at"], event_id=doc["event_id"], signup_id=doc.get("signup_id")
+        action=doc["action"],
+        operator=doc["operator"],
+        reason=doc["reason"],
+        at=doc["at"],
+        event_id=doc["event_id"],
+        signup_id=doc.get("signup_id"),
     )

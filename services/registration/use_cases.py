@@ -58,12 +58,21 @@ class Registration:
     async def apply_signup(self, event: CompanySignupSubmitted | SignupUpdated) -> None:
         applicant = event.payload.applicant
         verdict = assess(applicant, await self.store.missions(applicant.missions), event.time)
-        saved = await self.store.decisions.change(str(event.id), lambda d: d or SignupDecision.decide(event, verdict, self.instance), insert_first=True)
+        saved = await self.store.decisions.change(
+            str(event.id), lambda d: d or SignupDecision.decide(event, verdict, self.instance), insert_first=True
+        )
         assert saved is not None
         decision = saved.aggregate
         if saved.written:
             reasons = [v.code for v in decision.violations]
-            log.info("signup decided", signup_id=decision.id, company_id=decision.company_id, outcome=decision.outcome, reasons=reasons, missions=decision.eligible_missions)
+            log.info(
+                "signup decided",
+                signup_id=decision.id,
+                company_id=decision.company_id,
+                outcome=decision.outcome,
+                reasons=reasons,
+                missions=decision.eligible_missions,
+            )
         if decision.outcome == "rejected":
             return
         await self._register(event, applicant)
@@ -78,7 +87,14 @@ class Registration:
     async def reject_by_operator(self, event: SignupRejectedByOperator) -> None:
         order = event.payload
         cancelled = await self._cancel_enrollments(event, order.company_id, order.mission_id, "operator", order.reason, Override.of(event))
-        log.info("operator rejected enrollment", company_id=order.company_id, mission_id=order.mission_id, operator=order.operator, reason=order.reason, cancelled=cancelled)
+        log.info(
+            "operator rejected enrollment",
+            company_id=order.company_id,
+            mission_id=order.mission_id,
+            operator=order.operator,
+            reason=order.reason,
+            cancelled=cancelled,
+        )
 
     async def approve_by_operator(self, event: SignupApprovedByOperator) -> None:
         """Enrolls a signup the rules turned down, in every mission of the catalogue it asked for."""
@@ -95,7 +111,13 @@ class Registration:
             against_the_rules = decision.outcome == "rejected" or mission_id not in decision.eligible_missions
             flagged = override if against_the_rules else None
             await self._enroll(event, decision.company_id, mission_id, applicant.role, override=flagged)
-        log.info("operator approved signup", signup_id=str(order.signup_id), company_id=decision.company_id, operator=order.operator, reason=order.reason)
+        log.info(
+            "operator approved signup",
+            signup_id=str(order.signup_id),
+            company_id=decision.company_id,
+            operator=order.operator,
+            reason=order.reason,
+        )
 
     async def erase(self, event: ErasureRequested) -> None:
         """GDPR art. 17: keep only statistics, tell everyone else to forget the company too."""
@@ -154,7 +176,9 @@ def _erased(decision: SignupDecision | None, erasure: ErasureRequested) -> Signu
     return decision
 
 
-def _cancelled(enrollment: Enrollment | None, cause: Envelope[object], reason: Reason, note: str, override: Override | None) -> Enrollment | None:
+def _cancelled(
+    enrollment: Enrollment | None, cause: Envelope[object], reason: Reason, note: str, override: Override | None
+) -> Enrollment | None:
     if enrollment is not None:
         enrollment.cancel(cause, reason, note, override)
     return enrollment

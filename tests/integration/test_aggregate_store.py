@@ -50,14 +50,21 @@ async def test_a_save_applies_only_to_the_version_it_loaded(store: RegistrationS
 
 async def test_erasure_removes_the_contact_field_and_the_outbox_carries_the_tombstone(store: RegistrationStore) -> None:
     event = signup(lombard())
-    await store.companies.change(company_id_for(natural_key(event.payload.applicant)), lambda c: Company.register(c, event, event.payload.applicant))
+    await store.companies.change(
+        company_id_for(natural_key(event.payload.applicant)), lambda c: Company.register(c, event, event.payload.applicant)
+    )
     company_id = company_id_for(natural_key(event.payload.applicant))
-    order = ErasureRequested.new(source="forms", subject="x", payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="dpo"))
+    order = ErasureRequested.new(
+        source="forms", subject="x", payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="dpo")
+    )
     saved = await store.companies.change(company_id, lambda c: Company.erase(c, order, company_id))
     assert saved is not None and saved.written
     stored = await store.db[COMPANIES].find_one({"_id": company_id})
     assert stored is not None and "contact" not in stored and stored["status"] == "erased"
-    assert [(o["topic"], o["value"] is None) for o in stored["outbox"][-2:]] == [("registration.contacts", True), ("registration.events", False)]
+    assert [(o["topic"], o["value"] is None) for o in stored["outbox"][-2:]] == [
+        ("registration.contacts", True),
+        ("registration.events", False),
+    ]
     assert str(order.id) in stored["applied_events"]
 
 
@@ -66,7 +73,14 @@ async def test_a_document_written_before_documents_had_versions_is_loaded_and_sa
     company_id = company_id_for(natural_key(event.payload.applicant))
     enrollment_id = f"{company_id}:india-2020"
     await store.db[ENROLLMENTS].insert_one(
-        {"_id": enrollment_id, "company_id": company_id, "mission_id": "india-2020", "role": "lombard", "override": None, "status": "confirmed"}
+        {
+            "_id": enrollment_id,
+            "company_id": company_id,
+            "mission_id": "india-2020",
+            "role": "lombard",
+            "override": None,
+            "status": "confirmed",
+        }
         | {"applied_events": [str(event.id)], "outbox": []}
     )
     [legacy] = await store.enrollments_of(company_id)
@@ -86,8 +100,12 @@ async def test_a_document_written_before_documents_had_versions_is_loaded_and_sa
 async def test_a_replay_writes_nothing_but_still_flushes(store: RegistrationStore) -> None:
     event = signup(lombard())
     company_id = company_id_for(natural_key(event.payload.applicant))
-    await store.enrollments.change(f"{company_id}:india-2020", lambda e: Enrollment.confirm(e, event, company_id, "india-2020", "lombard", None), insert_first=True)
+    await store.enrollments.change(
+        f"{company_id}:india-2020", lambda e: Enrollment.confirm(e, event, company_id, "india-2020", "lombard", None), insert_first=True
+    )
     store.drain_touched()
-    again = await store.enrollments.change(f"{company_id}:india-2020", lambda e: Enrollment.confirm(e, event, company_id, "india-2020", "lombard", None), insert_first=True)
+    again = await store.enrollments.change(
+        f"{company_id}:india-2020", lambda e: Enrollment.confirm(e, event, company_id, "india-2020", "lombard", None), insert_first=True
+    )
     assert again is not None and not again.written and again.aggregate.version == 1
     assert [(ref.collection, ref.written) for ref in store.drain_touched()] == [(ENROLLMENTS, None)]

@@ -106,7 +106,9 @@ def test_service_process_reports_ready_and_stops_on_sigterm(settings: Settings, 
         "OUTGOING_TOPIC_PREFIX": settings.topic_prefix,
         "OUTGOING_INSTANCE_ID": f"{service}-smoke",
     }
-    proc = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 60

@@ -38,7 +38,9 @@ hostile_bytes = st.one_of(
     json_ish.map(lambda value: __import__("json").dumps(value).encode()),
     st.integers(100, 20_000).map(lambda depth: _nested(depth, b"[", b"]")),
     st.integers(100, 5_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
-    st.sampled_from([b"", b"null", b"\x00", b"\xff\xfe", b'{"id": 1e999999}', b'{"$where": "1"}', b'{"a.b": 1}', b'{"type": "signup.submitted.v1"}']),
+    st.sampled_from(
+        [b"", b"null", b"\x00", b"\xff\xfe", b'{"id": 1e999999}', b'{"$where": "1"}', b'{"a.b": 1}', b'{"type": "signup.submitted.v1"}']
+    ),
 )
 
 

@@ -242,20 +242,34 @@ def solve_cpsat(
 
     def answer(slot_of: list[int], status: Status, bound: float | None, extra: str = "") -> Schedule:
         reason = "; ".join([*lex.reasons, *([extra] if extra else [])])
-        return make_schedule(ix, slot_of, status=status, solver="cp-sat", bound=bound, started=started,
-                             now=time.perf_counter(), previous=previous, first_solution=first[0], reason=reason)
+        return make_schedule(
+            ix,
+            slot_of,
+            status=status,
+            solver="cp-sat",
+            bound=bound,
+            started=started,
+            now=time.perf_counter(),
+            previous=previous,
+            first_solution=first[0],
+            reason=reason,
+        )
 
     def no_solution(phase: _Phase) -> Schedule | None:
         if phase.status == cp_model.INFEASIBLE:
-            return answer([-1] * len(ix.meeting_ids), "infeasible", None,
-                          "no agenda meets every hard constraint (required meetings, fairness)")
+            return answer(
+                [-1] * len(ix.meeting_ids), "infeasible", None, "no agenda meets every hard constraint (required meetings, fairness)"
+            )
         return None
 
     optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
     weights = _integral_weights(ix)
-    hint_is_ideal = (hint_ok and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
-                     and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
-                     and sum(breaks_of(ix, hint)) == 0)
+    hint_is_ideal = (
+        hint_ok
+        and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
+        and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
+        and sum(breaks_of(ix, hint)) == 0
+    )
     ideal = hint if hint_is_ideal else lex.ideal(optional, previous, IDEAL_PROBE_SHARE)
     if ideal is not None:
         return answer(ideal, "optimal", 0.0)

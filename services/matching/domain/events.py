@@ -35,7 +35,9 @@ from shared.contracts.registration import CompanyProfile
 SOURCE = "matching"
 
 
-def meeting_event(cause: Envelope[Any], change: Change, profiles: Mapping[str, CompanyProfile], mission_id: str, video_base_url: str) -> Envelope[Any]:
+def meeting_event(
+    cause: Envelope[Any], change: Change, profiles: Mapping[str, CompanyProfile], mission_id: str, video_base_url: str
+) -> Envelope[Any]:
     placed = change.meeting
     discriminator = f"{placed.meeting_id}:{placed.sequence}"
     if change.kind == "cancelled":
@@ -48,14 +50,20 @@ def meeting_event(cause: Envelope[Any], change: Change, profiles: Mapping[str, C
             sequence=placed.sequence,
             reason=change.reason,
         )
-        cancelled: Envelope[Any] = MeetingCancelled.caused_by(cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=discriminator)
+        cancelled: Envelope[Any] = MeetingCancelled.caused_by(
+            cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=discriminator
+        )
         return cancelled
     meeting = meeting_payload(placed, mission_id, profiles, video_base_url)
     if change.kind == "rescheduled" and change.previous is not None:
         move = MeetingMove(meeting=meeting, previous_start=change.previous.start, previous_end=change.previous.end, reason=change.reason)
-        moved: Envelope[Any] = MeetingRescheduled.caused_by(cause, source=SOURCE, subject=mission_id, payload=move, discriminator=discriminator)
+        moved: Envelope[Any] = MeetingRescheduled.caused_by(
+            cause, source=SOURCE, subject=mission_id, payload=move, discriminator=discriminator
+        )
         return moved
-    scheduled: Envelope[Any] = MeetingScheduled.caused_by(cause, source=SOURCE, subject=mission_id, payload=meeting, discriminator=discriminator)
+    scheduled: Envelope[Any] = MeetingScheduled.caused_by(
+        cause, source=SOURCE, subject=mission_id, payload=meeting, discriminator=discriminator
+    )
     return scheduled
 
 
@@ -68,7 +76,9 @@ def proposal_events(cause: Envelope[Any], plan: Plan, mission_id: str, limit: in
             continue
         told[company_id] = digest
         payload = MatchList(mission_id=mission_id, company_id=company_id, proposals=proposals)
-        event: Envelope[Any] = MatchesProposed.caused_by(cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=company_id)
+        event: Envelope[Any] = MatchesProposed.caused_by(
+            cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=company_id
+        )
         yield event
 
 

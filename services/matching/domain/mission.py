@@ -171,7 +171,12 @@ class Mission(Aggregate):
         request = self._request(event.payload.request_id)
         request.requester, request.target = event.payload.requester_id, event.payload.target_id
         if request.answer is not None and request.answered_by != event.payload.target_id:
-            self.warnings.append(("answer by a company the request was not sent to discarded", {"request_id": request.request_id, "answered_by": request.answered_by}))
+            self.warnings.append(
+                (
+                    "answer by a company the request was not sent to discarded",
+                    {"request_id": request.request_id, "answered_by": request.answered_by},
+                )
+            )
             request.discarded_answer = {"answer": request.answer, "answered_by": request.answered_by}
             request.answer = request.answered_by = None
         return request.answer is not None
@@ -226,7 +231,12 @@ class Mission(Aggregate):
 
     def bookings(self) -> list[Booking]:
         """Each active meeting's two companies, for the time it takes."""
-        return [Booking(c, p.start, p.end, self.id, p.meeting_id) for p in self.agenda.values() if p.active for c in (p.lombard_id, p.foreign_id)]
+        return [
+            Booking(c, p.start, p.end, self.id, p.meeting_id)
+            for p in self.agenda.values()
+            if p.active
+            for c in (p.lombard_id, p.foreign_id)
+        ]
 
     def standing_changes(self) -> list[Change]:
         """The agenda as changes, for a replay that re-does the side effects of the last plan."""

@@ -60,7 +60,10 @@ def template_context(
         )
     if "violations" in details:
         context["reasons"] = [v["message_it"] if language == "it" else v["message_en"] for v in details["violations"]]
-    meeting = details.get("meeting") or (details.get("followup") and {**details["followup"], "start": details["followup"]["meeting_start"], "end": details["followup"]["meeting_end"]})
+    meeting = details.get("meeting") or (
+        details.get("followup")
+        and {**details["followup"], "start": details["followup"]["meeting_start"], "end": details["followup"]["meeting_end"]}
+    )
     if meeting:
         tz_name = meeting_zone(meeting, plan.company_id, company)
         zone(tz_name)

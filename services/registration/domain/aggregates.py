@@ -61,7 +61,9 @@ class Override:
 
 def contact_recorded(cause: Envelope[Any], company_id: str, applicant: Applicant) -> events.ContactDetailsRecorded:
     details = events.ContactDetails(company_id=company_id, contact=applicant.contact, preferred_language=preferred_language(applicant))
-    recorded: events.ContactDetailsRecorded = events.ContactDetailsRecorded.caused_by(cause, source=SOURCE, subject=company_id, payload=details)
+    recorded: events.ContactDetailsRecorded = events.ContactDetailsRecorded.caused_by(
+        cause, source=SOURCE, subject=company_id, payload=details
+    )
     return recorded
 
 
@@ -114,7 +116,9 @@ class SignupDecision(Aggregate):
                 violations=verdict.violations,
                 preferred_language=preferred_language(applicant),
             )
-            decision.record(Topic.REGISTRATION_EVENTS, events.SignupRejected.caused_by(signup, source=SOURCE, subject=company_id, payload=rejection))
+            decision.record(
+                Topic.REGISTRATION_EVENTS, events.SignupRejected.caused_by(signup, source=SOURCE, subject=company_id, payload=rejection)
+            )
         return decision
 
     def erase(self, cause: events.ErasureRequested) -> None:
@@ -154,7 +158,9 @@ class Company(Aggregate):
             company = cls(id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact)
             company.applying(cause)
             company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
-            company.record(Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, payload=profile))
+            company.record(
+                Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, payload=profile)
+            )
             return company
         current.sign_up_again(cause, applicant, key, profile)
         return current
@@ -167,7 +173,9 @@ class Company(Aggregate):
         self.applying(cause)
         if was_erased or before is None:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
-            self.record(Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=self.id, payload=profile))
+            self.record(
+                Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=self.id, payload=profile)
+            )
             return
         if contact_before != applicant.contact:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
@@ -216,15 +224,21 @@ class Enrollment(Aggregate):
         return self.has_applied(cause) or (self.changed_at is not None and cause.time < self.changed_at)
 
     @classmethod
-    def confirm(cls, current: Enrollment | None, cause: Envelope[Any], company_id: str, mission_id: str, role: Role, override: Override | None) -> Enrollment:
+    def confirm(
+        cls, current: Enrollment | None, cause: Envelope[Any], company_id: str, mission_id: str, role: Role, override: Override | None
+    ) -> Enrollment:
         """Creates or re-confirms; an enrollment already confirmed records nothing."""
         if current is None:
-            current = cls(id=enrollment_id_for(company_id, mission_id), company_id=company_id, mission_id=mission_id, role=role, status="cancelled")
+            current = cls(
+                id=enrollment_id_for(company_id, mission_id), company_id=company_id, mission_id=mission_id, role=role, status="cancelled"
+            )
         elif current.status == "confirmed" or current._stale(cause):
             return current
         current.role, current.override, current.status, current.changed_at = role, override, "confirmed", cause.time
         current.applying(cause)
-        payload = events.Enrollment(enrollment_id=current.id, company_id=company_id, mission_id=mission_id, role=role, override=override is not None)
+        payload = events.Enrollment(
+            enrollment_id=current.id, company_id=company_id, mission_id=mission_id, role=role, override=override is not None
+        )
         current.record(
             Topic.REGISTRATION_EVENTS,
             events.EnrollmentConfirmed.caused_by(cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=company_id),
@@ -239,9 +253,13 @@ class Enrollment(Aggregate):
         if override is not None:
             self.override = override
         self.applying(cause)
-        payload = events.EnrollmentCancellation(enrollment_id=self.id, company_id=self.company_id, mission_id=self.mission_id, reason=reason, note=note)
+        payload = events.EnrollmentCancellation(
+            enrollment_id=self.id, company_id=self.company_id, mission_id=self.mission_id, reason=reason, note=note
+        )
         self.record(
             Topic.REGISTRATION_EVENTS,
-            events.EnrollmentCancelled.caused_by(cause, source=SOURCE, subject=self.mission_id, payload=payload, discriminator=self.company_id),
+            events.EnrollmentCancelled.caused_by(
+                cause, source=SOURCE, subject=self.mission_id, payload=payload, discriminator=self.company_id
+            ),
         )
         return True

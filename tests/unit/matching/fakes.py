@@ -26,8 +26,12 @@ class FakeMatchingStore(MatchingStore):
         self.booked: dict[str, dict[str, Any]] = {}
         super().__init__(db=None)  # type: ignore[arg-type]
 
-    def aggregates(self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A], **options: Any) -> InMemoryAggregates[A]:
-        return InMemoryAggregates(name, to_document=to_document, from_document=from_document, touched=self, published=self.published, **options)
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A], **options: Any
+    ) -> InMemoryAggregates[A]:
+        return InMemoryAggregates(
+            name, to_document=to_document, from_document=from_document, touched=self, published=self.published, **options
+        )
 
     async def save_mission(self, mission: MissionDefinition) -> None:
         self.catalogue[mission.mission_id] = mission
@@ -49,12 +53,20 @@ class FakeMatchingStore(MatchingStore):
         return {cid: p for cid in company_ids if (p := self.companies.get(cid)) is not None}
 
     async def bookings_elsewhere(self, company_ids: list[str], mission_id: str) -> list[Booking]:
-        found = {(d["company_id"], d["meeting_id"]): d for d in self.booked.values() if d["company_id"] in company_ids and d["mission_id"] != mission_id}
+        found = {
+            (d["company_id"], d["meeting_id"]): d
+            for d in self.booked.values()
+            if d["company_id"] in company_ids and d["mission_id"] != mission_id
+        }
         return [Booking(d["company_id"], d["start"], d["end"], d["mission_id"], d["meeting_id"]) for d in found.values()]
 
     async def reconcile_bookings(self, mission_id: str, wanted: list[Booking]) -> None:
         desired = {bid: doc for booking in wanted for bid, doc in booking_documents(booking).items()}
-        for bid in [b for b, d in self.booked.items() if d["mission_id"] == mission_id and (b not in desired or desired[b]["meeting_id"] != d["meeting_id"])]:
+        for bid in [
+            b
+            for b, d in self.booked.items()
+            if d["mission_id"] == mission_id and (b not in desired or desired[b]["meeting_id"] != d["meeting_id"])
+        ]:
             del self.booked[bid]
         held = [bid for bid, doc in desired.items() if bid in self.booked and self.booked[bid]["meeting_id"] != doc["meeting_id"]]
         self.booked.update({bid: doc for bid, doc in desired.items() if bid not in self.booked})

@@ -29,7 +29,10 @@ UK = next(m for m in MISSIONS_2020 if m.mission_id == "uk-2020")
 )
 def test_consecutive_meetings_on_the_grid_reserve_disjoint_steps(length: int, start_step: int, count: int) -> None:
     day = datetime(2020, 11, 2, tzinfo=UTC) + timedelta(minutes=5 * start_step)
-    meetings = [Booking("firm", day + timedelta(minutes=length * i), day + timedelta(minutes=length * (i + 1)), "uk-2020", f"m{i}") for i in range(count)]
+    meetings = [
+        Booking("firm", day + timedelta(minutes=length * i), day + timedelta(minutes=length * (i + 1)), "uk-2020", f"m{i}")
+        for i in range(count)
+    ]
     reserved = [set(booking_documents(b)) for b in meetings]
     assert all(not (a & b) for i, a in enumerate(reserved) for b in reserved[i + 1 :])
 

@@ -12,11 +12,19 @@ REQUESTER, TARGET, INTRUDER = "rossi-meccanica-0001", "mumbai-tools-0002", "delh
 
 
 def requested() -> MeetingRequested:
-    return MeetingRequested.new(source="forms", subject="india-2020", payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id=REQUESTER, target_id=TARGET))
+    return MeetingRequested.new(
+        source="forms",
+        subject="india-2020",
+        payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id=REQUESTER, target_id=TARGET),
+    )
 
 
 def answered(by: str) -> MeetingRequestAnswered:
-    return MeetingRequestAnswered.new(source="forms", subject="india-2020", payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by=by, answer="accepted"))
+    return MeetingRequestAnswered.new(
+        source="forms",
+        subject="india-2020",
+        payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by=by, answer="accepted"),
+    )
 
 
 def test_an_answer_by_another_company_that_overtakes_its_request_is_discarded_when_the_request_arrives() -> None:

@@ -31,7 +31,11 @@ LOMBARD = profile(
     "lombard",
     company_name="Bellezza Srl",
     languages=["it", "en"],
-    products=[{"name": "face creams", "hs_code": "330499"}, {"name": "shampoo", "hs_code": "330510"}, {"name": "lipstick", "hs_code": "330410"}],
+    products=[
+        {"name": "face creams", "hs_code": "330499"},
+        {"name": "shampoo", "hs_code": "330510"},
+        {"name": "lipstick", "hs_code": "330410"},
+    ],
     offer="organic face creams, shampoo and lipstick made in Italy",
     seeking="importers of cosmetics",
 )

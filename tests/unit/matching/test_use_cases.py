@@ -54,7 +54,9 @@ class Recorder:
 
 async def fresh(with_profiles: bool = True) -> tuple[Matching, FakeMatchingStore, Recorder]:
     store, recorder = FakeMatchingStore(), Recorder()
-    matching = Matching(store, MatchingConfig(video_base_url="https://meet.example/outgoing"), sync_followups=recorder.sync, request_replan=recorder.replan)
+    matching = Matching(
+        store, MatchingConfig(video_base_url="https://meet.example/outgoing"), sync_followups=recorder.sync, request_replan=recorder.replan
+    )
     definition = next(m for m in MISSIONS_2020 if m.mission_id == MISSION)
     await matching.plan_mission(mission_planned(definition))
     for company in (*LOMBARDS, *FOREIGNS):
@@ -70,7 +72,9 @@ def enrolled(company_id: str, role: Any) -> EnrollmentConfirmed:
 
 
 def schedule(time_limit_s: float = 2.0) -> ScheduleRequested:
-    return ScheduleRequested.new(source="operators", subject=MISSION, payload=ScheduleRequest(mission_id=MISSION, operator="op", time_limit_s=time_limit_s))
+    return ScheduleRequested.new(
+        source="operators", subject=MISSION, payload=ScheduleRequest(mission_id=MISSION, operator="op", time_limit_s=time_limit_s)
+    )
 
 
 def types(store: FakeMatchingStore) -> list[str]:
@@ -110,7 +114,9 @@ async def test_a_redelivered_command_publishes_nothing_new_and_redoes_its_side_e
     await matching.handle(command)
     assert store.published == published
     assert store.booked == booked
-    assert len(recorder.synced) == 2 and {c.meeting.meeting_id for c in recorder.synced[1][1]} == {c.meeting.meeting_id for c in recorder.synced[0][1]}
+    assert len(recorder.synced) == 2 and {c.meeting.meeting_id for c in recorder.synced[1][1]} == {
+        c.meeting.meeting_id for c in recorder.synced[0][1]
+    }
 
 
 async def test_a_cancelled_enrollment_cancels_its_meetings_and_frees_their_bookings() -> None:
@@ -192,7 +198,17 @@ async def test_without_its_definition_a_mission_is_not_planned_and_nothing_is_bo
 
 def _history(draw: Any) -> list[Envelope[Any]]:
     companies = [*LOMBARDS, *FOREIGNS]
-    steps = draw(st.lists(st.tuples(st.sampled_from(["enroll", "cancel", "request", "accept", "decline", "busy", "schedule"]), st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=10))
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["enroll", "cancel", "request", "accept", "decline", "busy", "schedule"]),
+                st.integers(0, 2),
+                st.integers(0, 2),
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
     history: list[Envelope[Any]] = []
     for n, (action, i, j) in enumerate(steps):
         lombard, partner = LOMBARDS[i].company_id, FOREIGNS[j].company_id
@@ -200,17 +216,23 @@ def _history(draw: Any) -> list[Envelope[Any]]:
             company = companies[(i * 3 + j) % len(companies)]
             history.append(enrolled(company.company_id, company.role))
         elif action == "cancel":
-            payload = EnrollmentCancellation(enrollment_id=f"{lombard}:{MISSION}", company_id=lombard, mission_id=MISSION, reason="withdrawn")
+            payload = EnrollmentCancellation(
+                enrollment_id=f"{lombard}:{MISSION}", company_id=lombard, mission_id=MISSION, reason="withdrawn"
+            )
             history.append(EnrollmentCancelled.new(source="registration", subject=MISSION, payload=payload))
         elif action == "request":
             request = MeetingRequest(request_id=f"r{i}{j}", mission_id=MISSION, requester_id=lombard, target_id=partner)
             history.append(MeetingRequested.new(source="forms", subject=MISSION, payload=request))
         elif action in ("accept", "decline"):
-            answer = MeetingRequestAnswer(request_id=f"r{i}{j}", mission_id=MISSION, answered_by=partner, answer="accepted" if action == "accept" else "declined")
+            answer = MeetingRequestAnswer(
+                request_id=f"r{i}{j}", mission_id=MISSION, answered_by=partner, answer="accepted" if action == "accept" else "declined"
+            )
             history.append(MeetingRequestAnswered.new(source="forms", subject=MISSION, payload=answer))
         elif action == "busy":
             start = datetime(2020, 10, 19 + n % 5, 4, tzinfo=UTC)
-            change = AvailabilityChange(mission_id=MISSION, company_id=partner, unavailable=[TimeSpan(start=start, end=start + timedelta(hours=3))], operator="op")
+            change = AvailabilityChange(
+                mission_id=MISSION, company_id=partner, unavailable=[TimeSpan(start=start, end=start + timedelta(hours=3))], operator="op"
+            )
             history.append(AvailabilityChanged.new(source="operators", subject=MISSION, payload=change))
         else:
             history.append(schedule(time_limit_s=1.0))

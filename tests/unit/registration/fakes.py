@@ -19,7 +19,9 @@ class FakeRegistrationStore(RegistrationStore):
         self.catalogue: dict[str, Mission] = {}
         super().__init__(db=None)  # type: ignore[arg-type]
 
-    def aggregates(self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]) -> InMemoryAggregates[A]:
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]
+    ) -> InMemoryAggregates[A]:
         return InMemoryAggregates(name, to_document=to_document, from_document=from_document, touched=self, published=self.published)
 
     async def save_mission(self, mission: Mission) -> None:
@@ -31,5 +33,3 @@ class FakeRegistrationStore(RegistrationStore):
     def types(self) -> list[str]:
         """The types of the events published so far, in order; tombstones as ``tombstone:<topic>``."""
         return [r.event.type if r.event is not None else f"tombstone:{r.topic.value}" for r in self.published]
-
-

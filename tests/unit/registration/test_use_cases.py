@@ -117,7 +117,9 @@ async def test_a_second_signup_publishes_only_what_changed() -> None:
     assert store.types()[3:] == ["company.updated.v1"]
     assert updated is not None and updated.payload.changed_fields == ["offer"]
     new_contact = {"name": "Anna Rossi", "email": "anna@rossi.example", "preferred_language": "it"}
-    await registration.apply_signup(signup(lombard(offer="Five-axis machining centres", contact=new_contact), time=SIGNUP_TIME + timedelta(hours=2)))
+    await registration.apply_signup(
+        signup(lombard(offer="Five-axis machining centres", contact=new_contact), time=SIGNUP_TIME + timedelta(hours=2))
+    )
     assert store.types()[4:] == ["contact.recorded.v1"]
     company = await store.companies.get(company_of(lombard()))
     assert company is not None and company.version == 3 and company.contact is not None and company.contact.name == "Anna Rossi"
@@ -151,7 +153,9 @@ async def test_a_withdrawal_cancels_the_enrollment_once() -> None:
     applicant = lombard()
     await registration.apply_signup(signup(applicant))
     order = SignupWithdrawn.new(
-        source="forms", subject="x", payload=Withdrawal(company=CompanyRef(partita_iva=applicant.partita_iva), mission_id="india-2020", reason="budget")
+        source="forms",
+        subject="x",
+        payload=Withdrawal(company=CompanyRef(partita_iva=applicant.partita_iva), mission_id="india-2020", reason="budget"),
     )
     await registration.withdraw(order)
     await registration.withdraw(order)
@@ -164,7 +168,9 @@ async def test_an_operator_approves_a_rejected_signup_and_the_enrollment_says_wh
     registration, store = await fresh()
     event = signup(lombard(sede_legale=OUTSIDE_LOMBARDY))
     await registration.apply_signup(event)
-    approval = operator(SignupApprovedByOperator, OperatorApproval(signup_id=event.id, operator="Giulia Bianchi", reason="moved to Bergamo"))
+    approval = operator(
+        SignupApprovedByOperator, OperatorApproval(signup_id=event.id, operator="Giulia Bianchi", reason="moved to Bergamo")
+    )
     assert await registration.owner_of(approval) == company_of(event.payload.applicant)
     await registration.approve_by_operator(approval)
     await registration.approve_by_operator(approval)
@@ -191,7 +197,10 @@ async def test_an_operator_rejection_cancels_and_records_who_and_why() -> None:
     registration, store = await fresh()
     applicant = foreign()
     await registration.apply_signup(signup(applicant))
-    order = operator(SignupRejectedByOperator, OperatorRejection(company_id=company_of(applicant), mission_id="india-2020", operator="Luca Verdi", reason="duplicate firm"))
+    order = operator(
+        SignupRejectedByOperator,
+        OperatorRejection(company_id=company_of(applicant), mission_id="india-2020", operator="Luca Verdi", reason="duplicate firm"),
+    )
     await registration.reject_by_operator(order)
     assert store.types()[-1] == "enrollment.cancelled.v1"
     enrollment = (await store.enrollments_of(company_of(applicant)))[0]
@@ -207,12 +216,26 @@ async def test_erasure_keeps_statistics_tombstones_the_contact_and_cancels_every
     first = signup(applicant)
     await registration.apply_signup(first)
     company_id = company_of(applicant)
-    order = ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=CompanyRef(company_id=company_id), requested_by="dpo"), time=SIGNUP_TIME + timedelta(days=3))
+    order = ErasureRequested.new(
+        source="forms",
+        subject="x",
+        payload=ErasureOrder(company=CompanyRef(company_id=company_id), requested_by="dpo"),
+        time=SIGNUP_TIME + timedelta(days=3),
+    )
     await registration.erase(order)
     await registration.erase(order)
     assert store.types()[3:] == ["tombstone:registration.contacts", "company.erased.v1", "enrollment.cancelled.v1"]
     stored = _collections(store)[COMPANIES].docs[company_id]
-    assert "contact" not in stored and set(stored["profile"]) <= {"company_id", "role", "country", "province", "sectors", "size", "ateco_code", "timezone"}
+    assert "contact" not in stored and set(stored["profile"]) <= {
+        "company_id",
+        "role",
+        "country",
+        "province",
+        "sectors",
+        "size",
+        "ateco_code",
+        "timezone",
+    }
     assert stored["profile"]["province"] == "BG" and stored["natural_key"] == f"erased:{company_id}"
     assert "applicant" not in _collections(store)[SIGNUPS].docs[str(first.id)]
 
@@ -223,7 +246,9 @@ async def test_erasure_keeps_statistics_tombstones_the_contact_and_cancels_every
 
 async def test_erasing_an_unknown_company_still_tells_everyone() -> None:
     registration, store = await fresh()
-    order = ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=CompanyRef(company_id="0000-unknown-company"), requested_by="dpo"))
+    order = ErasureRequested.new(
+        source="forms", subject="x", payload=ErasureOrder(company=CompanyRef(company_id="0000-unknown-company"), requested_by="dpo")
+    )
     await registration.erase(order)
     assert store.types() == ["tombstone:registration.contacts", "company.erased.v1"]
 
@@ -261,8 +286,20 @@ async def test_a_new_company_created_meanwhile_by_another_instance_is_updated_no
 
 
 def _events(draw: Any) -> list[Envelope[Any]]:
-    applicants = [lombard(), lombard(partita_iva="01234567897"), foreign(), lombard(sede_legale=OUTSIDE_LOMBARDY), lombard(privacy_consent=False)]
-    picked = draw(st.lists(st.tuples(st.integers(0, len(applicants) - 1), st.sampled_from(["signup", "withdraw", "erase", "approve", "offer"])), min_size=1, max_size=12))
+    applicants = [
+        lombard(),
+        lombard(partita_iva="01234567897"),
+        foreign(),
+        lombard(sede_legale=OUTSIDE_LOMBARDY),
+        lombard(privacy_consent=False),
+    ]
+    picked = draw(
+        st.lists(
+            st.tuples(st.integers(0, len(applicants) - 1), st.sampled_from(["signup", "withdraw", "erase", "approve", "offer"])),
+            min_size=1,
+            max_size=12,
+        )
+    )
     history: list[Envelope[Any]] = []
     time = SIGNUP_TIME
     for index, action in picked:
@@ -274,9 +311,13 @@ def _events(draw: Any) -> list[Envelope[Any]]:
         elif action == "offer":
             history.append(signup(applicant.model_copy(update={"offer": f"offer at {time:%H%M}"}), time=time))
         elif action == "withdraw":
-            history.append(SignupWithdrawn.new(source="forms", subject="x", payload=Withdrawal(company=ref, mission_id=None, reason=""), time=time))
+            history.append(
+                SignupWithdrawn.new(source="forms", subject="x", payload=Withdrawal(company=ref, mission_id=None, reason=""), time=time)
+            )
         elif action == "erase":
-            history.append(ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=ref, requested_by="dpo"), time=time))
+            history.append(
+                ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=ref, requested_by="dpo"), time=time)
+            )
         else:
             earlier = [e for e in history if e.type == "signup.submitted.v1"]
             if earlier:
@@ -317,4 +358,3 @@ async def test_replaying_any_history_or_any_event_in_it_changes_nothing(data: st
 
 def _collections(store: FakeRegistrationStore) -> dict[str, Any]:
     return {SIGNUPS: store.decisions, COMPANIES: store.companies, ENROLLMENTS: store.enrollments}
-
