@@ -155,6 +155,3 @@ class NotificationStore:
         if outbox:
             update["$push"] = {OUTBOX: {"$each": list(outbox)}}
         await self.db[DELIVERIES].update_one({"_id": notification_id}, update, upsert=True)
-
-    async def with_stale_outbox(self, cutoff: datetime) -> list[str]:
-        return [doc["_id"] for doc in await self.db[DELIVERIES].find({"outbox.at": {"$lte": cutoff}}, {"_id": 1}).to_list()]

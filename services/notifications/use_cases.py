@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from services.notifications.domain import plans as planning
 from services.notifications.domain.content import calendar_description, partner_of, template_context
@@ -369,7 +369,7 @@ class Deliverer:
             meeting_id=plan.meeting_id,
             mission_id=plan.mission_id,
         )
-        event = NotificationSent(**_envelope(NotificationSent.EVENT_TYPE, plan, self.clock()), payload=payload)
+        event = NotificationSent.derived(plan.notification_id, payload=payload, **self._about(plan))
         await self.store.record(
             plan.notification_id,
             {**_summary(plan), "state": "sent", "attempts": attempts, "sent_at": self.clock()},
@@ -391,7 +391,7 @@ class Deliverer:
             meeting_id=plan.meeting_id,
             mission_id=plan.mission_id,
         )
-        event = NotificationFailed(**_envelope(NotificationFailed.EVENT_TYPE, plan, self.clock()), payload=payload)
+        event = NotificationFailed.derived(plan.notification_id, payload=payload, **self._about(plan))
         await self.store.record(
             plan.notification_id,
             {**_summary(plan), "state": "failed", "reason": reason, "detail": payload.detail, "attempts": attempts},
@@ -489,8 +489,18 @@ class Deliverer:
         )
 
     def _event(self, event_class: Any, plan: Plan | _PlanFields, n: int, payload: Any) -> dict[str, Any]:
-        envelope = _envelope(event_class.EVENT_TYPE, plan, self.clock(), discriminator=str(n))  # type: ignore[arg-type]
-        return pending(Topic.NOTIFICATION_EVENTS, event_class(**envelope, payload=payload), key=plan.company_id)
+        event = event_class.derived(f"{plan.notification_id}|{n}", payload=payload, **self._about(plan))
+        return pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)
+
+    def _about(self, plan: Plan | _PlanFields) -> dict[str, Any]:
+        """The envelope fields of an outcome: it concerns the company, and follows from the plan's source event."""
+        return {
+            "source": SOURCE,
+            "subject": plan.company_id,
+            "correlation_id": plan.correlation_id,
+            "causation_id": plan.source_event_id,
+            "time": self.clock(),
+        }
 
     async def _record(self, notification_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> None:
         await self.store.record(notification_id, fields, outbox)
@@ -533,19 +543,6 @@ def _summary(plan: Plan) -> dict[str, Any]:
         "correlation_id": str(plan.correlation_id),
         "mission_id": plan.mission_id,
         "meeting_id": plan.meeting_id,
-    }
-
-
-def _envelope(event_type: str, plan: Plan | _PlanFields, now: datetime, discriminator: str = "") -> dict[str, Any]:
-    """Ids derived from the notification (and attempt), so a recomputed event has the same id."""
-    return {
-        "id": uuid5(NAMESPACE_URL, f"{event_type}|{plan.notification_id}" + (f"|{discriminator}" if discriminator else "")),
-        "type": event_type,
-        "source": SOURCE,
-        "time": now,
-        "correlation_id": plan.correlation_id,
-        "causation_id": plan.source_event_id,
-        "subject": plan.company_id,
     }
 
 
