@@ -752,3 +752,29 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     assert [m["Subject"] for m in service.sink.to(FOREIGN_MAIL)][1:] == [], "nothing more for the erased company"
     assert await service.db[CONTACTS].find_one({"_id": FOREIGN}) is None
     assert "la controparte" in service.sink.to(LOMBARD_MAIL)[-1]["Subject"]
+
+
+async def test_outcome_events_a_crash_left_in_a_delivery_are_published_by_the_stale_outbox_scan(
+    mail_settings: Settings, sink: SmtpSink, clock: FakeClock
+) -> None:
+    from shared.contracts.notifications import Delivery, NotificationSent
+    from shared.outbox import pending
+
+    payload = Delivery(
+        notification_id="n-left-behind",
+        kind="enrollment_confirmation",
+        company_id=LOMBARD,
+        source_event_id=uuid4(),
+        language="it",
+        attempts=1,
+    )
+    left = NotificationSent.new(source="notifications", subject=LOMBARD, payload=payload)
+    entry = {**pending(Topic.NOTIFICATION_EVENTS, left, key=LOMBARD), "at": datetime.now(UTC) - timedelta(minutes=5)}
+    scanning = mail_settings.model_copy(update={"outbox_grace_s": 0.5, "outbox_scan_interval_s": 0.3})
+    app, runtime = create_app(scanning, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=POLICY)
+    async with running(app):
+        await runtime.db[DELIVERIES].insert_one({"_id": "n-left-behind", "state": "sent", "company_id": LOMBARD, "outbox": [entry]})
+        harness = Harness(scanning, runtime, sink, clock)
+        [published] = await harness.wait_outcomes(1)
+        assert published["id"] == str(left.id)
+        await harness.wait_db(DELIVERIES, {"_id": "n-left-behind", "outbox.0": {"$exists": False}})
