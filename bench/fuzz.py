@@ -90,13 +90,34 @@ def seeds(i: int) -> dict[Topic, bytes]:
     firm = f"fuzz-firm-{i % FIRMS:04d}"
     partner = f"fuzz-partner-{i % PARTNERS:04d}"
     m = meeting(f"{mission}-f{i:05d}", utc(2020, 10, 20, 9), lombard=firm, partner=partner)
+    enrollment = Enrollment(
+        enrollment_id=f"e{i}", company_id=firm if i % 4 else partner, mission_id=mission, role="lombard" if i % 4 else "foreign"
+    )
     return {
-        Topic.SIGNUP_FORMS: signup(lombard(company_name=f"Fuzz {i} S.r.l.", partita_iva=valid_partita_iva(f"{i % 10**10:010d}")) if i % 2 else foreign(company_name=f"Fuzz Partner {i} Ltd")).to_bytes(),
-        Topic.MEETING_FORMS: MeetingRequested.new(source="forms", subject=mission, payload=MeetingRequest(request_id=f"r{i}", mission_id=mission, requester_id=firm, target_id=partner)).to_bytes(),
-        Topic.OPERATOR_COMMANDS: ScheduleRequested.new(source="fuzz", subject=mission, payload=ScheduleRequest(mission_id=mission, operator="fuzz", time_limit_s=1)).to_bytes(),
+        Topic.SIGNUP_FORMS: signup(
+            lombard(company_name=f"Fuzz {i} S.r.l.", partita_iva=valid_partita_iva(f"{i % 10**10:010d}"))
+            if i % 2
+            else foreign(company_name=f"Fuzz Partner {i} Ltd")
+        ).to_bytes(),
+        Topic.MEETING_FORMS: MeetingRequested.new(
+            source="forms",
+            subject=mission,
+            payload=MeetingRequest(request_id=f"r{i}", mission_id=mission, requester_id=firm, target_id=partner),
+        ).to_bytes(),
+        Topic.OPERATOR_COMMANDS: ScheduleRequested.new(
+            source="fuzz", subject=mission, payload=ScheduleRequest(mission_id=mission, operator="fuzz", time_limit_s=1)
+        ).to_bytes(),
         Topic.MISSIONS: mission_planned(MISSIONS_2020[i % len(MISSIONS_2020)]).to_bytes(),
-        Topic.REGISTRATION_EVENTS: (registered(firm, f"Fuzz {i}") if i % 2 else EnrollmentConfirmed.new(source="registration", subject=mission, payload=Enrollment(enrollment_id=f"e{i}", company_id=firm if i % 4 else partner, mission_id=mission, role="lombard" if i % 4 else "foreign"))).to_bytes(),
-        Topic.CONTACTS: ContactDetailsRecorded.new(source="registration", subject=firm, payload=ContactDetails(company_id=firm, contact=Contact(name="Fuzz Person", email=f"fuzz{i}@fuzz.example"), preferred_language="it")).to_bytes(),
+        Topic.REGISTRATION_EVENTS: (
+            registered(firm, f"Fuzz {i}") if i % 2 else EnrollmentConfirmed.new(source="registration", subject=mission, payload=enrollment)
+        ).to_bytes(),
+        Topic.CONTACTS: ContactDetailsRecorded.new(
+            source="registration",
+            subject=firm,
+            payload=ContactDetails(
+                company_id=firm, contact=Contact(name="Fuzz Person", email=f"fuzz{i}@fuzz.example"), preferred_language="it"
+            ),
+        ).to_bytes(),
         Topic.MATCHING_EVENTS: scheduled(m).to_bytes(),
     }
 
@@ -213,16 +234,40 @@ def mutate(raw: bytes, rng: Draws) -> tuple[str, bytes, list[tuple[str, bytes | 
             return kind, b'{"id": "duplicate", "type": "x", ' + raw[1:], headers
         case "number out of range":
             text = json.dumps(_set(doc, leaf, 0)).encode()
-            return kind, text.replace(b": 0", rng.choice([b": 1e999999", b": -1e999999", b": 123456789012345678901234567890", b": NaN", b": -Infinity"]), 1), headers
+            return (
+                kind,
+                text.replace(
+                    b": 0", rng.choice([b": 1e999999", b": -1e999999", b": 123456789012345678901234567890", b": NaN", b": -Infinity"]), 1
+                ),
+                headers,
+            )
         case "garbage headers":
-            headers = [("x-event-id", rng.randbytes(12)), ("x-event-type", None), ("x-correlation-id", b"c" * rng.choice([10, 10_000])), ("\u00e8\u00e8", b"\x00")]
+            headers = [
+                ("x-event-id", rng.randbytes(12)),
+                ("x-event-type", None),
+                ("x-correlation-id", b"c" * rng.choice([10, 10_000])),
+                ("\u00e8\u00e8", b"\x00"),
+            ]
             return kind, raw, headers
     return kind, json.dumps(doc).encode(), headers
 
 
 MUTATIONS = [
-    "truncated", "nested", "huge string", "invalid UTF-8", "control characters", "odd text", "MongoDB operator",
-    "dotted key", "wrong type", "missing field", "extra field", "duplicated key", "number out of range", "garbage headers", "valid",
+    "truncated",
+    "nested",
+    "huge string",
+    "invalid UTF-8",
+    "control characters",
+    "odd text",
+    "MongoDB operator",
+    "dotted key",
+    "wrong type",
+    "missing field",
+    "extra field",
+    "duplicated key",
+    "number out of range",
+    "garbage headers",
+    "valid",
 ]
 
 
@@ -251,7 +296,13 @@ def _chunk(cases: int, seed: int) -> list[Case]:
     found: list[Case] = []
 
     @hypothesis.seed(seed)
-    @hypothesis.settings(max_examples=cases, database=None, phases=[hypothesis.Phase.generate], deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.settings(
+        max_examples=cases,
+        database=None,
+        phases=[hypothesis.Phase.generate],
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
     @hypothesis.given(st.data())
     def collect(data: st.DataObject) -> None:
         draws = Draws(data)
@@ -330,9 +381,15 @@ async def run(cases: int, seed: int, timeout_s: float) -> dict[str, Any]:
                 dead[f"{service}: {reason.decode() if reason else '(none)'}"] += 1
                 unexplained += reason is None
         return {
-            "cases_per_input": cases, "inputs": len(PRODUCED_TO), "records": sum(produced.values()), "produce_s": round(sent_s, 1),
-            "drained_s": round(drained_s, 1), "stalled_groups": {g: lag for g, lag in lags.items() if lag}, "crashed": crashed,
-            "dead_lettered": dict(dead), "dead_letters_without_reason": unexplained,
+            "cases_per_input": cases,
+            "inputs": len(PRODUCED_TO),
+            "records": sum(produced.values()),
+            "produce_s": round(sent_s, 1),
+            "drained_s": round(drained_s, 1),
+            "stalled_groups": {g: lag for g, lag in lags.items() if lag},
+            "crashed": crashed,
+            "dead_lettered": dict(dead),
+            "dead_letters_without_reason": unexplained,
             "mutations": dict(Counter(kind for (_, kind), n in produced.items() for _ in range(n))),
         }
 

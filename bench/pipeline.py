@@ -84,14 +84,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from outgoing_cli.demo.mail_sink import NOTIFICATION_HEADER, LocalSmtpServer  # noqa: E402
-from services.registration.domain.companies import (  # noqa: E402
-    company_id_for,
-    enrollment_id_for,
-    natural_key,
-    profile_of,
-)
+from services.registration.domain.aggregates import Company, Enrollment, SignupDecision  # noqa: E402
+from services.registration.domain.companies import company_id_for, enrollment_id_for, natural_key  # noqa: E402
+from services.registration.domain.eligibility import Verdict  # noqa: E402
 from services.registration.domain.partita_iva import check_digit  # noqa: E402
-from services.registration.store import COMPANIES, ENROLLMENTS, INDEXES, MISSIONS, SIGNUPS  # noqa: E402
+from services.registration.store import (  # noqa: E402
+    COMPANIES,
+    ENROLLMENTS,
+    INDEXES,
+    MISSIONS,
+    SIGNUPS,
+    company_document,
+    decision_document,
+    enrollment_document,
+)
 from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
 from shared.contracts.missions import MissionPlanned  # noqa: E402
 from shared.contracts.registration import CompanySignupSubmitted, LombardApplicant, Signup  # noqa: E402
@@ -153,53 +159,32 @@ def make_items(base: int, count: int, run: str) -> list[Item]:
 
 
 def stored_documents(item: Item, instance: str) -> dict[str, dict[str, Any]]:
-    """The three documents registration keeps for an accepted signup, after its outbox flush.
-
-    Field for field as RegistrationStore.record_decision / create_company /
-    confirm_enrollment write them (services/registration/store.py, use_cases.py).
-    """
-    applicant = item.event.payload.applicant
-    key = natural_key(applicant)
-    company_id = company_id_for(key)
-    event_id = str(item.event.id)
+    """The three documents registration keeps for an accepted signup, after its outbox flush:
+    made by its own aggregates and codecs, as its store saves them on insert."""
+    event = item.event
+    company_id = company_id_for(natural_key(event.payload.applicant))
     now = datetime.now(UTC)
-    decision = {
-        "_id": event_id,
-        "kind": item.event.type,
-        "company_id": company_id,
-        "role": applicant.role,
-        "outcome": "accepted",
-        "violations": [],
-        "eligible_missions": [MISSION_ID],
-        "decided_by": instance,
-        "applicant": applicant.model_dump(mode="json"),
-        "outbox": [],
-        "decided_at": now,
+
+    def saved(aggregate: Any, to_document: Any) -> dict[str, Any]:
+        state = {k: v for k, v in to_document(aggregate).items() if v is not None}
+        return {
+            "_id": aggregate.id,
+            **state,
+            "version": 1,
+            "applied_events": [str(event.id)],
+            "outbox": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    decision = SignupDecision.decide(event, Verdict([], [], [MISSION_ID]), instance)
+    company = Company.register(None, event, event.payload.applicant)
+    enrollment = Enrollment.confirm(None, event, company_id, MISSION_ID, event.payload.applicant.role, None)
+    return {
+        SIGNUPS: saved(decision, decision_document),
+        COMPANIES: saved(company, company_document),
+        ENROLLMENTS: saved(enrollment, enrollment_document),
     }
-    company = {
-        "_id": company_id,
-        "natural_key": key,
-        "status": "active",
-        "profile": profile_of(company_id, applicant).model_dump(mode="json"),
-        "contact": applicant.contact.model_dump(mode="json"),
-        "version": 1,
-        "applied_events": [event_id],
-        "outbox": [],
-        "created_at": now,
-        "updated_at": now,
-    }
-    enrollment = {
-        "_id": enrollment_id_for(company_id, MISSION_ID),
-        "company_id": company_id,
-        "mission_id": MISSION_ID,
-        "role": applicant.role,
-        "override": None,
-        "status": "confirmed",
-        "applied_events": [event_id],
-        "outbox": [],
-        "updated_at": now,
-    }
-    return {SIGNUPS: decision, COMPANIES: company, ENROLLMENTS: enrollment}
 
 
 def shape(doc: Any) -> Any:
@@ -281,7 +266,9 @@ class Environment:
         path = self.log_path(service)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as log_file:  # a file, not a pipe: an unread pipe would block the service
-            process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(  # noqa: ASYNC220 - Popen only forks; stop_services() waits on it, off the loop
+                [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            )
         self.processes[service] = process
         _CHILDREN.add(process)
         deadline = time.monotonic() + timeout_s
@@ -318,7 +305,9 @@ def _kill_children() -> None:
 
 
 @contextlib.asynccontextmanager
-async def environment(run: str, part: str, with_topics: Iterable[Topic] | None = None, extra_env: dict[str, str] | None = None) -> AsyncIterator[Environment]:
+async def environment(
+    run: str, part: str, with_topics: Iterable[Topic] | None = None, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Environment]:
     prefix = f"pipe{run}{part}"
     settings = Settings().model_copy(update={"topic_prefix": prefix, "mongo_db": prefix})
     env = Environment(prefix, settings, extra_env=extra_env or {})
@@ -398,7 +387,9 @@ async def part_a(run: str, items: list[Item]) -> dict[str, Any]:
             await producer.flush()
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         try:
             partitions = [TopicPartition(topic, p) for p in range(env.settings.topic_partitions)]
@@ -413,7 +404,12 @@ async def part_a(run: str, items: list[Item]) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
         finally:
             await consumer.stop()
-    return {"records": len(items), "bytes_per_record": round(sum(len(i.value) for i in items) / len(items)), "seconds": elapsed, "per_s": len(items) / elapsed}
+    return {
+        "records": len(items),
+        "bytes_per_record": round(sum(len(i.value) for i in items) / len(items)),
+        "seconds": elapsed,
+        "per_s": len(items) / elapsed,
+    }
 
 
 # ---------------------------------------------------------------- (b) raw MongoDB bulk upsert
@@ -426,7 +422,9 @@ async def part_b(run: str, items: list[Item], batch: int) -> dict[str, Any]:
             db = client[env.settings.database_for("registration")]
             await ensure_indexes(db, INDEXES)
             companies = [stored_documents(item, env.prefix)[COMPANIES] for item in items]
-            requests = [UpdateOne({"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}, upsert=True) for doc in companies]
+            requests = [
+                UpdateOne({"_id": doc["_id"]}, {"$set": {k: v for k, v in doc.items() if k != "_id"}}, upsert=True) for doc in companies
+            ]
             started = time.perf_counter()
             upserted = 0
             for start in range(0, len(requests), batch):
@@ -437,7 +435,15 @@ async def part_b(run: str, items: list[Item], batch: int) -> dict[str, Any]:
         finally:
             await client.close()
     bson_size = len(bson.encode(companies[0]))
-    return {"docs": len(items), "upserted": upserted, "stored": stored, "batch": batch, "bson_bytes_per_doc": bson_size, "seconds": elapsed, "per_s": len(items) / elapsed}
+    return {
+        "docs": len(items),
+        "upserted": upserted,
+        "stored": stored,
+        "batch": batch,
+        "bson_bytes_per_doc": bson_size,
+        "seconds": elapsed,
+        "per_s": len(items) / elapsed,
+    }
 
 
 # ---------------------------------------------------------------- (c) registration end to end
@@ -491,7 +497,9 @@ async def part_c(run: str, tag: str, items: list[Item], preload: list[Item], how
     async with environment(run, tag) as env:
         await env.start_service("registration")
         producer = await start_producer(env.settings)
-        consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         try:
             consumer.assign([TopicPartition(env.topics(Topic.REGISTRATION_EVENTS), p) for p in range(env.settings.topic_partitions)])
@@ -546,7 +554,11 @@ async def part_c(run: str, tag: str, items: list[Item], preload: list[Item], how
 async def compare_shapes(db: Any, written: Item, loaded: Item) -> str:
     """A service-written company (and its enrollment, decision) against a pre-loaded one."""
     problems = []
-    for collection, id_of in ((COMPANIES, lambda i: i.company_id), (ENROLLMENTS, lambda i: enrollment_id_for(i.company_id, MISSION_ID)), (SIGNUPS, lambda i: str(i.event.id))):
+    for collection, id_of in (
+        (COMPANIES, lambda i: i.company_id),
+        (ENROLLMENTS, lambda i: enrollment_id_for(i.company_id, MISSION_ID)),
+        (SIGNUPS, lambda i: str(i.event.id)),
+    ):
         a = await db[collection].find_one({"_id": id_of(written)})
         b = await db[collection].find_one({"_id": id_of(loaded)})
         if a is None or b is None:
@@ -629,7 +641,9 @@ async def part_d(run: str, rate: float, duration: float, timeout_s: float) -> di
             await env.start_service("registration")
             await env.start_service("notifications")
             producer = await start_producer(env.settings)
-            consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            )
             await consumer.start()
             watcher: asyncio.Task[None] | None = None
             try:
@@ -676,7 +690,9 @@ async def part_d(run: str, rate: float, duration: float, timeout_s: float) -> di
     with_missing = latencies + [math.inf] * (count - arrived)
     # Where the time goes: signup -> enrollment.confirmed.v1 published by registration -> e-mail accepted.
     to_confirmed = [confirmed_at[by_email[a].company_id] - t for a, t in published.items() if by_email[a].company_id in confirmed_at]
-    to_mail = [accepted[a] - confirmed_at[by_email[a].company_id] for a in published if a in accepted and by_email[a].company_id in confirmed_at]
+    to_mail = [
+        accepted[a] - confirmed_at[by_email[a].company_id] for a in published if a in accepted and by_email[a].company_id in confirmed_at
+    ]
     per_second: dict[int, list[float]] = {}
     for address, at in published.items():
         per_second.setdefault(int(at - t0), []).append(accepted[address] - at if address in accepted else math.inf)
@@ -718,10 +734,22 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     raw = [r["per_s"] for r in (a, b) if r]
     if c0 and raw:
         goal = 0.5 * min(raw)
-        out.append({"target": f"(c) >= 0.5 x min({'a' if a else ''}{',' if a and b else ''}{'b' if b else ''}) = {goal:,.0f}/s", "value": c0["per_s"], "ok": c0["complete"] and c0["per_s"] >= goal})
+        out.append(
+            {
+                "target": f"(c) >= 0.5 x min({'a' if a else ''}{',' if a and b else ''}{'b' if b else ''}) = {goal:,.0f}/s",
+                "value": c0["per_s"],
+                "ok": c0["complete"] and c0["per_s"] >= goal,
+            }
+        )
     if c0 and ck:
         goal = 0.9 * c0["per_s"]
-        out.append({"target": f"(c) K stored >= 0.9 x (c) 0 stored = {goal:,.1f}/s", "value": ck["per_s"], "ok": ck["complete"] and ck["per_s"] >= goal})
+        out.append(
+            {
+                "target": f"(c) K stored >= 0.9 x (c) 0 stored = {goal:,.1f}/s",
+                "value": ck["per_s"],
+                "ok": ck["complete"] and ck["per_s"] >= goal,
+            }
+        )
     if d:
         out.append({"target": "(d) p99 <= 1 s (missing = never)", "value": d["p99_s"], "ok": d["p99_s"] <= 1.0})
     return out
@@ -730,9 +758,21 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
 def print_report(results: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str]] = []
     if a := results.get("a"):
-        rows.append(("(a) aiokafka consume, 1 consumer", f"{_fmt(a['per_s'])} records/s", f"{a['records']} records of ~{a['bytes_per_record']} B in {a['seconds']:.3f} s"))
+        rows.append(
+            (
+                "(a) aiokafka consume, 1 consumer",
+                f"{_fmt(a['per_s'])} records/s",
+                f"{a['records']} records of ~{a['bytes_per_record']} B in {a['seconds']:.3f} s",
+            )
+        )
     if b := results.get("b"):
-        rows.append(("(b) bulk upsert, unordered", f"{_fmt(b['per_s'])} docs/s", f"{b['docs']} docs of {b['bson_bytes_per_doc']} B BSON, batches of {b['batch']}, {b['seconds']:.3f} s"))
+        rows.append(
+            (
+                "(b) bulk upsert, unordered",
+                f"{_fmt(b['per_s'])} docs/s",
+                f"{b['docs']} docs of {b['bson_bytes_per_doc']} B BSON, batches of {b['batch']}, {b['seconds']:.3f} s",
+            )
+        )
     for key, label in (("c_empty", "(c) registration e2e, 0 stored"), ("c_stored", "(c) registration e2e, K stored")):
         if c := results.get(key):
             note = f"{c['confirmed']}/{c['signups']} in {c['seconds']:.1f} s, {c['companies_stored_before']} companies stored before ({c['warmup']} from the warm-up)"
@@ -741,19 +781,43 @@ def print_report(results: dict[str, Any]) -> None:
             rows.append((label, f"{_fmt(c['per_s'], digits=1)} signups/s", note))
             rows.append(("", "", "CPU % of a core: " + ", ".join(f"{k} {v:.0f}" for k, v in c["cpu_percent"].items())))
     if d := results.get("d"):
-        rows.append((
-            "(d) signup -> e-mail latency",
-            f"p50 {_fmt(d['p50_s'], ' s', 2)}",
-            f"p99 {_fmt(d['p99_s'], ' s', 2)}, max {_fmt(d['max_s'], ' s', 2)}; {d['arrived']}/{d['signups']} arrived ({d['rate']:g}/s for {d['duration_s']:g} s)",
-        ))
+        rows.append(
+            (
+                "(d) signup -> e-mail latency",
+                f"p50 {_fmt(d['p50_s'], ' s', 2)}",
+                f"p99 {_fmt(d['p99_s'], ' s', 2)}, max {_fmt(d['max_s'], ' s', 2)}; {d['arrived']}/{d['signups']} arrived ({d['rate']:g}/s for {d['duration_s']:g} s)",
+            )
+        )
         if d["arrived"] < d["signups"] and d["arrived"]:
             o = d["arrived_only"]
-            rows.append(("", "", f"of those arrived: p50 {_fmt(o['p50_s'], ' s', 2)}, p99 {_fmt(o['p99_s'], ' s', 2)}, max {_fmt(o['max_s'], ' s', 2)}"))
-        for key, label in (("signup_to_confirmed", "signup -> enrollment.confirmed"), ("confirmed_to_mail", "enrollment.confirmed -> e-mail")):
+            rows.append(
+                (
+                    "",
+                    "",
+                    f"of those arrived: p50 {_fmt(o['p50_s'], ' s', 2)}, p99 {_fmt(o['p99_s'], ' s', 2)}, max {_fmt(o['max_s'], ' s', 2)}",
+                )
+            )
+        for key, label in (
+            ("signup_to_confirmed", "signup -> enrollment.confirmed"),
+            ("confirmed_to_mail", "enrollment.confirmed -> e-mail"),
+        ):
             st = d[key]
-            rows.append(("", "", f"{label}: p50 {_fmt(st['p50_s'], ' s', 2)}, p99 {_fmt(st['p99_s'], ' s', 2)}, max {_fmt(st['max_s'], ' s', 2)} ({st['count']})"))
+            rows.append(
+                (
+                    "",
+                    "",
+                    f"{label}: p50 {_fmt(st['p50_s'], ' s', 2)}, p99 {_fmt(st['p99_s'], ' s', 2)}, max {_fmt(st['max_s'], ' s', 2)} ({st['count']})",
+                )
+            )
         rows.append(("", "", "p50 by publish second: " + " ".join(_fmt(v, digits=2) for v in d["p50_by_publish_second"])))
-        rows.append(("", "", f"last e-mail {d['until_last_s']:.1f} s after the first publish; CPU % of a core: " + ", ".join(f"{k} {v:.0f}" for k, v in d["cpu_percent"].items())))
+        rows.append(
+            (
+                "",
+                "",
+                f"last e-mail {d['until_last_s']:.1f} s after the first publish; CPU % of a core: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in d["cpu_percent"].items()),
+            )
+        )
     for key, error in results.get("errors", {}).items():
         rows.append((f"({key}) FAILED", "", error[:200]))
     width = max((len(r[0]) for r in rows), default=0)
@@ -768,9 +832,8 @@ def print_report(results: dict[str, Any]) -> None:
         for c in checks:
             value = _fmt(c["value"], " s", 2) if c["target"].startswith("(d)") else f"{_fmt(c['value'], '/s', 1)}"
             print(f"{c['target']:<{tw}}  {value:>10}  {'PASS' if c['ok'] else 'MISS'}")
-    if s := (results.get("c_stored") or {}).get("shape_check"):
-        if s != "same":
-            print(f"\nWARNING: pre-loaded documents differ from the service's: {s}")
+    if (s := (results.get("c_stored") or {}).get("shape_check")) and s != "same":
+        print(f"\nWARNING: pre-loaded documents differ from the service's: {s}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -825,11 +888,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--signups", type=int, default=2000, help="N: signups for (a), (b), (c)")
     parser.add_argument("--stored", type=int, default=10_000, help="K: companies stored before the second (c) run")
-    parser.add_argument("--preload", choices=["bulk", "service"], default="bulk", help="how the K companies get stored (default: bulk insert)")
-    parser.add_argument("--warmup", type=int, default=50, help="signups pushed through registration before each (c) measurement (not timed; they stay stored)")
+    parser.add_argument(
+        "--preload", choices=["bulk", "service"], default="bulk", help="how the K companies get stored (default: bulk insert)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=50,
+        help="signups pushed through registration before each (c) measurement (not timed; they stay stored)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="R: signups per second in (d)")
     parser.add_argument("--duration", type=float, default=10.0, help="D: seconds of publishing in (d)")
-    parser.add_argument("--mail-timeout", type=float, default=None, help="how long (d) waits for e-mails after publishing (default 90 + R*D/10 s)")
+    parser.add_argument(
+        "--mail-timeout", type=float, default=None, help="how long (d) waits for e-mails after publishing (default 90 + R*D/10 s)"
+    )
     parser.add_argument("--batch", type=int, default=500, help="bulk_write batch size in (b)")
     parser.add_argument("--skip", type=lambda s: [p.strip() for p in s.split(",") if p.strip()], default=[], help="parts to skip, e.g. a,b")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")

@@ -32,19 +32,26 @@ def generated() -> list[tuple[str, Instance]]:
     return [
         ("india-2020, 40+40 firms, 6 requests each, 10 days", random_mission(1, india, 40, 40, 6)),
         ("russia-2020 first week, 30+30 firms, 8 requests", random_mission(2, MISSIONS["russia-2020"], 30, 30, 8, days=5)),
-        ("canada-2020, 30+30 firms (some in Vancouver), 6 requests",
-         random_mission(3, canada, 30, 30, 6, other_zones=("America/Vancouver",))),
-        ("uk-2020 3 days of 20 min, 60+40 firms, 8 requests",
-         random_mission(4, uk.model_copy(update={"meeting_minutes": 20, "window_end": date(2020, 11, 4),
-                                                 "parallel_capacity": 15}), 60, 40, 8)),
+        (
+            "canada-2020, 30+30 firms (some in Vancouver), 6 requests",
+            random_mission(3, canada, 30, 30, 6, other_zones=("America/Vancouver",)),
+        ),
+        (
+            "uk-2020 3 days of 20 min, 60+40 firms, 8 requests",
+            random_mission(
+                4, uk.model_copy(update={"meeting_minutes": 20, "window_end": date(2020, 11, 4), "parallel_capacity": 15}), 60, 40, 8
+            ),
+        ),
     ]
 
 
 def fixtures() -> list[tuple[str, Instance]]:
     folder = ROOT / "tests" / "fixtures" / "scheduling"
     expected = json.loads((folder / "expected.json").read_text())
-    return [(f"{name} (optimum {expected[name]['total_breaks']})", parse((folder / f"{name}.json").read_bytes())[0])
-            for name in sorted(expected)]
+    return [
+        (f"{name} (optimum {expected[name]['total_breaks']})", parse((folder / f"{name}.json").read_bytes())[0])
+        for name in sorted(expected)
+    ]
 
 
 def row(name: str, instance: Instance, baseline: Schedule, best: Schedule) -> str:
@@ -52,16 +59,20 @@ def row(name: str, instance: Instance, baseline: Schedule, best: Schedule) -> st
         return f"{len(s.assignments)} | {s.total_breaks} | {max(s.breaks.values(), default=0)} | {s.seconds:.2f}"
 
     status = best.status + ("" if best.status != "feasible" or best.bound is None else f" (bound {best.bound:g})")
-    return (f"| {name} | {len(instance.participants)} / {len(instance.meetings)} / {len(instance.slots)} | "
-            f"{cells(baseline)} | {cells(best)} | {status} |")
+    return (
+        f"| {name} | {len(instance.participants)} / {len(instance.meetings)} / {len(instance.slots)} | "
+        f"{cells(baseline)} | {cells(best)} | {status} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=30.0)
     args = parser.parse_args()
-    print("| instance | people / meetings / slots | FCFS placed | FCFS breaks | FCFS max | FCFS s "
-          "| solver placed | solver breaks | solver max | solver s | solver status |")
+    print(
+        "| instance | people / meetings / slots | FCFS placed | FCFS breaks | FCFS max | FCFS s "
+        "| solver placed | solver breaks | solver max | solver s | solver status |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     began = time.perf_counter()
     for name, instance in generated() + fixtures():

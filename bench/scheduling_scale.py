@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.matching.domain.instance import index  # noqa: E402
-from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, greedy_first_come, solve  # noqa: E402
-from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
-from tests.unit.matching.instances import random_mission  # noqa: E402
+from services.matching.domain.instance import index
+from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, greedy_first_come, solve
+from shared.contracts.edition_2020 import MISSIONS_2020
+from tests.unit.matching.instances import random_mission
 
 
 def main() -> None:
@@ -30,27 +30,40 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     uk = next(m for m in MISSIONS_2020 if m.mission_id == "uk-2020")
-    mission = uk.model_copy(update={"meeting_minutes": 20, "window_start": date(2020, 11, 2),
-                                    "window_end": date(2020, 11, 4), "parallel_capacity": 250,
-                                    "max_meetings_per_company": 40})
+    mission = uk.model_copy(
+        update={
+            "meeting_minutes": 20,
+            "window_start": date(2020, 11, 2),
+            "window_end": date(2020, 11, 4),
+            "parallel_capacity": 250,
+            "max_meetings_per_company": 40,
+        }
+    )
     began = time.perf_counter()
-    instance = random_mission(args.seed, mission, lombard=500, foreign=500, requests_per_company=20,
-                              other_zones=("America/New_York", "Asia/Dubai"))
+    instance = random_mission(
+        args.seed, mission, lombard=500, foreign=500, requests_per_company=20, other_zones=("America/New_York", "Asia/Dubai")
+    )
     built = time.perf_counter() - began
     choices = sum(len(domain) for domain in index(instance).domains)
     baseline = greedy_first_come(instance)
     answer = solve(instance, time_limit_s=args.time_limit)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     placed = len(answer.assignments)
-    print(f"participants {len(instance.participants)}, meetings {len(instance.meetings)}, slots {len(instance.slots)}, "
-          f"{choices} meeting-slot choices (exact solver up to {EXACT_UP_TO_LITERALS}); built in {built:.1f} s")
+    print(
+        f"participants {len(instance.participants)}, meetings {len(instance.meetings)}, slots {len(instance.slots)}, "
+        f"{choices} meeting-slot choices (exact solver up to {EXACT_UP_TO_LITERALS}); built in {built:.1f} s"
+    )
     print()
     print("| agenda | solver | placed | total breaks | max breaks | first agenda | final agenda |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| first come, first served | baseline | {len(baseline.assignments)} | {baseline.total_breaks} | "
-          f"{max(baseline.breaks.values())} | {baseline.seconds:.1f} s | {baseline.seconds:.1f} s |")
-    print(f"| `solve(time_limit_s={args.time_limit:g})` | {answer.solver} | {placed} | {answer.total_breaks} | "
-          f"{max(answer.breaks.values())} | {answer.first_solution_seconds:.1f} s | {answer.seconds:.1f} s |")
+    print(
+        f"| first come, first served | baseline | {len(baseline.assignments)} | {baseline.total_breaks} | "
+        f"{max(baseline.breaks.values())} | {baseline.seconds:.1f} s | {baseline.seconds:.1f} s |"
+    )
+    print(
+        f"| `solve(time_limit_s={args.time_limit:g})` | {answer.solver} | {placed} | {answer.total_breaks} | "
+        f"{max(answer.breaks.values())} | {answer.first_solution_seconds:.1f} s | {answer.seconds:.1f} s |"
+    )
     print()
     print(f"status {answer.status}; peak RSS {peak_mib:.0f} MiB; reason: {answer.reason}")
 

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pymongo import AsyncMongoClient, IndexModel  # noqa: E402
+from pymongo import AsyncMongoClient, IndexModel
 
 
 def _ms(samples: list[float]) -> str:
@@ -44,7 +44,9 @@ async def probe(url: str, docs: int, lookups: int) -> dict[str, Any]:
         await coll.create_index("natural_key", unique=True)
         filler = "x" * 2000
         for start in range(0, docs, 1000):
-            await coll.insert_many([{"_id": f"c{i}", "natural_key": f"k{i}", "filler": filler} for i in range(start, min(docs, start + 1000))])
+            await coll.insert_many(
+                [{"_id": f"c{i}", "natural_key": f"k{i}", "filler": filler} for i in range(start, min(docs, start + 1000))]
+            )
         by_id, by_key = [], []
         for n in range(lookups):
             i = (n * 7919) % docs

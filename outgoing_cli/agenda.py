@@ -106,21 +106,25 @@ class AgendaRow:
     partner: Side
 
 
-def agenda_rows(meetings: Iterable[Meeting], names: dict[str, str], company: str | None = None, zone: ZoneInfo | None = None) -> list[AgendaRow]:
+def agenda_rows(
+    meetings: Iterable[Meeting], names: dict[str, str], company: str | None = None, zone: ZoneInfo | None = None
+) -> list[AgendaRow]:
     """One row per meeting in start order; each side's time in its own zone unless ``zone`` is given."""
     rows = []
     for meeting in meetings:
         if company is not None and company not in meeting.participants:
             continue
         lombard_id, partner_id = _sides(meeting)
-        zones = {lt.company_id: lt.timezone for lt in meeting.local_times}
-
-        def side(company_id: str) -> Side:
-            shown_in = zone or ZoneInfo(zones.get(company_id, "UTC"))
-            return Side(company_id, names.get(company_id, ""), format_span(meeting.start, meeting.end, shown_in))
-
-        rows.append(AgendaRow(meeting.start, meeting.meeting_id, meeting.sequence, side(lombard_id), side(partner_id)))
+        lombard, partner = _side(meeting, lombard_id, names, zone), _side(meeting, partner_id, names, zone)
+        rows.append(AgendaRow(meeting.start, meeting.meeting_id, meeting.sequence, lombard, partner))
     return sorted(rows, key=lambda r: (r.start, r.lombard.company_id, r.meeting_id))
+
+
+def _side(meeting: Meeting, company_id: str, names: dict[str, str], zone: ZoneInfo | None) -> Side:
+    """One company's side of a meeting, its time in ``zone`` if given, else in the company's own zone."""
+    zones = {lt.company_id: lt.timezone for lt in meeting.local_times}
+    shown_in = zone or ZoneInfo(zones.get(company_id, "UTC"))
+    return Side(company_id, names.get(company_id, ""), format_span(meeting.start, meeting.end, shown_in))
 
 
 def _sides(meeting: Meeting) -> tuple[str, str]:

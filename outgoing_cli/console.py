@@ -67,11 +67,17 @@ def run(coro: Coroutine[Any, Any, T], env: Settings) -> T:
     except KafkaConnectionError:
         raise fail(kafka_unreachable(env)) from None
     except (KafkaTimeoutError, RequestTimedOutError, TimeoutError):
-        raise fail(CliError(f"Kafka at {env.kafka_bootstrap} did not answer in time", "check `outgoing dev status`; retry when the broker is ready")) from None
+        raise fail(
+            CliError(
+                f"Kafka at {env.kafka_bootstrap} did not answer in time", "check `outgoing dev status`; retry when the broker is ready"
+            )
+        ) from None
     except UnknownTopicOrPartitionError:
         raise fail(missing_topics(env)) from None
     except KafkaError as error:
-        raise fail(CliError(f"Kafka at {env.kafka_bootstrap} refused the request: {error}", "check `outgoing dev status` and the broker's log")) from None
+        raise fail(
+            CliError(f"Kafka at {env.kafka_bootstrap} refused the request: {error}", "check `outgoing dev status` and the broker's log")
+        ) from None
 
 
 def kafka_unreachable(env: Settings) -> CliError:

@@ -94,8 +94,12 @@ def health_table(reports: list[tuple[str, dict[str, Any] | None]]) -> Table:
         running = sum(1 for s in subscribers if s.get("running"))
         stuck = ", ".join(f"{s['topic']}[{s['partition']}]@{s['offset']} for {s['for_s']:.0f}s" for s in report.get("stuck", [])) or "none"
         table.add_row(
-            name, "[green]yes[/]" if report.get("ready") else f"[red]no[/] ({', '.join(report.get('problems', []))})", str(report.get("database", "")),
-            f"{running}/{len(subscribers)} running", str(sum(s.get("lag", 0) for s in subscribers)), stuck if stuck == "none" else f"[red]{stuck}[/]",
+            name,
+            "[green]yes[/]" if report.get("ready") else f"[red]no[/] ({', '.join(report.get('problems', []))})",
+            str(report.get("database", "")),
+            f"{running}/{len(subscribers)} running",
+            str(sum(s.get("lag", 0) for s in subscribers)),
+            stuck if stuck == "none" else f"[red]{stuck}[/]",
         )
     if not reports:
         table.add_row("[dim]no service running here[/]", "", "", "", "", "")

@@ -59,8 +59,16 @@ class DeadLetter:
 def dead_letter(service: str, record: Record) -> DeadLetter:
     headers = headers_of(record)
     source = f"{headers.get(DLQ_SOURCE_TOPIC, '?')}[{headers.get(DLQ_SOURCE_PARTITION, '?')}]@{headers.get(DLQ_SOURCE_OFFSET, '?')}"
-    return DeadLetter(service, record.partition, record.offset, headers.get(DLQ_REASON, "?"), source,
-                      declared_type(record.value), headers.get(DLQ_TIME, _kafka_time(record)), len(record.value or b""))
+    return DeadLetter(
+        service,
+        record.partition,
+        record.offset,
+        headers.get(DLQ_REASON, "?"),
+        source,
+        declared_type(record.value),
+        headers.get(DLQ_TIME, _kafka_time(record)),
+        len(record.value or b""),
+    )
 
 
 def declared_type(value: bytes | None) -> str:
@@ -107,9 +115,21 @@ def list_dead_letters(
         size = sizes[dlq_topic(env, name)]
         counts.add_row(name, dlq_topic(env, name), "[dim]missing[/]" if size is None else str(size))
     out.print(counts)
-    table = Table("service", "partition", "offset", "reason", escape("source topic[partition]@offset"), "event type", "dead-lettered at", "bytes", title="latest records")
+    table = Table(
+        "service",
+        "partition",
+        "offset",
+        "reason",
+        escape("source topic[partition]@offset"),
+        "event type",
+        "dead-lettered at",
+        "bytes",
+        title="latest records",
+    )
     for d in latest:
-        table.add_row(d.service, str(d.partition), str(d.offset), escape(d.reason), escape(d.source), escape(d.event_type), d.time, str(d.size))
+        table.add_row(
+            d.service, str(d.partition), str(d.offset), escape(d.reason), escape(d.source), escape(d.event_type), d.time, str(d.size)
+        )
     if latest:
         out.print(table)
 
@@ -142,7 +162,12 @@ def show(
     found = run(read_records(env, topic, [(partition, offset)]), env)
     record = found.get((partition, offset))
     if record is None:
-        raise fail(CliError(f"no record at offset {offset} of partition {partition} of {topic}", f"`outgoing dlq list --service {service.value}` shows what is there"))
+        raise fail(
+            CliError(
+                f"no record at offset {offset} of partition {partition} of {topic}",
+                f"`outgoing dlq list --service {service.value}` shows what is there",
+            )
+        )
     table = Table("header", "value", title=f"{topic} partition {partition} offset {offset}", show_lines=True)
     table.add_row("key", escape((record.key or b"").decode(errors="replace")))
     for key, value in headers_of(record).items():
@@ -175,7 +200,9 @@ def replay_record(dlq: str, record: Record, now: datetime) -> Outgoing | None:
     source = headers.get(DLQ_SOURCE_TOPIC)
     if not source or record.value is None or headers.get(DLQ_TRUNCATED) == "true":
         return None
-    return Outgoing(source, record.value, record.key, {REPLAYED_FROM: f"{dlq}:{record.partition}:{record.offset}", REPLAYED_AT: now.isoformat()})
+    return Outgoing(
+        source, record.value, record.key, {REPLAYED_FROM: f"{dlq}:{record.partition}:{record.offset}", REPLAYED_AT: now.isoformat()}
+    )
 
 
 @app.command()
@@ -196,7 +223,9 @@ def replay(
         raise fail(CliError("say what to replay: --offset N (repeatable, with --partition P) or --all"))
     topic = dlq_topic(env, service.value)
     replayed = run(_replay(env, topic, None if replay_all else [(partition, o) for o in offset or []], dry_run), env)
-    table = Table("DLQ partition", "DLQ offset", "to topic", "event type", title=f"{'would replay' if dry_run else 'replayed'} from {topic}")
+    table = Table(
+        "DLQ partition", "DLQ offset", "to topic", "event type", title=f"{'would replay' if dry_run else 'replayed'} from {topic}"
+    )
     for record, outgoing in replayed:
         table.add_row(str(record.partition), str(record.offset), escape(outgoing.topic), escape(declared_type(record.value)))
     out.print(table)
@@ -211,7 +240,10 @@ async def _replay(env: Settings, topic: str, positions: list[tuple[int, int]] | 
         found = await read_records(env, topic, positions)
         missing = [f"{p}:{o}" for p, o in positions if (p, o) not in found]
         if missing:
-            raise CliError(f"no record at partition:offset {', '.join(missing)} of {topic}; nothing was replayed", "`outgoing dlq list` shows what is there")
+            raise CliError(
+                f"no record at partition:offset {', '.join(missing)} of {topic}; nothing was replayed",
+                "`outgoing dlq list` shows what is there",
+            )
         records = [found[p] for p in positions]
     now = datetime.now(UTC)
     pairs = [(record, replay_record(topic, record, now)) for record in records]
@@ -247,15 +279,21 @@ def park(
     """
     env = settings(ctx)
     order = RecordParkRequested.new(
-        source="outgoing-cli", subject=topic,
+        source="outgoing-cli",
+        subject=topic,
         payload=RecordPark(topic=topic, partition=partition, offset=offset, service=service, operator=operator, reason=reason),  # type: ignore[arg-type]
     )
     run(_park(env, order), env)
-    out.print(f"asked {'the ' + service + ' service' if service else 'every service reading it'} to park {topic}[{partition}]@{offset}; it goes to the DLQ with reason 'parked'")
+    out.print(
+        f"asked {'the ' + service + ' service' if service else 'every service reading it'} to park {topic}[{partition}]@{offset}; it goes to the DLQ with reason 'parked'"
+    )
 
 
 async def _park(env: Settings, order: RecordParkRequested) -> None:
     p = order.payload
     if (p.partition, p.offset) not in await read_records(env, p.topic, [(p.partition, p.offset)]):
-        raise CliError(f"no record at {p.topic}[{p.partition}]@{p.offset}; nothing was parked", "`outgoing dev status` names a stuck partition and its offset")
+        raise CliError(
+            f"no record at {p.topic}[{p.partition}]@{p.offset}; nothing was parked",
+            "`outgoing dev status` names a stuck partition and its offset",
+        )
     await publish(env, [envelope_record(TopicNames(env.topic_prefix)(Topic.OPERATOR_COMMANDS), order)])

@@ -125,7 +125,12 @@ def emit(
             err.print(str(problem), markup=False)
         if len(problems) > MAX_SHOWN_PROBLEMS:
             err.print(f"... and {len(problems) - MAX_SHOWN_PROBLEMS} more bad lines", markup=False)
-        raise fail(CliError(f"{len(problems)} of {len(valid) + len(problems)} events in {file} are invalid; nothing was published", "correct those lines and run again"))
+        raise fail(
+            CliError(
+                f"{len(problems)} of {len(valid) + len(problems)} events in {file} are invalid; nothing was published",
+                "correct those lines and run again",
+            )
+        )
     if not valid:
         out.print(f"{file} holds no events; nothing to publish")
         return

@@ -165,7 +165,9 @@ async def consumer_group_lags(env: Settings) -> list[GroupLag]:
         return lags
 
 
-async def _lag(consumer: AIOKafkaConsumer, env: Settings, group: str, committed: dict[TopicPartition, int], topics: set[str], known: set[str]) -> GroupLag:
+async def _lag(
+    consumer: AIOKafkaConsumer, env: Settings, group: str, committed: dict[TopicPartition, int], topics: set[str], known: set[str]
+) -> GroupLag:
     if not topics <= known:
         return GroupLag(group, tuple(sorted(topics)), None)
     partitions: list[TopicPartition] = []

@@ -58,7 +58,16 @@ def list_unconfirmed(ctx: typer.Context) -> None:
     """The unconfirmed sends waiting for an operator."""
     env = settings(ctx)
     pending = run(_open(env), env)
-    table = Table("notification", "kind", "company", "attempt", "policy", "noticed at (UTC)", "Message-ID", title=f"unconfirmed sends in {env.topic_prefix!r}")
+    table = Table(
+        "notification",
+        "kind",
+        "company",
+        "attempt",
+        "policy",
+        "noticed at (UTC)",
+        "Message-ID",
+        title=f"unconfirmed sends in {env.topic_prefix!r}",
+    )
     for nid, event in sorted(pending.items(), key=lambda item: item[1].time):
         p = event.payload
         table.add_row(nid, p.kind, p.company_id, str(p.attempt), p.policy, event.time.strftime("%Y-%m-%d %H:%M:%S"), p.message_id)
@@ -69,15 +78,21 @@ def list_unconfirmed(ctx: typer.Context) -> None:
 def _resolve(ctx: typer.Context, notification_id: str, action: str, operator: str, reason: str) -> None:
     env = settings(ctx)
     run(_request(env, notification_id, action, operator, reason), env)
-    out.print(f"asked notifications to {action} {notification_id}; its resolution appears on {TopicNames(env.topic_prefix)(Topic.NOTIFICATION_EVENTS)}")
+    out.print(
+        f"asked notifications to {action} {notification_id}; its resolution appears on {TopicNames(env.topic_prefix)(Topic.NOTIFICATION_EVENTS)}"
+    )
 
 
 async def _request(env: Settings, notification_id: str, action: str, operator: str, reason: str) -> None:
     held = (await _open(env)).get(notification_id)
     if held is None:
-        raise CliError(f"no unconfirmed send waits under {notification_id!r} in {env.topic_prefix!r}", "`outgoing mail unconfirmed list` shows what does")
+        raise CliError(
+            f"no unconfirmed send waits under {notification_id!r} in {env.topic_prefix!r}",
+            "`outgoing mail unconfirmed list` shows what does",
+        )
     order = UnconfirmedResolutionRequested.new(
-        source=SOURCE, subject=held.payload.company_id,
+        source=SOURCE,
+        subject=held.payload.company_id,
         payload=UnconfirmedAction(notification_id=notification_id, action=action, operator=operator, reason=reason),  # type: ignore[arg-type]
     )
     await publish(env, [envelope_record(TopicNames(env.topic_prefix)(Topic.OPERATOR_COMMANDS), order)])
@@ -88,18 +103,24 @@ Reason = Annotated[str, typer.Option(help="why, for the record")]
 
 
 @unconfirmed.command()
-def resend(ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = "") -> None:
+def resend(
+    ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = ""
+) -> None:
     """Send it again (same Message-ID; a calendar entry keeps its UID)."""
     _resolve(ctx, notification_id, "resend", operator, reason)
 
 
 @unconfirmed.command()
-def drop(ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = "") -> None:
+def drop(
+    ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = ""
+) -> None:
     """Give up on it: nothing more is sent."""
     _resolve(ctx, notification_id, "drop", operator, reason)
 
 
 @unconfirmed.command()
-def delivered(ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = "") -> None:
+def delivered(
+    ctx: typer.Context, notification_id: Annotated[str, typer.Argument(metavar="NOTIFICATION")], operator: Operator, reason: Reason = ""
+) -> None:
     """It did arrive (e.g. the mail server's log shows its Message-ID): record it sent."""
     _resolve(ctx, notification_id, "delivered", operator, reason)

@@ -24,8 +24,12 @@ app.command("demo")(demo_command.demo)
 @app.callback()
 def environment(
     ctx: typer.Context,
-    kafka: Annotated[str | None, typer.Option("--kafka", help="broker address (default: OUTGOING_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")] = None,
-    prefix: Annotated[str | None, typer.Option("--prefix", help="environment: topic and group prefix (default: OUTGOING_TOPIC_PREFIX or outgoing)")] = None,
+    kafka: Annotated[
+        str | None, typer.Option("--kafka", help="broker address (default: OUTGOING_KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
+    ] = None,
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="environment: topic and group prefix (default: OUTGOING_TOPIC_PREFIX or outgoing)")
+    ] = None,
     mongo_url: Annotated[str | None, typer.Option("--mongo-url", help="database server (default: OUTGOING_MONGO_URL)")] = None,
     mongo_db: Annotated[str | None, typer.Option("--mongo-db", help="database name (default: OUTGOING_MONGO_DB or outgoing)")] = None,
 ) -> None:

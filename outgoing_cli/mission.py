@@ -63,8 +63,24 @@ def plan(
         elif file is not None:
             missions = missions_from_file(file)
         else:
-            missions = [mission_from_options(mission_id, country, market, market_tz, lombard_tz, window, lombard_hours, foreign_hours,
-                                             meeting_minutes, capacity, max_meetings, sector or [], deadline, status)]
+            missions = [
+                mission_from_options(
+                    mission_id,
+                    country,
+                    market,
+                    market_tz,
+                    lombard_tz,
+                    window,
+                    lombard_hours,
+                    foreign_hours,
+                    meeting_minutes,
+                    capacity,
+                    max_meetings,
+                    sector or [],
+                    deadline,
+                    status,
+                )
+            ]
     except CliError as error:
         raise fail(error) from None
     topic = TopicNames(env.topic_prefix)(Topic.MISSIONS)
@@ -94,7 +110,9 @@ async def catalogue(env: Settings) -> tuple[list[Mission], int]:
 
 
 def mission_table(missions: list[Mission], title: str) -> Table:
-    table = Table("mission", "market", "window", "Lombard hours", "partner hours", "meeting", "capacity", "deadline (Lombard)", "status", title=title)
+    table = Table(
+        "mission", "market", "window", "Lombard hours", "partner hours", "meeting", "capacity", "deadline (Lombard)", "status", title=title
+    )
     for m in missions:
         deadline = m.enrollment_deadline.astimezone(ZoneInfo(m.lombard_timezone))
         table.add_row(
@@ -129,15 +147,24 @@ def schedule(
     ctx: typer.Context,
     mission_id: Annotated[str, typer.Argument(metavar="MISSION")],
     operator: Annotated[str, typer.Option(help="who asks; recorded in the event")],
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver seconds (default: OUTGOING_SCHEDULE_TIME_LIMIT_S)")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="solver seconds (default: OUTGOING_SCHEDULE_TIME_LIMIT_S)")
+    ] = None,
     fairness: Annotated[int | None, typer.Option(help="0-100: how much to even out meetings between companies")] = None,
 ) -> None:
     """Ask matching to (re)build MISSION's agenda: mission.schedule_requested.v1 on operator.commands."""
     env = settings(ctx)
     try:
-        request = ScheduleRequest.model_validate_json(json.dumps(
-            {"mission_id": mission_id, "operator": operator, "time_limit_s": time_limit or env.schedule_time_limit_s, "fairness": fairness}
-        ))
+        request = ScheduleRequest.model_validate_json(
+            json.dumps(
+                {
+                    "mission_id": mission_id,
+                    "operator": operator,
+                    "time_limit_s": time_limit or env.schedule_time_limit_s,
+                    "fairness": fairness,
+                }
+            )
+        )
     except ValidationError as error:
         raise fail(CliError(f"invalid schedule request: {describe_validation(error)}")) from None
     event = ScheduleRequested.new(source=SOURCE, subject=mission_id, payload=request)
@@ -149,7 +176,10 @@ def schedule(
 async def _schedule(env: Settings, topic: str, event: ScheduleRequested) -> None:
     missions, _ = await catalogue(env)
     if event.payload.mission_id not in {m.mission_id for m in missions}:
-        raise CliError(f"mission {event.payload.mission_id!r} is not in the catalogue of {env.topic_prefix!r}", "plan it first with `outgoing mission plan`")
+        raise CliError(
+            f"mission {event.payload.mission_id!r} is not in the catalogue of {env.topic_prefix!r}",
+            "plan it first with `outgoing mission plan`",
+        )
     await publish(env, [envelope_record(topic, event)])
 
 
@@ -184,7 +214,9 @@ def agenda(
     if zone is None:
         table = Table("Lombard company", "Lombard time", "partner", "partner time", "meeting", title=heading)
         for r in rows:
-            table.add_row(_company(r.lombard.company_id, known), r.lombard.time, _company(r.partner.company_id, known), r.partner.time, r.meeting_id)
+            table.add_row(
+                _company(r.lombard.company_id, known), r.lombard.time, _company(r.partner.company_id, known), r.partner.time, r.meeting_id
+            )
     else:
         table = Table(f"time ({tz})", "Lombard company", "partner", "meeting", title=heading)
         for r in rows:

@@ -74,21 +74,54 @@ def missions_from_file(path: Path) -> list[Mission]:
     return missions
 
 
-def mission_from_options(mission_id: str | None, country: str | None, market: str | None, market_tz: str | None, lombard_tz: str,
-                         window: str | None, lombard_hours: str | None, foreign_hours: str | None, meeting_minutes: int,
-                         capacity: int, max_meetings: int, sectors: list[str], deadline: str | None, status: str) -> Mission:
-    required = {"--country": country, "--market": market, "--market-tz": market_tz, "--window": window,
-                "--lombard-hours": lombard_hours, "--foreign-hours": foreign_hours, "--deadline": deadline}
+def mission_from_options(
+    mission_id: str | None,
+    country: str | None,
+    market: str | None,
+    market_tz: str | None,
+    lombard_tz: str,
+    window: str | None,
+    lombard_hours: str | None,
+    foreign_hours: str | None,
+    meeting_minutes: int,
+    capacity: int,
+    max_meetings: int,
+    sectors: list[str],
+    deadline: str | None,
+    status: str,
+) -> Mission:
+    required = {
+        "--country": country,
+        "--market": market,
+        "--market-tz": market_tz,
+        "--window": window,
+        "--lombard-hours": lombard_hours,
+        "--foreign-hours": foreign_hours,
+        "--deadline": deadline,
+    }
     missing = [name for name, value in required.items() if value is None]
     if not sectors:
         missing.append("--sector")
     if missing:
         raise CliError(f"mission {mission_id} needs {', '.join(missing)}", "see `outgoing mission plan --help`")
     start, end = parse_window(window or "")
-    return validated_mission({
-        "mission_id": mission_id, "country": country, "market": market, "sectors": sectors,
-        "window_start": start, "window_end": end, "enrollment_deadline": parse_deadline(deadline or "", lombard_tz),
-        "meeting_minutes": meeting_minutes, "lombard_hours": parse_hours(lombard_hours or ""),
-        "foreign_hours": parse_hours(foreign_hours or ""), "lombard_timezone": lombard_tz, "market_timezone": market_tz,
-        "max_meetings_per_company": max_meetings, "parallel_capacity": capacity, "status": status,
-    }, f"mission {mission_id}")
+    return validated_mission(
+        {
+            "mission_id": mission_id,
+            "country": country,
+            "market": market,
+            "sectors": sectors,
+            "window_start": start,
+            "window_end": end,
+            "enrollment_deadline": parse_deadline(deadline or "", lombard_tz),
+            "meeting_minutes": meeting_minutes,
+            "lombard_hours": parse_hours(lombard_hours or ""),
+            "foreign_hours": parse_hours(foreign_hours or ""),
+            "lombard_timezone": lombard_tz,
+            "market_timezone": market_tz,
+            "max_meetings_per_company": max_meetings,
+            "parallel_capacity": capacity,
+            "status": status,
+        },
+        f"mission {mission_id}",
+    )

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from services.matching.domain.scheduling import InstanceError, solve as solve_instance
+from services.matching.domain.scheduling import InstanceError
+from services.matching.domain.scheduling import solve as solve_instance
 from services.matching.offline import parse, schedule_json
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,7 +20,9 @@ app = typer.Typer(no_args_is_help=True)
 def solve(
     instance: Annotated[Path, typer.Argument(help="Instance JSON file.", dir_okay=False)],
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Seconds for the whole solve.")] = 30.0,
-    fairness: Annotated[int | None, typer.Option("--fairness", min=0, help="Max difference of any two participants' breaks; overrides the file.")] = None,
+    fairness: Annotated[
+        int | None, typer.Option("--fairness", min=0, help="Max difference of any two participants' breaks; overrides the file.")
+    ] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="CP-SAT workers (default 8).")] = None,
 ) -> None:
     """Solve a scheduling instance from a JSON file; print the agenda as JSON on stdout.

@@ -26,6 +26,8 @@ def create(
     table = Table("topic", "cleanup", "state", title=f"topics of {env.topic_prefix!r} on {env.kafka_bootstrap}")
     for topic in Topic:
         name = names(topic)
-        table.add_row(name, "compact" if topic in COMPACTED_TOPICS else "delete", "[green]created[/]" if name in created else "already there")
+        table.add_row(
+            name, "compact" if topic in COMPACTED_TOPICS else "delete", "[green]created[/]" if name in created else "already there"
+        )
     out.print(table)
     out.print(f"{len(created)} created, {len(Topic) - len(created)} already there")

@@ -78,7 +78,9 @@ class ProgressTracker:
         while True:
             await asyncio.sleep(every_s)
             for stuck in self.stuck():
-                log.error("consumer stuck on one record", topic=stuck.topic, partition=stuck.partition, offset=stuck.offset, for_s=stuck.for_s)
+                log.error(
+                    "consumer stuck on one record", topic=stuck.topic, partition=stuck.partition, offset=stuck.offset, for_s=stuck.for_s
+                )
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         tracker = self
@@ -86,7 +88,11 @@ class ProgressTracker:
         class ProgressMiddleware(BaseMiddleware):
             async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
                 record = msg.raw_message
-                topic, partition, offset = getattr(record, "topic", None), getattr(record, "partition", None), getattr(record, "offset", None)
+                topic, partition, offset = (
+                    getattr(record, "topic", None),
+                    getattr(record, "partition", None),
+                    getattr(record, "offset", None),
+                )
                 if topic is None or partition is None or offset is None:
                     return await call_next(msg)
                 tracker.started(topic, partition, offset)
@@ -111,12 +117,14 @@ class Health:
         try:
             await asyncio.wait_for(self.db.command("ping"), 2.0)
             database = "answers"
-        except Exception as error:  # any failure to answer is the finding itself
+        except Exception as error:  # noqa: BLE001 - any failure to answer is the finding itself
             database = f"no answer: {type(error).__name__}"
             problems.append("database")
         subscribers = []
         for subscriber in self.broker.subscribers:
-            consumers = list(getattr(subscriber, "consumer_subgroup", None) or ([subscriber.consumer] if getattr(subscriber, "consumer", None) else []))
+            consumers = list(
+                getattr(subscriber, "consumer_subgroup", None) or ([subscriber.consumer] if getattr(subscriber, "consumer", None) else [])
+            )
             assigned, lag = [], 0
             for consumer in consumers:
                 for tp in sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition)):
@@ -133,8 +141,15 @@ class Health:
         stuck = [s.__dict__ for s in self.tracker.stuck()]
         if stuck:
             problems.append("stuck")
-        report = {"service": self.service, "ready": not problems, "problems": problems, "database": database,
-                  "completed": self.tracker.completed, "stuck": stuck, "subscribers": subscribers}
+        report = {
+            "service": self.service,
+            "ready": not problems,
+            "problems": problems,
+            "database": database,
+            "completed": self.tracker.completed,
+            "stuck": stuck,
+            "subscribers": subscribers,
+        }
         return not problems, report
 
     async def asgi(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -149,11 +164,21 @@ class Health:
         else:
             status, body = 404, {"error": "try /livez or /readyz"}
         payload = json.dumps(body, default=str).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     async def serve_forever(self) -> None:
-        server = _QuietServer(uvicorn.Config(self.asgi, host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False, interface="asgi3"))
+        server = _QuietServer(
+            uvicorn.Config(
+                self.asgi, host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False, interface="asgi3"
+            )
+        )
         await server.serve()
 
 

@@ -72,7 +72,9 @@ async def delete_topics(settings: Settings, names: list[str]) -> None:
 @contextlib.asynccontextmanager
 async def admin_client(settings: Settings, role: str = "admin", request_timeout_ms: int = 40_000) -> AsyncIterator[AIOKafkaAdminClient]:
     """Started inside the ``try``: a broker that cannot be reached still gets its client closed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-{role}", request_timeout_ms=request_timeout_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-{role}", request_timeout_ms=request_timeout_ms
+    )
     try:
         await admin.start()
         yield admin

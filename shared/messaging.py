@@ -31,13 +31,20 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError, RequestTimedOutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
 
+from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
 from shared.contracts.envelope import Envelope, find_mongo_operator
 from shared.logging import get_logger
@@ -140,7 +147,11 @@ def handled_event_types(annotation: Any) -> set[str]:
 
 
 def _accepts_none(annotation: Any) -> bool:
-    return annotation is None or type(None) in get_args(annotation) or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+    return (
+        annotation is None
+        or type(None) in get_args(annotation)
+        or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+    )
 
 
 def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
@@ -262,13 +273,17 @@ def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
     """Ids for the log context, best effort: whatever the bytes, this never raises."""
     try:
         headers = message.headers or {}
-        ids = {"event_id": headers.get(HEADER_EVENT_ID), "correlation_id": headers.get(HEADER_CORRELATION_ID), "event_type": headers.get(HEADER_EVENT_TYPE)}
+        ids = {
+            "event_id": headers.get(HEADER_EVENT_ID),
+            "correlation_id": headers.get(HEADER_CORRELATION_ID),
+            "event_type": headers.get(HEADER_EVENT_TYPE),
+        }
         if ids["event_id"] is None and len(message.body or b"") <= DLQ_MAX_BODY:
             body = json.loads(message.body)
             if isinstance(body, dict):
                 ids = {"event_id": body.get("id"), "correlation_id": body.get("correlation_id"), "event_type": body.get("type")}
         return {k: v[:200] for k, v in ids.items() if isinstance(v, str)}
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort: a log context must never fail the record
         return {}
 
 
@@ -333,7 +348,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 errors = [{"loc": error.path, "type": "mongo_operator", "msg": str(error)}]
                 await self._dead_letter(msg, "unsafe-input", errors + (_validation_errors(error.validation) if error.validation else []))
                 return None
-            except PermanentFailure as error:
+            except (PermanentFailure, Refused) as error:
                 await self._dead_letter(msg, "rejected", [{"msg": str(error)}])
                 return None
             except TRANSIENT_ERRORS as error:
@@ -346,7 +361,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 await asyncio.sleep(delay)
             except Exception as error:  # a handler bug must not stall the partition forever
                 handler_failures += 1
-                log.error("handler failed", error=repr(error), attempt=handler_failures, exc_info=True)
+                log.exception("handler failed", error=repr(error), attempt=handler_failures)
                 if handler_failures >= policy.handler_attempts:
                     await self._dead_letter(msg, "handler-error", [{"msg": repr(error)}])
                     return None
@@ -398,7 +413,11 @@ class DeadLetterMiddleware(BaseMiddleware):
 def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors without the offending input, which may hold personal data."""
     return [
-        {"loc": ".".join(str(p) for p in e["loc"])[:300], "type": e["type"], "msg": e["msg"][:300]}  # a message may quote the input (a union's tag)
+        {
+            "loc": ".".join(str(p) for p in e["loc"])[:300],
+            "type": e["type"],
+            "msg": e["msg"][:300],
+        }  # a message may quote the input (a union's tag)
         for e in error.errors(include_input=False, include_url=False)
     ]
 
@@ -406,7 +425,9 @@ def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- broker
 
 
-def create_broker(settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None, outermost: list[Any] | None = None) -> KafkaBroker:
+def create_broker(
+    settings: Settings, service: str, dead_letters: DeadLetterPolicy | None = None, outermost: list[Any] | None = None
+) -> KafkaBroker:
     middlewares: list[Any] = [*(outermost or []), LogContextMiddleware]
     if dead_letters is not None:
         middlewares.append(dead_letters.middleware())

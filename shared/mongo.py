@@ -86,7 +86,9 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], specs: Iterable[Inde
         await db[collection].create_indexes(models)
 
 
-async def open_database(settings: Settings, specs: Iterable[IndexSpec] = ()) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
+async def open_database(
+    settings: Settings, specs: Iterable[IndexSpec] = ()
+) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
     """Connect, check the server answers, and create the service's indexes."""
     client = create_client(settings)
     db = client[settings.mongo_db]

@@ -20,7 +20,7 @@ delivery is at-least-once, and every consumer deduplicates by event id.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -157,33 +157,56 @@ def _merged(refs: Iterable[DocumentRef]) -> dict[DocumentRef, list[dict[str, Any
     return merged
 
 
+StaleFlush = Callable[[str, list[dict[str, Any]]], Awaitable[int]]
+"""Has the stale documents of one collection flushed; returns how many it handled."""
+
+
 @dataclass
 class StaleOutboxScanner:
-    """Finds entries a crashed writer left behind and asks each document's owner to flush them."""
+    """Finds entries a crashed writer left behind, and has them flushed by ``flush``."""
 
     db: AsyncDatabase[dict[str, Any]]
-    broker: KafkaBroker
-    command_topic: str
-    owners: dict[str, Callable[[dict[str, Any]], str]]
-    source: str
+    collections: Iterable[str]
+    flush: StaleFlush
     grace: timedelta = timedelta(seconds=30)
     interval_s: float = 30.0
     max_interval_s: float = 60.0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def run_forever(self) -> None:
         await poll_forever(self.scan_once, self.interval_s, self.max_interval_s)
 
     async def scan_once(self) -> int:
-        cutoff = datetime.now(UTC) - self.grace
-        requested = 0
-        for collection, owner_of in self.owners.items():
+        cutoff = self.clock() - self.grace
+        handled = 0
+        for collection in self.collections:
             stale = await self.db[collection].find({"outbox.at": {"$lte": cutoff}}, {OUTBOX: 0}).to_list()
-            for doc in stale:
-                request = OutboxFlushRequested.new(
-                    source=self.source, subject=owner_of(doc), payload=OutboxFlush(collection=collection, document_id=str(doc["_id"]))
-                )
-                await publish_event(self.broker, self.command_topic, request)
-                requested += 1
-        if requested:
-            log.warning("stale outbox entries found; owners asked to flush", documents=requested)
-        return requested
+            if stale:
+                handled += await self.flush(collection, stale)
+        return handled
+
+
+def ask_owners(broker: KafkaBroker, command_topic: str, owners: dict[str, Callable[[dict[str, Any]], str]], source: str) -> StaleFlush:
+    """For documents with a single writer: each owner is asked, through its own partition of
+    the command topic, to flush its document, so that only the single writer ever does."""
+
+    async def request(collection: str, stale: list[dict[str, Any]]) -> int:
+        for doc in stale:
+            payload = OutboxFlush(collection=collection, document_id=str(doc["_id"]))
+            await publish_event(
+                broker, command_topic, OutboxFlushRequested.new(source=source, subject=owners[collection](doc), payload=payload)
+            )
+        log.warning("stale outbox entries found; owners asked to flush", collection=collection, documents=len(stale))
+        return len(stale)
+
+    return request
+
+
+def flush_here(outbox: Outbox) -> StaleFlush:
+    """For documents that get their outbox entries only in their final write: once those are
+    older than the grace period nobody else writes the document, and any instance may flush it."""
+
+    async def flush(collection: str, stale: list[dict[str, Any]]) -> int:
+        return await outbox.flush(DocumentRef(collection, doc["_id"]) for doc in stale)
+
+    return flush

@@ -39,7 +39,16 @@ class ParkedRecords:
         p = order.payload
         await self.parked.update_one(
             {"_id": _key(p.topic, p.partition, p.offset)},
-            {"$setOnInsert": {"topic": p.topic, "partition": p.partition, "offset": p.offset, "operator": p.operator, "reason": p.reason, "at": datetime.now(UTC)}},
+            {
+                "$setOnInsert": {
+                    "topic": p.topic,
+                    "partition": p.partition,
+                    "offset": p.offset,
+                    "operator": p.operator,
+                    "reason": p.reason,
+                    "at": datetime.now(UTC),
+                }
+            },
             upsert=True,
         )
 
@@ -53,4 +62,10 @@ def subscribe_park_requests(broker: KafkaBroker, topic: str, group_id: str, serv
         if event.payload.service not in (None, service):
             return
         await parked.park(event)
-        log.warning("record parked by an operator", topic=event.payload.topic, partition=event.payload.partition, offset=event.payload.offset, operator=event.payload.operator)
+        log.warning(
+            "record parked by an operator",
+            topic=event.payload.topic,
+            partition=event.payload.partition,
+            offset=event.payload.offset,
+            operator=event.payload.operator,
+        )

@@ -19,10 +19,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.topics import Topic, TopicNames
 from shared.health import Health, ProgressTracker
-from shared.parking import ParkedRecords, subscribe_park_requests
 from shared.logging import configure_logging, get_logger
 from shared.messaging import TRANSIENT_ERRORS, DeadLetterPolicy, create_broker, group_id
 from shared.mongo import IndexSpec, create_client, ensure_indexes
+from shared.parking import ParkedRecords, subscribe_park_requests
 from shared.settings import Settings
 
 

@@ -27,16 +27,22 @@ class Settings(BaseSettings):
     mongo_timeout_ms: int = 5000
 
     outbox_grace_s: float = Field(30.0, ge=0, description="age after which unpublished outbox entries count as abandoned")
-    outbox_scan_interval_s: float = Field(30.0, gt=0, description="how often to look for abandoned entries while some are found; idle scans back off")
+    outbox_scan_interval_s: float = Field(
+        30.0, gt=0, description="how often to look for abandoned entries while some are found; idle scans back off"
+    )
     idle_poll_max_s: float = Field(60.0, gt=0, description="the longest an idle poller (stale outboxes) sleeps between scans")
     timer_concurrency: int = Field(8, ge=1, description="timer firings (e-mails, follow-ups) in flight at once in each service instance")
-    timer_max_idle_s: float = Field(10.0, gt=0, description="the longest a timer runner sleeps: bounds how late a timer scheduled by another instance fires")
+    timer_max_idle_s: float = Field(
+        10.0, gt=0, description="the longest a timer runner sleeps: bounds how late a timer scheduled by another instance fires"
+    )
 
     followup_attendance_after_s: float = Field(0.0, ge=0, description="delay after a meeting ends before the attendance check")
     followup_satisfaction_after_s: float = Field(7 * 86400.0, ge=0, description="delay after a meeting ends before the satisfaction survey")
     followup_outcome_after_s: float = Field(90 * 86400.0, ge=0, description="delay after a meeting ends before the business-outcome survey")
     video_base_url: str = Field("https://meet.outgoing.example/room", description="video rooms are this URL plus a per-meeting room id")
-    schedule_time_limit_s: float = Field(30.0, gt=0, le=480, description="default solver time limit for a mission's agenda (at most 480 s: see MAX_SOLVE_S)")
+    schedule_time_limit_s: float = Field(
+        30.0, gt=0, le=480, description="default solver time limit for a mission's agenda (at most 480 s: see MAX_SOLVE_S)"
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -46,21 +52,27 @@ class Settings(BaseSettings):
     smtp_implicit_tls: bool = False
     smtp_timeout_s: float = 30.0
     smtp_sender: str = "Outgoing <missions@outgoing.example>"
-    reminder_offsets_s: list[float] = Field(default_factory=lambda: [86400.0, 3600.0], description="reminders this long before each meeting")
-    survey_base_url: str = Field("https://forms.outgoing.example/followup", description="follow-up links are this URL plus meeting, company and kind")
+    reminder_offsets_s: list[float] = Field(
+        default_factory=lambda: [86400.0, 3600.0], description="reminders this long before each meeting"
+    )
+    survey_base_url: str = Field(
+        "https://forms.outgoing.example/followup", description="follow-up links are this URL plus meeting, company and kind"
+    )
     unconfirmed_policy: dict[str, Literal["resend", "drop", "hold"]] = Field(
-        default_factory=dict, description="per kind of message, what to do with a send the mail server did not confirm (docs/notifications.md)"
+        default_factory=dict,
+        description="per kind of message, what to do with a send the mail server did not confirm (docs/notifications.md)",
     )
     template_dir: str | None = Field(None, description="a folder whose templates override the built-in ones")
 
-    health_port: int | None = Field(None, ge=0, le=65535, description="serve /livez and /readyz on this port (0: any free one); none by default")
+    health_port: int | None = Field(
+        None, ge=0, le=65535, description="serve /livez and /readyz on this port (0: any free one); none by default"
+    )
     health_host: str = "127.0.0.1"
     stuck_after_s: float = Field(120.0, gt=0, description="a partition on one unfinished offset this long is reported stuck")
 
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")
-
 
     def database_for(self, service: str) -> str:
         """Each service owns its database: no service reads or overwrites another's collections."""

@@ -170,7 +170,9 @@ def _armed(due_at: datetime) -> dict[str, Any]:
 class TimerStore:
     """Timers of one collection. ``clock`` is injectable so tests control time."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], collection: str = "timers", clock: Clock = utc_now, max_attempts: int = 5) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], collection: str = "timers", clock: Clock = utc_now, max_attempts: int = 5
+    ) -> None:
         self.db = db
         self.timers = db[collection]
         self.clock = clock
@@ -179,7 +181,9 @@ class TimerStore:
 
     # ------------------------------------------------------------ owner side
 
-    async def schedule(self, timer_id: str, due_at: datetime, kind: str, data: dict[str, Any] | None = None, group: str | None = None) -> Timer:
+    async def schedule(
+        self, timer_id: str, due_at: datetime, kind: str, data: dict[str, Any] | None = None, group: str | None = None
+    ) -> Timer:
         """Ensure the timer exists, pending, due at ``due_at``; idempotent.
 
         Same time again: nothing changes (a fired timer does not fire again). Another time,
@@ -190,7 +194,16 @@ class TimerStore:
         for _ in range(10):
             current = await self.timers.find_one({"_id": timer_id})
             if current is None:
-                doc = {"_id": timer_id, "kind": kind, "data": data, "group": group, "due_at": due_at, "epoch": 1, **_armed(due_at), "updated_at": self.clock()}
+                doc = {
+                    "_id": timer_id,
+                    "kind": kind,
+                    "data": data,
+                    "group": group,
+                    "due_at": due_at,
+                    "epoch": 1,
+                    **_armed(due_at),
+                    "updated_at": self.clock(),
+                }
                 try:
                     await self.timers.insert_one(doc)
                 except DuplicateKeyError:
@@ -232,7 +245,9 @@ class TimerStore:
 
     async def cancel_group(self, group: str) -> int:
         """Cancel every timer of ``group``; returns how many were still pending."""
-        result = await self.timers.update_many({"group": group, "state": PENDING}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
+        result = await self.timers.update_many(
+            {"group": group, "state": PENDING}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}}
+        )
         return result.modified_count
 
     async def get(self, timer_id: str) -> Timer | None:
@@ -317,7 +332,13 @@ class TimerStore:
             {"$set": {"state": FIRED, "fired_epoch": doc["epoch"], "gave_up": True, "fired_at": now, "updated_at": now}},
         )
         if result.modified_count:
-            log.error("timer abandoned after repeated failures", timer_id=doc["_id"], kind=doc["kind"], epoch=doc["epoch"], attempts=doc["attempt"] - 1)
+            log.error(
+                "timer abandoned after repeated failures",
+                timer_id=doc["_id"],
+                kind=doc["kind"],
+                epoch=doc["epoch"],
+                attempts=doc["attempt"] - 1,
+            )
 
     async def retry_at(self, item: ClaimedTimer, when: datetime) -> None:
         """Hold the firing until ``when``, then let it be claimed again (as the next attempt)."""
@@ -325,7 +346,9 @@ class TimerStore:
 
     async def retry_after_outage(self, item: ClaimedTimer, when: datetime) -> None:
         """Like ``retry_at``, but the attempt does not count: the failure was not the timer's."""
-        await self.timers.update_one(self._held(item), {"$set": {"ready_at": _as_utc(when)}, "$inc": {"attempt": -1, "transient_failures": 1}})
+        await self.timers.update_one(
+            self._held(item), {"$set": {"ready_at": _as_utc(when)}, "$inc": {"attempt": -1, "transient_failures": 1}}
+        )
 
     @staticmethod
     def _held(item: ClaimedTimer) -> dict[str, Any]:
@@ -422,13 +445,13 @@ class TimerRunner:
             if not ready:
                 break
 
-            async def work() -> None:
-                while ready and tally["failed"] < self.batch:
-                    item = await self.store.claim(ready.popleft(), self.instance_id, self.lease)
+            async def work(queue: deque[str]) -> None:
+                while queue and tally["failed"] < self.batch:
+                    item = await self.store.claim(queue.popleft(), self.instance_id, self.lease)
                     if item is not None:
                         tally["completed" if await self._fire(item) else "failed"] += 1
 
-            await asyncio.gather(*(work() for _ in range(max(1, self.concurrency))))
+            await asyncio.gather(*(work(ready) for _ in range(max(1, self.concurrency))))
         return tally["completed"]
 
     async def _fire(self, item: ClaimedTimer) -> bool:
@@ -437,18 +460,33 @@ class TimerRunner:
         except asyncio.CancelledError:
             raise
         except RetryAt as retry:
-            log.info("timer retried later", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt, at=retry.when.isoformat(), reason=retry.reason)
+            log.info(
+                "timer retried later",
+                timer_id=item.timer_id,
+                kind=item.timer.kind,
+                attempt=item.attempt,
+                at=retry.when.isoformat(),
+                reason=retry.reason,
+            )
             await self.store.retry_at(item, retry.when)
             return False
         except TRANSIENT_ERRORS as error:
             low, high = self.outage_backoff_s
             delay = min(high, low * 2**item.transient_failures)
-            log.warning("timer callback hit an outage; retried without using an attempt", timer_id=item.timer_id, kind=item.timer.kind, error=repr(error), delay_s=delay)
+            log.warning(
+                "timer callback hit an outage; retried without using an attempt",
+                timer_id=item.timer_id,
+                kind=item.timer.kind,
+                error=repr(error),
+                delay_s=delay,
+            )
             with contextlib.suppress(*TRANSIENT_ERRORS):
                 await self.store.retry_after_outage(item, self.store.clock() + timedelta(seconds=delay))
             return False
         except Exception:
-            log.exception("timer callback failed; retried after its lease", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt)
+            log.exception(
+                "timer callback failed; retried after its lease", timer_id=item.timer_id, kind=item.timer.kind, attempt=item.attempt
+            )
             return False
         if not await self.store.complete(item.timer_id, item.epoch, owner=self.instance_id):
             return False  # moved or completed by another holder meanwhile: its new epoch fires on its own

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from deploy.local import infra
-from shared.logging import configure_logging
 from shared.kafka import delete_topics, ensure_topics
+from shared.logging import configure_logging
 from shared.mongo import create_client
 from shared.settings import Settings
 

@@ -62,8 +62,12 @@ def foreign(**overrides: Any) -> ForeignApplicant:
     return ForeignApplicant.model_validate(data)
 
 
-def signup(applicant: LombardApplicant | ForeignApplicant, time: datetime = SIGNUP_TIME, subject: str | None = None) -> CompanySignupSubmitted:
-    return CompanySignupSubmitted.new(source="forms", subject=subject or applicant.company_name[:50], payload=Signup(applicant=applicant), time=time)
+def signup(
+    applicant: LombardApplicant | ForeignApplicant, time: datetime = SIGNUP_TIME, subject: str | None = None
+) -> CompanySignupSubmitted:
+    return CompanySignupSubmitted.new(
+        source="forms", subject=subject or applicant.company_name[:50], payload=Signup(applicant=applicant), time=time
+    )
 
 
 def mission(mission_id: str = "india-2020") -> Mission:

@@ -28,7 +28,16 @@ from aiosmtpd.smtp import Envelope, Session
 
 from outgoing_cli.demo.mail_sink import LocalSmtpServer
 
-REPLIES = {421: "Service not available", 450: "Mailbox busy", 451: "Local error in processing", 452: "Insufficient storage", 550: "Mailbox unavailable", 552: "Exceeded storage", 553: "Mailbox name not allowed", 554: "Transaction failed"}
+REPLIES = {
+    421: "Service not available",
+    450: "Mailbox busy",
+    451: "Local error in processing",
+    452: "Insufficient storage",
+    550: "Mailbox unavailable",
+    552: "Exceeded storage",
+    553: "Mailbox name not allowed",
+    554: "Transaction failed",
+}
 
 
 @dataclass

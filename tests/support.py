@@ -61,7 +61,9 @@ async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[b
     """Everything on ``topic`` right now, from the beginning up to the end offsets."""
     from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
@@ -83,7 +85,7 @@ async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[b
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+    await consumer._client.force_metadata_update()  # aiokafka has no public refresh
     return consumer.partitions_for_topic(topic) or set()
 
 

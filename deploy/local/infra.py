@@ -214,10 +214,12 @@ def _wait(check, what: str, cfg: Config, log: Path, pid_name: str) -> None:
 
 
 def _run(argv: list[str], what: str, fix: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        unreachable = re.search(r"(resolve|unknown host|connection refused|timed out|no such host|dial tcp|Could not transfer|network)", tail, re.I)
+        unreachable = re.search(
+            r"(resolve|unknown host|connection refused|timed out|no such host|dial tcp|Could not transfer|network)", tail, re.IGNORECASE
+        )
         problem = f"{what} failed (exit {proc.returncode})"
         if unreachable:
             problem += ": the package registry could not be reached"
@@ -232,10 +234,12 @@ def _java() -> str:
     java = shutil.which("java")
     if java is None:
         raise InfraError("Java is missing: Kafka needs a Java 17 runtime", "apt-get install -y openjdk-17-jre-headless")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)', out)
     if match is None or int(match.group(1)) < 17:
-        raise InfraError(f"Java 17 or newer is needed, found: {out.splitlines()[0] if out else 'unknown'}", "apt-get install -y openjdk-17-jre-headless")
+        raise InfraError(
+            f"Java 17 or newer is needed, found: {out.splitlines()[0] if out else 'unknown'}", "apt-get install -y openjdk-17-jre-headless"
+        )
     return java
 
 
@@ -267,10 +271,15 @@ def _resolve_jars(cfg: Config, pom: Path, libs: Path, properties: dict[str, str]
     libs.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            mvn, "-B", "-q", "-f", str(pom),
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
             *(f"-D{key}={value}" for key, value in properties.items()),
             f"-Dmaven.repo.local={cfg.cache_dir / 'm2'}",
-            "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
         ],
         f"resolving the {what} jars with Maven",
         "check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), then `make install`",
@@ -340,7 +349,7 @@ def kafka_ready(cfg: Config) -> bool:
         # A thread of its own, so this also works when called from inside an event loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, asyncio.wait_for(probe(), 6)).result()
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the failure, the broker is not ready yet
         return False
 
 
@@ -361,16 +370,37 @@ def start_kafka(cfg: Config) -> str:
     log4j = _log4j(cfg)
     classpath = f"{libs}/*"
     if not (data / "meta.properties").exists():
-        cluster_id = _run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"], "generating a Kafka cluster id", "check the Java install").strip()
+        cluster_id = _run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"], "generating a Kafka cluster id", "check the Java install"
+        ).strip()
         _run(
-            [java, "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            [
+                java,
+                "-cp",
+                classpath,
+                f"-Dlog4j.configuration=file:{log4j}",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
             "formatting Kafka storage",
             f"rm -rf {data} && make up",
         )
     argv = [
-        java, "-Xms256m", f"-Xmx{cfg.kafka_heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration=file:{log4j}", f"-Doutgoing.run={home}",
-        "-cp", classpath, "kafka.Kafka", str(props),
+        java,
+        "-Xms256m",
+        f"-Xmx{cfg.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}",
+        f"-Doutgoing.run={home}",
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(props),
     ]
     _spawn(cfg, "kafka", argv, marker=f"-Doutgoing.run={home}")
     _wait(lambda: kafka_ready(cfg), f"Kafka on {cfg.kafka_host}:{cfg.kafka_port}", cfg, _log_file(cfg, "kafka"), "kafka")
@@ -405,7 +435,7 @@ def mongo_ready(cfg: Config) -> bool:
         with MongoClient(cfg.mongo_url, serverSelectionTimeoutMS=2000) as client:
             client.admin.command("ping")
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever the failure, the database is not ready yet
         return False
 
 
@@ -423,7 +453,9 @@ def start_mongo(cfg: Config) -> str:
         return f"reusing the server already answering at {cfg.mongo_url}"
     host, port = cfg.mongo_host_port
     if host not in ("127.0.0.1", "localhost", "::1"):
-        raise InfraError(f"the MongoDB server at {cfg.mongo_url} does not answer", "start it, or unset OUTGOING_MONGO_URL to use a local server")
+        raise InfraError(
+            f"the MongoDB server at {cfg.mongo_url} does not answer", "start it, or unset OUTGOING_MONGO_URL to use a local server"
+        )
     _require_free(host, port, "the MongoDB-wire server", "OUTGOING_MONGO_URL")
     home = cfg.run_dir / "mongo"
     data = home / "data"
@@ -437,9 +469,19 @@ def start_mongo(cfg: Config) -> str:
         marker = f"-Doutgoing.run={home}"
         storage = [str(data / "outgoing.mv")] if cfg.mongo_storage == "file" else []
         argv = [
-            java, "-Xms64m", f"-Xmx{cfg.mongo_heap}", "-XX:+UseSerialGC",
-            "-Djava.awt.headless=true", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", marker,
-            "-cp", f"{libs}/*", str(PROJECT_ROOT / "deploy/local/mongo/OutgoingMongoServer.java"), host, str(port), *storage,
+            java,
+            "-Xms64m",
+            f"-Xmx{cfg.mongo_heap}",
+            "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            marker,
+            "-cp",
+            f"{libs}/*",
+            str(PROJECT_ROOT / "deploy/local/mongo/OutgoingMongoServer.java"),
+            host,
+            str(port),
+            *storage,
         ]
     _spawn(cfg, "mongo", argv, marker=marker)
     _wait(lambda: mongo_ready(cfg), f"the MongoDB-wire server at {cfg.mongo_url}", cfg, _log_file(cfg, "mongo"), "mongo")
@@ -491,7 +533,13 @@ def spawn_service(cfg: Config, name: str, env: dict[str, str] | None = None) -> 
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
     health_port = free_port()
     argv = [sys.executable, "-m", f"services.{name}"]
-    _spawn(cfg, name, argv, marker=f"services.{name}", env={**(env or {}), "OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)})
+    _spawn(
+        cfg,
+        name,
+        argv,
+        marker=f"services.{name}",
+        env={**(env or {}), "OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)},
+    )
     record = json.loads(_pid_file(cfg, name).read_text())
     record |= {"instance": instance, "health_port": health_port}
     _pid_file(cfg, name).write_text(json.dumps(record))
@@ -551,10 +599,10 @@ def up(cfg: Config, services: bool = False) -> None:
     say(f"kafka: {start_kafka(cfg)} ({cfg.kafka_host}:{cfg.kafka_port})")
     say(f"mongo: {start_mongo(cfg)} ({cfg.mongo_url}, {mongo_flavour(cfg)})")
     if services:
-        from shared.settings import Settings
-        from shared.kafka import ensure_topics
-
         import asyncio
+
+        from shared.kafka import ensure_topics
+        from shared.settings import Settings
 
         created = asyncio.run(ensure_topics(Settings()))
         say(f"topics: {len(created)} created")

@@ -30,7 +30,15 @@ from outgoing_cli.demo.vocabulary import (
 from services.registration.domain.companies import company_id_for, natural_key, normalise_name
 from services.registration.domain.partita_iva import check_digit
 from shared.contracts.edition_2020 import MISSIONS_2020
-from shared.contracts.matching import FollowUpAnswer, FollowUpAnswered, FollowUpDue, MeetingRequest, MeetingRequestAnswer, MeetingRequestAnswered, MeetingRequested
+from shared.contracts.matching import (
+    FollowUpAnswer,
+    FollowUpAnswered,
+    FollowUpDue,
+    MeetingRequest,
+    MeetingRequestAnswer,
+    MeetingRequestAnswered,
+    MeetingRequested,
+)
 from shared.contracts.missions import Mission, MissionPlanned
 from shared.contracts.registration import CompanySignupSubmitted, ForeignApplicant, LombardApplicant, Signup
 
@@ -42,8 +50,14 @@ SIGNUPS_CLOSE = datetime(2020, 10, 2, 18, 0, tzinfo=UTC)
 REQUESTS_AT = datetime(2020, 10, 8, 9, 0, tzinfo=UTC)
 RESPONSE_RATES = {"attendance": 0.6, "satisfaction": 0.45, "outcome": 0.35}
 TRADE_WORDS = {
-    "arredo_design": "Interiors", "chimica": "Chemicals", "cosmetica": "Beauty", "edilizia": "Building Supplies",
-    "farmaceutico_medicale": "Healthcare", "meccanica_metallurgia": "Machinery", "prodotti_alimentari": "Foods", "sistema_moda": "Fashion",
+    "arredo_design": "Interiors",
+    "chimica": "Chemicals",
+    "cosmetica": "Beauty",
+    "edilizia": "Building Supplies",
+    "farmaceutico_medicale": "Healthcare",
+    "meccanica_metallurgia": "Machinery",
+    "prodotti_alimentari": "Foods",
+    "sistema_moda": "Fashion",
 }
 
 
@@ -89,7 +103,13 @@ class Population:
 
     def mission_events(self) -> list[MissionPlanned]:
         return [
-            MissionPlanned.new(source="demo-operator", subject=m.mission_id, payload=m, time=datetime(2020, 8, 31, 9, tzinfo=UTC), event_id=_id(self.seed, "mission", m.mission_id))
+            MissionPlanned.new(
+                source="demo-operator",
+                subject=m.mission_id,
+                payload=m,
+                time=datetime(2020, 8, 31, 9, tzinfo=UTC),
+                event_id=_id(self.seed, "mission", m.mission_id),
+            )
             for m in self.missions
         ]
 
@@ -197,7 +217,12 @@ class _Generator:
 
     def address(self, province: str) -> dict[str, Any]:
         city, postal = self.rng.choice(PROVINCES[province][1])
-        return {"street": f"{self.rng.choice(STREETS)} {self.rng.randrange(1, 180)}", "city": city, "province": province, "postal_code": postal}
+        return {
+            "street": f"{self.rng.choice(STREETS)} {self.rng.randrange(1, 180)}",
+            "city": city,
+            "province": province,
+            "postal_code": postal,
+        }
 
     # ------------------------------------------------------------ foreign partners
 
@@ -307,14 +332,43 @@ def _bad_signups(gen: _Generator) -> list[BadSignup]:
     turin = {"street": "Corso Francia 12", "city": "Torino", "province": "TO", "postal_code": "10138"}
     late = datetime(2020, 11, 20, 10, 0, tzinfo=UTC)
     cases = [
-        BadSignup("registered office in Turin, no site in Lombardy", gen.signup(lombard("meccanica_metallurgia", ["india-2020"], sede_legale=turin, sede_operativa=None)), ("site.not_in_lombardy",)),
-        BadSignup("partita IVA with a wrong check digit", gen.signup(lombard("chimica", ["china-2020"], partita_iva=wrong_digit)), ("partita_iva.check_digit",)),
-        BadSignup("partita IVA of 9 digits", gen.signup(lombard("edilizia", ["uk-2020"], partita_iva="123456789")), ("partita_iva.malformed",)),
-        BadSignup("privacy consent not given", gen.signup(lombard("sistema_moda", ["russia-2020"], privacy_consent=False)), ("consent.missing",)),
-        BadSignup("cosmetics firm for India, which has no cosmetics", gen.signup(lombard("cosmetica", ["india-2020"])), ("sector.not_accepted",), company_registered=True),
-        BadSignup("signup for China after its deadline (16 Nov)", gen.signup(lombard("prodotti_alimentari", ["china-2020"]), at=late), ("mission.closed",), company_registered=True),
-        BadSignup("British partner signing up for Canada", gen.signup(foreign("uk-2020", missions=["canada-2020"], sectors=["prodotti_alimentari"])), ("country.mismatch",), company_registered=True),
-        BadSignup("partner in a sector outside the programme", gen.signup(foreign("canada-2020", sectors=["automotive"])), ("sector.unknown",)),
+        BadSignup(
+            "registered office in Turin, no site in Lombardy",
+            gen.signup(lombard("meccanica_metallurgia", ["india-2020"], sede_legale=turin, sede_operativa=None)),
+            ("site.not_in_lombardy",),
+        ),
+        BadSignup(
+            "partita IVA with a wrong check digit",
+            gen.signup(lombard("chimica", ["china-2020"], partita_iva=wrong_digit)),
+            ("partita_iva.check_digit",),
+        ),
+        BadSignup(
+            "partita IVA of 9 digits", gen.signup(lombard("edilizia", ["uk-2020"], partita_iva="123456789")), ("partita_iva.malformed",)
+        ),
+        BadSignup(
+            "privacy consent not given", gen.signup(lombard("sistema_moda", ["russia-2020"], privacy_consent=False)), ("consent.missing",)
+        ),
+        BadSignup(
+            "cosmetics firm for India, which has no cosmetics",
+            gen.signup(lombard("cosmetica", ["india-2020"])),
+            ("sector.not_accepted",),
+            company_registered=True,
+        ),
+        BadSignup(
+            "signup for China after its deadline (16 Nov)",
+            gen.signup(lombard("prodotti_alimentari", ["china-2020"]), at=late),
+            ("mission.closed",),
+            company_registered=True,
+        ),
+        BadSignup(
+            "British partner signing up for Canada",
+            gen.signup(foreign("uk-2020", missions=["canada-2020"], sectors=["prodotti_alimentari"])),
+            ("country.mismatch",),
+            company_registered=True,
+        ),
+        BadSignup(
+            "partner in a sector outside the programme", gen.signup(foreign("canada-2020", sectors=["automotive"])), ("sector.unknown",)
+        ),
     ]
     return cases
 
@@ -344,16 +398,31 @@ def _meeting_requests(
             request_id = f"req-{len(requests) + 1:04d}"
             at = REQUESTS_AT + timedelta(minutes=len(requests))
             payload = MeetingRequest(
-                request_id=request_id, mission_id=mission.mission_id, requester_id=requester.company_id, target_id=target.company_id,
+                request_id=request_id,
+                mission_id=mission.mission_id,
+                requester_id=requester.company_id,
+                target_id=target.company_id,
                 note=f"{requester.name} would like to meet {target.name}.",
             )
-            requests.append(MeetingRequested.new(source="demo-forms", subject=mission.mission_id, payload=payload, time=at, event_id=_id(seed, "request", request_id)))
+            requests.append(
+                MeetingRequested.new(
+                    source="demo-forms", subject=mission.mission_id, payload=payload, time=at, event_id=_id(seed, "request", request_id)
+                )
+            )
             answer = MeetingRequestAnswer(
-                request_id=request_id, mission_id=mission.mission_id, answered_by=target.company_id,
+                request_id=request_id,
+                mission_id=mission.mission_id,
+                answered_by=target.company_id,
                 answer="accepted" if rng.random() < 0.8 else "declined",
             )
             answers.append(
-                MeetingRequestAnswered.new(source="demo-forms", subject=mission.mission_id, payload=answer, time=at + timedelta(days=1), event_id=_id(seed, "answer", request_id))
+                MeetingRequestAnswered.new(
+                    source="demo-forms",
+                    subject=mission.mission_id,
+                    payload=answer,
+                    time=at + timedelta(days=1),
+                    event_id=_id(seed, "answer", request_id),
+                )
             )
     return requests, answers
 
@@ -386,10 +455,15 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
                 case _:
                     signed = rng.random() < 0.12
                     fields = {"contract_signed": signed, "under_negotiation": not signed and rng.random() < 0.3}
-            payload = FollowUpAnswer(meeting_id=followup.meeting_id, mission_id=followup.mission_id, company_id=company_id, kind=followup.kind, **fields)
+            payload = FollowUpAnswer(
+                meeting_id=followup.meeting_id, mission_id=followup.mission_id, company_id=company_id, kind=followup.kind, **fields
+            )
             answers.append(
                 FollowUpAnswered.new(
-                    source="demo-forms", subject=followup.mission_id, payload=payload, time=followup.due_at + timedelta(days=2),
+                    source="demo-forms",
+                    subject=followup.mission_id,
+                    payload=payload,
+                    time=followup.due_at + timedelta(days=2),
                     event_id=_id(seed, "followup", followup.meeting_id, company_id, followup.kind),
                 )
             )

@@ -39,13 +39,21 @@ from outgoing_cli.demo.summary import DemoSummary, matching_figures, notificatio
 from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic
 from outgoing_cli.publish import envelope_record, publish
 from shared.contracts.envelope import Envelope
-from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled, ScheduleRequest, ScheduleRequested
+from shared.contracts.matching import (
+    FollowUpDue,
+    MatchingEvent,
+    MeetingCancelled,
+    MeetingRescheduled,
+    MeetingScheduled,
+    ScheduleRequest,
+    ScheduleRequested,
+)
 from shared.contracts.notifications import NotificationEvent
 from shared.contracts.registration import RegistrationEvent
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics, ensure_topics
-from shared.mongo import create_client
 from shared.messaging import GROUP_TOPIC_SEPARATOR
+from shared.mongo import create_client
 from shared.settings import Settings
 
 SERVICES = infra.SERVICES
@@ -118,7 +126,13 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
     env = DemoEnvironment(
         name,
         base.model_copy(
-            update={"topic_prefix": name, "mongo_db": name, "topic_partitions": options.partitions or base.topic_partitions, "kafka_bootstrap": f"{cfg.kafka_host}:{cfg.kafka_port}", "mongo_url": cfg.mongo_url}
+            update={
+                "topic_prefix": name,
+                "mongo_db": name,
+                "topic_partitions": options.partitions or base.topic_partitions,
+                "kafka_bootstrap": f"{cfg.kafka_host}:{cfg.kafka_port}",
+                "mongo_url": cfg.mongo_url,
+            }
         ),
     )
     demo_cfg = dataclasses.replace(cfg, run_dir=(options.run_dir or cfg.run_dir / "demo").resolve())
@@ -177,7 +191,9 @@ def _start_servers(cfg: infra.Config, console: Console) -> list[str]:
     return started
 
 
-def _tear_down(cfg: infra.Config, demo_cfg: infra.Config, servers: list[str], services: list[str], sink: MailSink, keep: bool, console: Console) -> None:
+def _tear_down(
+    cfg: infra.Config, demo_cfg: infra.Config, servers: list[str], services: list[str], sink: MailSink, keep: bool, console: Console
+) -> None:
     if keep:
         if services:
             console.print(
@@ -215,11 +231,15 @@ async def _prepare(env: DemoEnvironment, drop_previous: bool, console: Console) 
     if drop_previous:
         from outgoing_cli.kafka_read import existing_topics
 
-        old_topics = sorted(t for t in await existing_topics(settings) if DEMO_NAME.match(t.split(".", 1)[0]) and not t.startswith(f"{env.name}."))
+        old_topics = sorted(
+            t for t in await existing_topics(settings) if DEMO_NAME.match(t.split(".", 1)[0]) and not t.startswith(f"{env.name}.")
+        )
         if old_topics:
             await delete_topics(settings, old_topics)
         async with _mongo(settings) as client:
-            old_dbs = [d for d in await client.list_database_names() if DEMO_NAME.match(d.split("_", 1)[0]) and not d.startswith(f"{env.name}_")]
+            old_dbs = [
+                d for d in await client.list_database_names() if DEMO_NAME.match(d.split("_", 1)[0]) and not d.startswith(f"{env.name}_")
+            ]
             for database in old_dbs:
                 await client.drop_database(database)
         if old_topics or old_dbs:
@@ -267,7 +287,14 @@ class _Watch:
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    async def until(self, label: str, measure: Callable[[], Awaitable[int]], target: int, also: Callable[[], Awaitable[bool]] | None = None, soft: bool = False) -> int:
+    async def until(
+        self,
+        label: str,
+        measure: Callable[[], Awaitable[int]],
+        target: int,
+        also: Callable[[], Awaitable[bool]] | None = None,
+        soft: bool = False,
+    ) -> int:
         task = self.progress.add_task(label, total=max(target, 1))
         began = time.monotonic()
         deadline = began + self.timeout_s
@@ -297,7 +324,9 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
     settings, topics = env.settings, env.topics
     async with _mongo(settings) as client:
         reg, match, notif = (client[env.database(s)] for s in SERVICES)
-        progress = Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console)
+        progress = Progress(
+            TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console
+        )
         watch = _Watch(progress, options.stage_timeout_s)
         missions = population.missions
         with progress:
@@ -309,7 +338,12 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
             await watch.until(f"planning the {len(missions)} missions", missions_known, len(missions))
 
             await _publish(settings, topics(Topic.SIGNUP_FORMS), population.signups)
-            await watch.until("signups decided", lambda: reg["signups"].count_documents({}), len(population.signups), also=lambda: _settled(settings, "registration"))
+            await watch.until(
+                "signups decided",
+                lambda: reg["signups"].count_documents({}),
+                len(population.signups),
+                also=lambda: _settled(settings, "registration"),
+            )
             enrolled = await reg["enrollments"].count_documents({"status": "confirmed"})
 
             async def participants() -> int:
@@ -328,7 +362,8 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
 
             schedule = [
                 ScheduleRequested.new(
-                    source="demo-operator", subject=m.mission_id,
+                    source="demo-operator",
+                    subject=m.mission_id,
                     payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=options.time_limit_s),
                 )
                 for m in missions
@@ -338,9 +373,13 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
             async def agendas() -> int:
                 return await match["mission_states"].count_documents({"summary": {"$exists": True}})
 
-            await watch.until(f"agendas (CP-SAT, {options.time_limit_s:g} s each)", agendas, len(missions), also=lambda: _settled(settings, "matching"))
+            await watch.until(
+                f"agendas (CP-SAT, {options.time_limit_s:g} s each)", agendas, len(missions), also=lambda: _settled(settings, "matching")
+            )
             matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
-            meeting_changes = len({e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)})  # at-least-once: dedupe
+            meeting_changes = len(
+                {e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)}
+            )  # at-least-once: dedupe
             active = await _active_meetings(match)
             await watch.until("follow-ups due", lambda: match["followup_timers"].count_documents({"state": "fired"}), 3 * active)
 
@@ -371,7 +410,14 @@ async def _stages(env: DemoEnvironment, population: Population, options: DemoOpt
 
             await watch.until("e-mails sent", lambda: _count(sink), expected, also=delivered, soft=True)
 
-        summary = DemoSummary(env.name, {s: env.database(s) for s in SERVICES}, sink.folder, emails_expected=expected, warnings=watch.warnings, stage_seconds=watch.seconds)
+        summary = DemoSummary(
+            env.name,
+            {s: env.database(s) for s in SERVICES},
+            sink.folder,
+            emails_expected=expected,
+            warnings=watch.warnings,
+            stage_seconds=watch.seconds,
+        )
         registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
         registration_figures(summary, registration_events, await reg["signups"].find({}, {"outcome": 1}).to_list())
         states = {s["_id"]: s for s in await match["mission_states"].find({}).to_list()}

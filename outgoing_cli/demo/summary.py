@@ -124,7 +124,9 @@ def registration_figures(summary: DemoSummary, events: list[Any], decisions: lis
     summary.enrollments = dict(Counter(e.payload.mission_id for e in events if isinstance(e, EnrollmentConfirmed)))
 
 
-def matching_figures(summary: DemoSummary, missions: list[Mission], events: list[Any], states: dict[str, dict[str, Any]]) -> dict[str, Meeting]:
+def matching_figures(
+    summary: DemoSummary, missions: list[Mission], events: list[Any], states: dict[str, dict[str, Any]]
+) -> dict[str, Meeting]:
     meetings = fold_meetings(events)
     events = unique(events)
     for mission in missions:
@@ -223,7 +225,9 @@ def _table(title: str) -> Table:
 
 def _registrations(summary: DemoSummary) -> Table:
     outcomes = summary.outcomes
-    table = _table(f"registrations: {summary.signups} signups, {summary.companies_registered} companies registered, {summary.signups_rejected} rejections")
+    table = _table(
+        f"registrations: {summary.signups} signups, {summary.companies_registered} companies registered, {summary.signups_rejected} rejections"
+    )
     table.add_column("decision")
     table.add_column("count", justify="right")
     table.add_column("reason", overflow="fold")
@@ -266,7 +270,9 @@ def _emails_and_followups(summary: DemoSummary) -> Group:
         f"meeting requests: {summary.requests} ({summary.requests_accepted} accepted, {summary.requests_declined} declined)",
         f"follow-ups due: {summary.followups_due}; answers: {summary.followup_answers}",
         f"attended: {attended} of {asked} answers",
-        f"satisfaction: {sum(scores) / len(scores):.1f}/5, {satisfied * 100 // len(scores)}% satisfied (4 or 5)" if scores else "satisfaction: no answers",
+        f"satisfaction: {sum(scores) / len(scores):.1f}/5, {satisfied * 100 // len(scores)}% satisfied (4 or 5)"
+        if scores
+        else "satisfaction: no answers",
         f"contracts: {summary.contracts_signed} signed, {summary.under_negotiation} under negotiation",
     ]
     return Group(mails, Panel("\n".join(lines), title="follow-up answers", expand=False))

@@ -13,7 +13,7 @@ from services.matching.use_cases import Matching, MatchingConfig
 from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.topics import Topic
 from shared.messaging import publish_event
-from shared.outbox import Outbox, StaleOutboxScanner
+from shared.outbox import Outbox, StaleOutboxScanner, ask_owners
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
 from shared.timers import Clock, TimerRunner, TimerStore, timer_indexes, utc_now
@@ -44,15 +44,19 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         handlers.register(runtime, matching, outbox)
         scanner = StaleOutboxScanner(
             runtime.db,
-            runtime.broker,
-            runtime.topics(Topic.MATCHING_COMMANDS),
             OWNER_KEYS,
-            source=SERVICE,
+            ask_owners(runtime.broker, runtime.topics(Topic.MATCHING_COMMANDS), OWNER_KEYS, source=SERVICE),
             grace=timedelta(seconds=settings.outbox_grace_s),
             interval_s=settings.outbox_scan_interval_s,
             max_interval_s=settings.idle_poll_max_s,
         )
-        runner = TimerRunner(timers, FollowUpPublisher(runtime.broker, runtime.topics), instance_id=settings.instance_id, max_idle_s=settings.timer_max_idle_s, concurrency=settings.timer_concurrency)
+        runner = TimerRunner(
+            timers,
+            FollowUpPublisher(runtime.broker, runtime.topics),
+            instance_id=settings.instance_id,
+            max_idle_s=settings.timer_max_idle_s,
+            concurrency=settings.timer_concurrency,
+        )
         runtime.components["timer_runner"] = runner
         return [scanner.run_forever, runner.run_forever]
 

@@ -39,7 +39,6 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     async def route_to_mission(event: Envelope[Any]) -> None:
         await publish_event(broker, topics(Topic.MATCHING_COMMANDS), event, key=mission_of(event))
 
-
     @consumer(broker, topics(Topic.MISSIONS), group)
     async def on_mission_planned(event: MissionPlanned) -> None:
         await matching.plan_mission(event)

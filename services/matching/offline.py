@@ -80,8 +80,7 @@ def to_domain(raw: InstanceIn) -> Instance:
     return Instance(
         slots=tuple(Slot(id=s.id, start=s.start, end=s.end) for s in raw.slots),
         participants=tuple(
-            Participant(id=p.id, timezone=p.timezone, forbidden_slots=frozenset(p.forbidden_slots),
-                        max_meetings=p.max_meetings)
+            Participant(id=p.id, timezone=p.timezone, forbidden_slots=frozenset(p.forbidden_slots), max_meetings=p.max_meetings)
             for p in raw.participants
         ),
         meetings=tuple(
@@ -100,26 +99,34 @@ def to_domain(raw: InstanceIn) -> Instance:
     )
 
 
-def _utc(moment: Any) -> str:
+def _iso_utc(moment: Any) -> str:
+    """An aware time as the fixtures write it: ``2020-10-20T09:00:00Z``."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_json(instance: Instance, previous: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON document for an instance: what the fixtures and the benches write."""
     document: dict[str, Any] = {
-        "slots": [{"id": s.id, "start": _utc(s.start), "end": _utc(s.end)} for s in instance.slots],
+        "slots": [{"id": s.id, "start": _iso_utc(s.start), "end": _iso_utc(s.end)} for s in instance.slots],
         "capacity": instance.capacity if isinstance(instance.capacity, int) else dict(instance.capacity),
         "participants": [
-            {"id": p.id, "timezone": p.timezone, "forbidden_slots": sorted(p.forbidden_slots),
-             **({"max_meetings": p.max_meetings} if p.max_meetings is not None else {})}
+            {
+                "id": p.id,
+                "timezone": p.timezone,
+                "forbidden_slots": sorted(p.forbidden_slots),
+                **({"max_meetings": p.max_meetings} if p.max_meetings is not None else {}),
+            }
             for p in instance.participants
         ],
         "meetings": [
-            {"id": m.id, "participants": list(m.participants),
-             **({"allowed_slots": sorted(m.allowed_slots)} if m.allowed_slots is not None else {}),
-             **({"fixed_slot": m.fixed_slot} if m.fixed_slot is not None else {}),
-             **({"weight": m.weight} if m.weight != 1.0 else {}),
-             **({"required": True} if m.required else {})}
+            {
+                "id": m.id,
+                "participants": list(m.participants),
+                **({"allowed_slots": sorted(m.allowed_slots)} if m.allowed_slots is not None else {}),
+                **({"fixed_slot": m.fixed_slot} if m.fixed_slot is not None else {}),
+                **({"weight": m.weight} if m.weight != 1.0 else {}),
+                **({"required": True} if m.required else {}),
+            }
             for m in instance.meetings
         ],
     }

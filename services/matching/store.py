@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-import bson
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.contracts.missions import Mission
+from services.matching.domain.mission import Booking, Mission, Order, Participant, Request, ScheduleOptions
+from services.matching.domain.planning import Placed
+from shared.aggregate import Aggregate
+from shared.aggregate_store import AggregateCollection
+from shared.contracts.matching import AgendaSummary
+from shared.contracts.missions import Mission as MissionDefinition
 from shared.contracts.registration import CompanyProfile
 from shared.messaging import Contention, PermanentFailure
 from shared.mongo import HotQuery, IndexSpec
@@ -32,7 +36,7 @@ MISSIONS = "missions"
 COMPANIES = "companies"
 MISSION_STATES = "mission_states"
 BOOKINGS = "bookings"
-APPLIED = "applied_events"
+A = TypeVar("A", bound=Aggregate)
 
 INDEXES = [
     IndexSpec(BOOKINGS, [("mission_id", 1)]),
@@ -90,34 +94,43 @@ def _quanta(start: datetime, end: datetime) -> list[datetime]:
     return covered
 
 
-@dataclass(frozen=True)
-class Booking:
-    """One company in one meeting; stored as one document per five minutes it covers, so that
-    any overlap (not only an equal start) collides on a unique ``_id``, whatever the grids."""
-
-    company_id: str
-    start: datetime
-    end: datetime
-    mission_id: str
-    meeting_id: str
-
-    def documents(self) -> dict[str, dict[str, Any]]:
-        fields = {"company_id": self.company_id, "start": self.start, "end": self.end, "mission_id": self.mission_id, "meeting_id": self.meeting_id}
-        return {bid: {"_id": bid, **fields} for bid in (booking_id(self.company_id, q) for q in _quanta(self.start, self.end))}
+def booking_documents(booking: Booking) -> dict[str, dict[str, Any]]:
+    """One document per five minutes the booking covers, so that any overlap (not only an
+    equal start) collides on a unique ``_id``, whatever the grids."""
+    fields = {
+        "company_id": booking.company_id,
+        "start": booking.start,
+        "end": booking.end,
+        "mission_id": booking.mission_id,
+        "meeting_id": booking.meeting_id,
+    }
+    return {bid: {"_id": bid, **fields} for bid in (booking_id(booking.company_id, q) for q in _quanta(booking.start, booking.end))}
 
 
-@dataclass
 class MatchingStore(TouchedDocuments):
-    db: AsyncDatabase[dict[str, Any]]
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+        self.missions: AggregateCollection[Mission] = self.aggregates(
+            MISSION_STATES, mission_document, mission_from, applied_kept=APPLIED_KEPT, max_bytes=MAX_STATE_BYTES, too_large=_too_large
+        )
+
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A], **options: Any
+    ) -> AggregateCollection[A]:
+        return AggregateCollection(self.db, name, to_document=to_document, from_document=from_document, touched=self, **options)
 
     # ------------------------------------------------------------ read models
 
-    async def save_mission(self, mission: Mission) -> None:
-        await self.db[MISSIONS].replace_one({"_id": mission.mission_id}, {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()}, upsert=True)
+    async def save_mission(self, mission: MissionDefinition) -> None:
+        await self.db[MISSIONS].replace_one(
+            {"_id": mission.mission_id},
+            {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()},
+            upsert=True,
+        )
 
-    async def mission(self, mission_id: str) -> Mission | None:
+    async def mission(self, mission_id: str) -> MissionDefinition | None:
         doc = await self.db[MISSIONS].find_one({"_id": mission_id})
-        return Mission.model_validate_json(json.dumps(doc["mission"])) if doc else None
+        return MissionDefinition.model_validate_json(json.dumps(doc["mission"])) if doc else None
 
     async def save_profile(self, profile: CompanyProfile, event_time: datetime) -> None:
         """Newest profile wins; an older event replayed after a newer one changes nothing.
@@ -144,47 +157,10 @@ class MatchingStore(TouchedDocuments):
         found = await self.db[COMPANIES].find({"_id": {"$in": company_ids}}).to_list()
         return {d["_id"]: CompanyProfile.model_validate_json(json.dumps(d["profile"])) for d in found if d.get("profile")}
 
-    # ------------------------------------------------------------ mission state (single writer)
+    # ------------------------------------------------------------ the mission aggregate (single writer)
 
-    async def mission_state(self, mission_id: str) -> dict[str, Any]:
-        doc = await self.db[MISSION_STATES].find_one({"_id": mission_id})
-        return doc or {"_id": mission_id, "version": 0, APPLIED: [], OUTBOX: []}
-
-    def next_mission_state(self, doc: dict[str, Any], expected_version: int, event_id: str, outbox: list[dict[str, Any]]) -> dict[str, Any]:
-        """The document a writer will store, refused before anything is written if MongoDB
-        could not store it: the bookings of a new agenda go in before the state does."""
-        new = {
-            **doc,
-            "version": expected_version + 1,
-            APPLIED: [*doc.get(APPLIED, []), event_id][-APPLIED_KEPT:],
-            OUTBOX: [*(doc.get(OUTBOX) or []), *outbox],
-            "updated_at": _now(),
-        }
-        size = len(bson.encode(new, codec_options=self.db.codec_options))
-        if size > MAX_STATE_BYTES:
-            raise MissionStateTooLarge(
-                f"mission {doc['_id']}: its state would take {size / 2**20:.1f} MiB, over the {MAX_STATE_BYTES / 2**20:.0f} MiB a "
-                f"MongoDB document may hold ({len(new.get('agenda') or {})} meetings, {len(new.get('participants') or {})} participants); "
-                "split the mission or lower its meetings per company"
-            )
-        return new
-
-    async def save_mission_state(self, new: dict[str, Any], expected_version: int) -> None:
-        """Replace the document the writer read with ``next_mission_state``'s.
-
-        Conditional on the version read: a second writer (during a Kafka rebalance) makes
-        this one retry with fresh state instead of overwriting what the other stored.
-        """
-        if expected_version == 0:
-            try:
-                await self.db[MISSION_STATES].insert_one(new)
-            except DuplicateKeyError:
-                raise Contention(f"mission {new['_id']} was created by another writer") from None
-        else:
-            result = await self.db[MISSION_STATES].replace_one({"_id": new["_id"], "version": expected_version}, new)
-            if result.matched_count == 0:
-                raise Contention(f"mission {new['_id']} changed under this writer")
-        self.touch(MISSION_STATES, new["_id"])
+    async def mission_state(self, mission_id: str) -> Mission:
+        return await self.missions.get(mission_id) or Mission(id=mission_id)
 
     # ------------------------------------------------------------ bookings
 
@@ -200,7 +176,7 @@ class MatchingStore(TouchedDocuments):
         later with fresh state instead of double booking.
         """
         current = {d["_id"]: d for d in await self.db[BOOKINGS].find({"mission_id": mission_id}).to_list()}
-        desired = {bid: doc for booking in wanted for bid, doc in booking.documents().items()}
+        desired = {bid: doc for booking in wanted for bid, doc in booking_documents(booking).items()}
         stale = [bid for bid, doc in current.items() if bid not in desired or doc["meeting_id"] != desired[bid]["meeting_id"]]
         if stale:
             await self.db[BOOKINGS].delete_many({"_id": {"$in": stale}})
@@ -221,4 +197,78 @@ class MatchingStore(TouchedDocuments):
 
 
 def _booking(doc: dict[str, Any]) -> Booking:
-    return Booking(doc["company_id"], doc["start"], doc["end"], doc["mission_id"], doc["meeting_id"])
+    return Booking(doc["company_id"], _utc(doc["start"]), _utc(doc["end"]), doc["mission_id"], doc["meeting_id"])
+
+
+def _too_large(mission: Mission, size: int) -> Exception:
+    return MissionStateTooLarge(
+        f"mission {mission.id}: its state would take {size / 2**20:.1f} MiB, over the {MAX_STATE_BYTES / 2**20:.0f} MiB a "
+        f"MongoDB document may hold ({len(mission.agenda)} meetings, {len(mission.participants)} participants); "
+        "split the mission or lower its meetings per company"
+    )
+
+
+# ---------------------------------------------------------------- the mission document
+
+
+def mission_document(m: Mission) -> dict[str, Any]:
+    return {
+        "participants": {cid: _participant_document(p) for cid, p in m.participants.items()},
+        "requests": [{k: v for k, v in vars(r).items() if v is not None} for r in m.requests],
+        "orders": [vars(o) for o in m.orders],
+        "scheduled": m.scheduled or None,
+        "schedule_options": vars(m.schedule_options) if m.schedule_options is not None else None,
+        "agenda": {mid: vars(p) for mid, p in m.agenda.items()} if m.agenda else None,
+        "agenda_version": m.agenda_version or None,
+        "summary": m.summary.model_dump(mode="json") if m.summary is not None else None,
+        "awaiting_profile": m.awaiting_profile or None,
+        "proposal_hashes": m.proposal_hashes or None,
+        "followup_answers": m.followup_answers or None,
+    }
+
+
+def mission_from(doc: dict[str, Any]) -> Mission:
+    options, summary = doc.get("schedule_options"), doc.get("summary")
+    return Mission(
+        id=doc["_id"],
+        participants={cid: _participant(p) for cid, p in (doc.get("participants") or {}).items()},
+        requests=[Request(**r) for r in doc.get("requests") or []],
+        orders=[Order(**o) for o in doc.get("orders") or []],
+        scheduled=bool(doc.get("scheduled")),
+        schedule_options=ScheduleOptions(**options) if options else None,
+        agenda={mid: _placed(p) for mid, p in (doc.get("agenda") or {}).items()},
+        agenda_version=doc.get("agenda_version", 0),
+        summary=AgendaSummary.model_validate_json(json.dumps(summary)) if summary else None,
+        awaiting_profile=list(doc.get("awaiting_profile") or []),
+        proposal_hashes=dict(doc.get("proposal_hashes") or {}),
+        followup_answers=dict(doc.get("followup_answers") or {}),
+    )
+
+
+def _participant_document(p: Participant) -> dict[str, Any]:
+    doc: dict[str, Any] = {"unavailable": [{"start": start, "end": end} for start, end in p.unavailable]}
+    if p.status is not None:
+        doc.update(role=p.role, status=p.status)
+    return doc
+
+
+def _participant(doc: dict[str, Any]) -> Participant:
+    return Participant(doc.get("role"), doc.get("status"), tuple((_utc(s["start"]), _utc(s["end"])) for s in doc.get("unavailable", [])))
+
+
+def _placed(doc: dict[str, Any]) -> Placed:
+    return Placed(
+        doc["meeting_id"],
+        doc["lombard_id"],
+        doc["foreign_id"],
+        doc["slot_id"],
+        _utc(doc["start"]),
+        _utc(doc["end"]),
+        doc["sequence"],
+        doc["active"],
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    """Stored times come back aware from this store's client; naive ones (another client's) are UTC."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

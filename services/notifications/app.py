@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from faststream import FastStream
@@ -13,37 +12,12 @@ from services.notifications.smtp import Mailer, SmtpMailer
 from services.notifications.store import DELIVERIES, INDEXES, TIMERS, NotificationStore
 from services.notifications.use_cases import Deliverer, DeliveryPolicy, Planner
 from shared.contracts.topics import Topic
-from shared.outbox import DocumentRef, Outbox
-from shared.polling import poll_forever
+from shared.outbox import Outbox, StaleOutboxScanner, flush_here
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
 from shared.timers import Clock, TimerRunner, TimerStore, utc_now
 
 SERVICE = "notifications"
-
-
-@dataclass
-class StaleDeliveryOutbox:
-    """Publishes outcome events a crashed instance left in delivery documents.
-
-    No command topic is needed (unlike registration): a delivery document gets its
-    outbox entries only in its final write, so once they are older than the grace period
-    no other writer touches the document and flushing it here is safe.
-    """
-
-    store: NotificationStore
-    outbox: Outbox
-    clock: Clock
-    grace: timedelta
-    interval_s: float
-    max_interval_s: float = 60.0
-
-    async def run_forever(self) -> None:
-        await poll_forever(self.scan_once, self.interval_s, self.max_interval_s)
-
-    async def scan_once(self) -> int:
-        stale = await self.store.with_stale_outbox(self.clock() - self.grace)
-        return await self.outbox.flush(DocumentRef(DELIVERIES, nid) for nid in stale)
 
 
 def create_app(
@@ -74,10 +48,28 @@ def create_app(
             policy or DeliveryPolicy(unconfirmed=tuple(settings.unconfirmed_policy.items())),
         )
         handlers.register_operator_commands(runtime, deliverer, timers)
-        runner = TimerRunner(timers, deliverer.fire, settings.instance_id, lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)), poll_interval_s=poll_interval_s, max_idle_s=max(poll_interval_s, settings.timer_max_idle_s), concurrency=settings.timer_concurrency)
-        scanner = StaleDeliveryOutbox(store, outbox, utc_now, timedelta(seconds=settings.outbox_grace_s), settings.outbox_scan_interval_s, settings.idle_poll_max_s)
+        runner = TimerRunner(
+            timers,
+            deliverer.fire,
+            settings.instance_id,
+            lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)),
+            poll_interval_s=poll_interval_s,
+            max_idle_s=max(poll_interval_s, settings.timer_max_idle_s),
+            concurrency=settings.timer_concurrency,
+        )
+        # A delivery document gets its outbox entries only in its final write: no command topic is needed.
+        scanner = StaleOutboxScanner(
+            runtime.db,
+            [DELIVERIES],
+            flush_here(outbox),
+            grace=timedelta(seconds=settings.outbox_grace_s),
+            interval_s=settings.outbox_scan_interval_s,
+            max_interval_s=settings.idle_poll_max_s,
+        )
         runtime.components["timer_runner"] = runner
         return [runner.run_forever, scanner.run_forever]
 
-    app, runtime = build_service(SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs)
+    app, runtime = build_service(
+        SERVICE, settings, dead_letter_topic=Topic.NOTIFICATIONS_DLQ, indexes=INDEXES, register=register, configure_logs=configure_logs
+    )
     return app, runtime

@@ -7,6 +7,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.notifications.use_cases import Deliverer, Planner
 from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
+from shared.contracts.notifications import UnconfirmedResolutionRequested
 from shared.contracts.registration import (
     CompanyErased,
     CompanyRegistered,
@@ -16,7 +17,6 @@ from shared.contracts.registration import (
     RegistrationEvent,
     SignupRejected,
 )
-from shared.contracts.notifications import UnconfirmedResolutionRequested
 from shared.contracts.topics import Topic
 from shared.logging import get_logger
 from shared.messaging import consumer
@@ -71,4 +71,6 @@ def register_operator_commands(runtime: Runtime, deliverer: Deliverer, timers: T
     async def on_unconfirmed_resolution(event: UnconfirmedResolutionRequested) -> None:
         order = event.payload
         if not await deliverer.resolve_unconfirmed(order.notification_id, order.action, order.operator, timers):
-            log.warning("nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator)
+            log.warning(
+                "nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator
+            )

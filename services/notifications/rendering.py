@@ -28,7 +28,9 @@ class Renderer:
     def render(self, kind: str, language: str, context: dict[str, Any]) -> Rendered:
         text = self.env.get_template(f"{language}/{kind}.txt.j2")
         html = self.env.get_template(f"{language}/{kind}.html.j2")
-        return Rendered(subject=_block(text, "subject", context).strip(), text=_block(text, "body", context).lstrip("\n"), html=html.render(context))
+        return Rendered(
+            subject=_block(text, "subject", context).strip(), text=_block(text, "body", context).lstrip("\n"), html=html.render(context)
+        )
 
 
 def _block(template: Template, name: str, context: dict[str, Any]) -> str:

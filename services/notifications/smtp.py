@@ -24,15 +24,15 @@ class SmtpFailure(Exception):
         self.detail = detail[:500]
 
 
-class TemporaryFailure(SmtpFailure):
+class TemporarySmtpError(SmtpFailure):
     """Worth retrying: 4xx, timeouts, connection refused or dropped."""
 
 
-class PermanentFailure(SmtpFailure):
+class PermanentSmtpError(SmtpFailure):
     """Never retried: 5xx."""
 
 
-class UnconfirmedSend(SmtpFailure):
+class UnconfirmedSmtpSend(SmtpFailure):
     """The connection broke or timed out after the message was handed over (DATA) and
     before the server answered: it may or may not have been queued. Its policy decides."""
 
@@ -56,8 +56,8 @@ class Mailer(Protocol):
 
 def classify(code: int | None, detail: str) -> SmtpFailure:
     if code is not None and 500 <= code < 600:
-        return PermanentFailure(code, detail)
-    return TemporaryFailure(code, detail)
+        return PermanentSmtpError(code, detail)
+    return TemporarySmtpError(code, detail)
 
 
 @dataclass
@@ -110,8 +110,8 @@ class SmtpMailer:
             if client.accepted:
                 return
             if client.handed_over:
-                raise UnconfirmedSend(None, f"{type(error).__name__} after the message was handed over: {error}") from None
-            raise TemporaryFailure(None, f"{type(error).__name__}: {error}") from None
+                raise UnconfirmedSmtpSend(None, f"{type(error).__name__} after the message was handed over: {error}") from None
+            raise TemporarySmtpError(None, f"{type(error).__name__}: {error}") from None
         if refused:
             response = next(iter(refused.values()))
             raise classify(response.code, response.message)

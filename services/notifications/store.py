@@ -42,7 +42,10 @@ INDEXES = [
 
 HOT_QUERIES = [
     *timer_hot_queries(TIMERS),
-    *(HotQuery(f"{c} by id", c, ("_id",), runs="per message or firing") for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES, ATTEMPTS)),
+    *(
+        HotQuery(f"{c} by id", c, ("_id",), runs="per message or firing")
+        for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES, ATTEMPTS)
+    ),
     HotQuery("a company's deliveries (erasure)", DELIVERIES, ("company_id",), runs="per erasure"),
     HotQuery("a company's delivery attempts (erasure)", ATTEMPTS, ("company_id",), runs="per erasure"),
     HotQuery("stale outbox entries of deliveries", DELIVERIES, (), f"{OUTBOX}.at", runs="per scan"),
@@ -136,7 +139,9 @@ class NotificationStore:
     async def begin_attempt(self, notification_id: str, n: int, doc: dict[str, Any]) -> bool:
         """The intent to send, recorded before sending; False if attempt n was already begun."""
         try:
-            await self.db[ATTEMPTS].insert_one({"_id": attempt_id(notification_id, n), "notification_id": notification_id, "n": n, "state": "sending", **doc})
+            await self.db[ATTEMPTS].insert_one(
+                {"_id": attempt_id(notification_id, n), "notification_id": notification_id, "n": n, "state": "sending", **doc}
+            )
         except DuplicateKeyError:
             return False
         return True
@@ -150,6 +155,3 @@ class NotificationStore:
         if outbox:
             update["$push"] = {OUTBOX: {"$each": list(outbox)}}
         await self.db[DELIVERIES].update_one({"_id": notification_id}, update, upsert=True)
-
-    async def with_stale_outbox(self, cutoff: datetime) -> list[str]:
-        return [doc["_id"] for doc in await self.db[DELIVERIES].find({"outbox.at": {"$lte": cutoff}}, {"_id": 1}).to_list()]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from services.notifications.domain import plans as planning
 from services.notifications.domain.content import calendar_description, partner_of, template_context
@@ -30,10 +30,9 @@ from services.notifications.domain.language import choose_language
 from services.notifications.domain.message import Attachment, build_message, message_id
 from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
-from services.notifications.rendering import Renderer
 from services.notifications.domain.unconfirmed import policy_for
-from services.notifications.smtp import Mailer, PermanentFailure, TemporaryFailure
-from services.notifications.smtp import UnconfirmedSend as UnconfirmedSmtpSend
+from services.notifications.rendering import Renderer
+from services.notifications.smtp import Mailer, PermanentSmtpError, TemporarySmtpError, UnconfirmedSmtpSend
 from services.notifications.store import DELIVERIES, NotificationStore
 from shared.contracts.matching import FollowUpDue, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
@@ -48,7 +47,14 @@ from shared.contracts.notifications import (
     UnconfirmedResolution,
     UnconfirmedSend,
 )
-from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated, ContactDetailsRecorded, EnrollmentConfirmed, SignupRejected
+from shared.contracts.registration import (
+    CompanyErased,
+    CompanyRegistered,
+    CompanyUpdated,
+    ContactDetailsRecorded,
+    EnrollmentConfirmed,
+    SignupRejected,
+)
 from shared.contracts.topics import Topic
 from shared.logging import get_logger, redact_text
 from shared.outbox import DocumentRef, Outbox, pending
@@ -71,7 +77,12 @@ class Planner:
 
     async def contact_recorded(self, event: ContactDetailsRecorded) -> None:
         details = event.payload
-        contact = {"name": details.contact.name, "email": str(details.contact.email), "contact_language": details.contact.preferred_language, "language": details.preferred_language}
+        contact = {
+            "name": details.contact.name,
+            "email": str(details.contact.email),
+            "contact_language": details.contact.preferred_language,
+            "language": details.preferred_language,
+        }
         await self.store.save_contact(details.company_id, contact, event.time)
 
     async def contact_erased(self, company_id: str) -> None:
@@ -93,7 +104,17 @@ class Planner:
     async def enrollment_confirmed(self, event: EnrollmentConfirmed) -> None:
         enrollment = event.payload
         await self._plan(
-            [planning.single("enrollment_confirmation", event.id, event.correlation_id, enrollment.company_id, event.time, mission_id=enrollment.mission_id, details={"role": enrollment.role})]
+            [
+                planning.single(
+                    "enrollment_confirmation",
+                    event.id,
+                    event.correlation_id,
+                    enrollment.company_id,
+                    event.time,
+                    mission_id=enrollment.mission_id,
+                    details={"role": enrollment.role},
+                )
+            ]
         )
 
     async def signup_rejected(self, event: SignupRejected) -> None:
@@ -101,18 +122,31 @@ class Planner:
         if rejection.company_id is None:
             log.warning("rejection without a company id: nobody to address", signup_id=str(rejection.signup_id))
             return
-        details = {"violations": [v.model_dump(mode="json") for v in rejection.violations], "role": rejection.role, "language": rejection.preferred_language}
-        await self._plan([planning.single("signup_rejection", event.id, event.correlation_id, rejection.company_id, event.time, details=details)])
+        details = {
+            "violations": [v.model_dump(mode="json") for v in rejection.violations],
+            "role": rejection.role,
+            "language": rejection.preferred_language,
+        }
+        await self._plan(
+            [planning.single("signup_rejection", event.id, event.correlation_id, rejection.company_id, event.time, details=details)]
+        )
 
     async def meeting_scheduled(self, event: MeetingScheduled | MeetingRescheduled) -> None:
         if isinstance(event, MeetingScheduled):
             meeting, kind, extra = event.payload, "meeting_invitation", {}
         else:
             meeting, kind = event.payload.meeting, "meeting_update"
-            extra = {"previous_start": event.payload.previous_start.isoformat(), "previous_end": event.payload.previous_end.isoformat(), "reason": event.payload.reason}
+            extra = {
+                "previous_start": event.payload.previous_start.isoformat(),
+                "previous_end": event.payload.previous_end.isoformat(),
+                "reason": event.payload.reason,
+            }
         if await self._stale(meeting.meeting_id, meeting.sequence, event.id):
             return
-        await self.store.save_meeting(meeting.meeting_id, {"sequence": meeting.sequence, "status": "scheduled", "event_id": str(event.id), "participants": meeting.participants})
+        await self.store.save_meeting(
+            meeting.meeting_id,
+            {"sequence": meeting.sequence, "status": "scheduled", "event_id": str(event.id), "participants": meeting.participants},
+        )
         reminders, too_late = planning.reminder_plans(event.id, event.correlation_id, meeting, self.reminder_offsets_s, event.time)
         await self._plan(planning.meeting_plans(kind, event.id, event.correlation_id, meeting, event.time, extra) + reminders)
         for timer_id in too_late:
@@ -123,11 +157,21 @@ class Planner:
         if await self._stale(cancellation.meeting_id, cancellation.sequence, event.id, cancelling=True):
             return
         await self.store.save_meeting(
-            cancellation.meeting_id, {"sequence": cancellation.sequence, "status": "cancelled", "event_id": str(event.id), "participants": cancellation.participants}
+            cancellation.meeting_id,
+            {
+                "sequence": cancellation.sequence,
+                "status": "cancelled",
+                "event_id": str(event.id),
+                "participants": cancellation.participants,
+            },
         )
         for timer_id in planning.reminder_ids(cancellation.meeting_id, cancellation.participants, self.reminder_offsets_s):
             await self.timers.cancel(timer_id)
-        await self._plan(planning.meeting_plans("meeting_cancellation", event.id, event.correlation_id, cancellation, event.time, {"reason": cancellation.reason}))
+        await self._plan(
+            planning.meeting_plans(
+                "meeting_cancellation", event.id, event.correlation_id, cancellation, event.time, {"reason": cancellation.reason}
+            )
+        )
 
     async def followup_due(self, event: FollowUpDue) -> None:
         await self._plan(planning.followup_plans(event.id, event.correlation_id, event.payload))
@@ -207,23 +251,21 @@ class Deliverer:
         if last is not None and last["state"] == "permanent":
             await self._fail(plan, "permanent_smtp_error", last.get("detail", ""), len(attempts), last.get("code"))
             return
+        superseded = planning.superseded(plan, await self.store.meeting(plan.meeting_id))
+        if superseded and await self.store.erased_at(plan.company_id) is None:
+            await self.store.record(plan.notification_id, {**_summary(plan), "state": "superseded", "reason": superseded})
+            return
         try:
             message, language, address = await self._compose(plan, item)
         except Undeliverable as failure:
             await self._fail(plan, failure.reason, failure.detail, len(attempts))
             return
-        if message is None:
-            await self.store.record(plan.notification_id, {**_summary(plan), "state": "superseded", "reason": language})
-            return
         await self._send(plan, message, language, address, len(attempts) + 1)
 
     async def _compose(self, plan: Plan, item: ClaimedTimer) -> tuple[Any, str, str]:
-        """The message to send; (None, reason, "") when the notification is superseded."""
+        """The message to send, its language and its address."""
         if await self.store.erased_at(plan.company_id) is not None:
             raise Undeliverable("no_contact", "the company was erased")
-        reason = planning.superseded(plan, await self.store.meeting(plan.meeting_id))
-        if reason:
-            return None, reason, ""
         contact = await self.store.contact(plan.company_id)
         company = await self.store.company(plan.company_id)
         partner_id = partner_of(plan.details.get("meeting") or plan.details.get("followup") or {}, plan.company_id)
@@ -232,11 +274,18 @@ class Deliverer:
         missing = [what for what, ok in (("contact", contact), ("partner", partner_known)) if not ok]
         if missing:
             if item.attempt < self.policy.wait_attempts:
-                raise RetryAt(self.clock() + self.policy.backoff(self.policy.wait_backoff_s, item.attempt), f"waiting for {', '.join(missing)}")
+                raise RetryAt(
+                    self.clock() + self.policy.backoff(self.policy.wait_backoff_s, item.attempt), f"waiting for {', '.join(missing)}"
+                )
             if contact is None:
                 raise Undeliverable("no_contact", f"no contact recorded for the company after {item.attempt} attempts")
         assert contact is not None
-        language = choose_language(contact.get("contact_language"), contact.get("language") or plan.details.get("language"), (company or {}).get("preferred_language"), (company or {}).get("role") or plan.details.get("role"))
+        language = choose_language(
+            contact.get("contact_language"),
+            contact.get("language") or plan.details.get("language"),
+            (company or {}).get("preferred_language"),
+            (company or {}).get("role") or plan.details.get("role"),
+        )
         mission = await self.store.mission(plan.mission_id)
         try:
             to = recipient(contact["email"], contact["name"])
@@ -278,21 +327,31 @@ class Deliverer:
         if not await self.store.begin_attempt(plan.notification_id, n, intent):
             log.warning("attempt already begun elsewhere; leaving it", notification_id=plan.notification_id, attempt=n)
             return
-        await self.store.record(plan.notification_id, {**_summary(plan), "state": "sending", "language": language, "attempts": n, "recipient": address})
+        await self.store.record(
+            plan.notification_id, {**_summary(plan), "state": "sending", "language": language, "attempts": n, "recipient": address}
+        )
         try:
             await self.mailer.send(message)
         except UnconfirmedSmtpSend as failure:
-            log.warning("send not confirmed by the mail server", notification_id=plan.notification_id, attempt=n, detail=_redacted(failure.detail))
+            log.warning(
+                "send not confirmed by the mail server", notification_id=plan.notification_id, attempt=n, detail=_redacted(failure.detail)
+            )
             raise RetryAt(self.clock(), "unconfirmed send") from None  # the attempt stays "sending": the next firing applies the policy
-        except TemporaryFailure as failure:
-            await self.store.finish_attempt(plan.notification_id, n, {"state": "temporary", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()})
+        except TemporarySmtpError as failure:
+            await self.store.finish_attempt(
+                plan.notification_id, n, {"state": "temporary", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()}
+            )
             if n >= self.policy.send_attempts:
                 await self._fail(plan, "retries_exhausted", failure.detail, n, failure.code)
                 return
             await self.store.record(plan.notification_id, {"state": "retrying", "last_error": failure.detail})
-            raise RetryAt(self.clock() + self.policy.backoff(self.policy.send_backoff_s, n), f"temporary SMTP failure {failure.code}") from None
-        except PermanentFailure as failure:
-            await self.store.finish_attempt(plan.notification_id, n, {"state": "permanent", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()})
+            raise RetryAt(
+                self.clock() + self.policy.backoff(self.policy.send_backoff_s, n), f"temporary SMTP failure {failure.code}"
+            ) from None
+        except PermanentSmtpError as failure:
+            await self.store.finish_attempt(
+                plan.notification_id, n, {"state": "permanent", "code": failure.code, "detail": failure.detail, "finished_at": self.clock()}
+            )
             await self._fail(plan, "permanent_smtp_error", failure.detail, n, failure.code)
             return
         await self.store.finish_attempt(plan.notification_id, n, {"state": "sent", "finished_at": self.clock()})
@@ -301,39 +360,89 @@ class Deliverer:
     async def _finish_sent(self, plan: Plan, delivery: dict[str, Any] | None, attempts: int) -> None:
         language = (delivery or {}).get("language") or "en"
         payload = Delivery(
-            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, source_event_id=plan.source_event_id,
-            language=language, attempts=max(1, attempts), meeting_id=plan.meeting_id, mission_id=plan.mission_id,
+            notification_id=plan.notification_id,
+            kind=plan.kind,
+            company_id=plan.company_id,
+            source_event_id=plan.source_event_id,
+            language=language,
+            attempts=max(1, attempts),
+            meeting_id=plan.meeting_id,
+            mission_id=plan.mission_id,
         )
-        event = NotificationSent(**_envelope(NotificationSent.EVENT_TYPE, plan, self.clock()), payload=payload)
-        await self.store.record(plan.notification_id, {**_summary(plan), "state": "sent", "attempts": attempts, "sent_at": self.clock()}, [pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)])
+        event = NotificationSent.derived(plan.notification_id, payload=payload, **self._about(plan))
+        await self.store.record(
+            plan.notification_id,
+            {**_summary(plan), "state": "sent", "attempts": attempts, "sent_at": self.clock()},
+            [pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)],
+        )
         await self.outbox.flush([DocumentRef(DELIVERIES, plan.notification_id)])
         log.info("notification sent", notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, attempts=attempts)
 
     async def _fail(self, plan: Plan, reason: str, detail: str, attempts: int, code: int | None = None) -> None:
         payload = DeliveryFailure(
-            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, source_event_id=plan.source_event_id,
-            attempts=attempts, reason=reason, detail=_redacted(detail), smtp_code=code, meeting_id=plan.meeting_id, mission_id=plan.mission_id,
+            notification_id=plan.notification_id,
+            kind=plan.kind,
+            company_id=plan.company_id,
+            source_event_id=plan.source_event_id,
+            attempts=attempts,
+            reason=reason,
+            detail=_redacted(detail),
+            smtp_code=code,
+            meeting_id=plan.meeting_id,
+            mission_id=plan.mission_id,
         )
-        event = NotificationFailed(**_envelope(NotificationFailed.EVENT_TYPE, plan, self.clock()), payload=payload)
-        await self.store.record(plan.notification_id, {**_summary(plan), "state": "failed", "reason": reason, "detail": payload.detail, "attempts": attempts}, [pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)])
+        event = NotificationFailed.derived(plan.notification_id, payload=payload, **self._about(plan))
+        await self.store.record(
+            plan.notification_id,
+            {**_summary(plan), "state": "failed", "reason": reason, "detail": payload.detail, "attempts": attempts},
+            [pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)],
+        )
         await self.outbox.flush([DocumentRef(DELIVERIES, plan.notification_id)])
-        log.warning("notification failed", notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, reason=reason, smtp_code=code)
+        log.warning(
+            "notification failed",
+            notification_id=plan.notification_id,
+            kind=plan.kind,
+            company_id=plan.company_id,
+            reason=reason,
+            smtp_code=code,
+        )
 
     async def _settle_unconfirmed(self, plan: Plan, n: int, mid: str) -> bool:
         """Apply the kind's policy to attempt ``n``, left "sending"; True when a resend follows now."""
         policy = policy_for(plan.kind, self.policy.unconfirmed)
-        noticed = self._event(NotificationUnconfirmed, plan, n, UnconfirmedSend(
-            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, attempt=n, message_id=mid,
-            policy=policy, meeting_id=plan.meeting_id, mission_id=plan.mission_id,
-        ))
+        noticed = self._event(
+            NotificationUnconfirmed,
+            plan,
+            n,
+            UnconfirmedSend(
+                notification_id=plan.notification_id,
+                kind=plan.kind,
+                company_id=plan.company_id,
+                attempt=n,
+                message_id=mid,
+                policy=policy,
+                meeting_id=plan.meeting_id,
+                mission_id=plan.mission_id,
+            ),
+        )
         log.error("unconfirmed send", notification_id=plan.notification_id, kind=plan.kind, attempt=n, policy=policy)
         if policy == "hold":
-            await self._record(plan.notification_id, {**_summary(plan), "state": "unconfirmed", "unconfirmed": True, "unconfirmed_attempt": n}, [noticed])
+            await self._record(
+                plan.notification_id, {**_summary(plan), "state": "unconfirmed", "unconfirmed": True, "unconfirmed_attempt": n}, [noticed]
+            )
             return False
         resolution = "resent" if policy == "resend" else "dropped"
-        await self.store.finish_attempt(plan.notification_id, n, {"state": "unconfirmed_resent" if policy == "resend" else "abandoned", "resolved_by": "policy", "finished_at": self.clock()})
+        await self.store.finish_attempt(
+            plan.notification_id,
+            n,
+            {"state": "unconfirmed_resent" if policy == "resend" else "abandoned", "resolved_by": "policy", "finished_at": self.clock()},
+        )
         state = {"state": "retrying"} if policy == "resend" else {"state": "dropped", "reason": "unconfirmed"}
-        await self._record(plan.notification_id, {**_summary(plan), **state, "unconfirmed": False}, [noticed, self._resolution(plan, n, resolution, "policy", None)])
+        await self._record(
+            plan.notification_id,
+            {**_summary(plan), **state, "unconfirmed": False},
+            [noticed, self._resolution(plan, n, resolution, "policy", None)],
+        )
         return policy == "resend"
 
     async def resolve_unconfirmed(self, notification_id: str, action: str, operator: str, timers: TimerStore) -> bool:
@@ -348,24 +457,50 @@ class Deliverer:
         plan_fields = _plan_fields(delivery)
         n = attempts[-1]["n"]
         outcome = {"delivered": "sent", "resend": "unconfirmed_resent", "drop": "abandoned"}[action]
-        await self.store.finish_attempt(notification_id, n, {"state": outcome, "resolved_by_operator": operator, "finished_at": self.clock()})
+        await self.store.finish_attempt(
+            notification_id, n, {"state": outcome, "resolved_by_operator": operator, "finished_at": self.clock()}
+        )
         resolution = {"delivered": "delivered", "resend": "resent", "drop": "dropped"}[action]
         state = {"state": "dropped", "reason": "unconfirmed"} if action == "drop" else {"state": "retrying"}
-        await self._record(notification_id, {**state, "unconfirmed": False}, [self._resolution(plan_fields, n, resolution, "operator", operator)])
+        await self._record(
+            notification_id, {**state, "unconfirmed": False}, [self._resolution(plan_fields, n, resolution, "operator", operator)]
+        )
         log.info("unconfirmed send resolved", notification_id=notification_id, action=action, operator=operator)
         if action == "drop":
             return True
         return await timers.move(delivery.get("timer_id", notification_id), self.clock())
 
     def _resolution(self, plan: Plan | _PlanFields, n: int, resolution: str, by: str, operator: str | None) -> dict[str, Any]:
-        return self._event(NotificationUnconfirmedResolved, plan, n, UnconfirmedResolution(
-            notification_id=plan.notification_id, kind=plan.kind, company_id=plan.company_id, attempt=n, resolution=resolution,  # type: ignore[arg-type]
-            by=by, operator=operator, meeting_id=plan.meeting_id, mission_id=plan.mission_id,  # type: ignore[arg-type]
-        ))
+        return self._event(
+            NotificationUnconfirmedResolved,
+            plan,
+            n,
+            UnconfirmedResolution(
+                notification_id=plan.notification_id,
+                kind=plan.kind,
+                company_id=plan.company_id,
+                attempt=n,
+                resolution=resolution,  # type: ignore[arg-type]
+                by=by,
+                operator=operator,
+                meeting_id=plan.meeting_id,
+                mission_id=plan.mission_id,  # type: ignore[arg-type]
+            ),
+        )
 
     def _event(self, event_class: Any, plan: Plan | _PlanFields, n: int, payload: Any) -> dict[str, Any]:
-        envelope = _envelope(event_class.EVENT_TYPE, plan, self.clock(), discriminator=str(n))  # type: ignore[arg-type]
-        return pending(Topic.NOTIFICATION_EVENTS, event_class(**envelope, payload=payload), key=plan.company_id)
+        event = event_class.derived(f"{plan.notification_id}|{n}", payload=payload, **self._about(plan))
+        return pending(Topic.NOTIFICATION_EVENTS, event, key=plan.company_id)
+
+    def _about(self, plan: Plan | _PlanFields) -> dict[str, Any]:
+        """The envelope fields of an outcome: it concerns the company, and follows from the plan's source event."""
+        return {
+            "source": SOURCE,
+            "subject": plan.company_id,
+            "correlation_id": plan.correlation_id,
+            "causation_id": plan.source_event_id,
+            "time": self.clock(),
+        }
 
     async def _record(self, notification_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]]) -> None:
         await self.store.record(notification_id, fields, outbox)
@@ -388,30 +523,26 @@ class _PlanFields:
 def _plan_fields(delivery: dict[str, Any]) -> _PlanFields:
     source = UUID(delivery["source_event_id"])
     return _PlanFields(
-        notification_id=delivery["_id"], kind=delivery["kind"], company_id=delivery["company_id"], source_event_id=source,
+        notification_id=delivery["_id"],
+        kind=delivery["kind"],
+        company_id=delivery["company_id"],
+        source_event_id=source,
         correlation_id=UUID(delivery["correlation_id"]) if delivery.get("correlation_id") else source,
-        mission_id=delivery.get("mission_id"), meeting_id=delivery.get("meeting_id"),
+        mission_id=delivery.get("mission_id"),
+        meeting_id=delivery.get("meeting_id"),
     )
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
     """What the log keeps about a notification besides its address: enough for counts."""
     return {
-        "kind": plan.kind, "company_id": plan.company_id, "timer_id": plan.timer_id, "source_event_id": str(plan.source_event_id),
-        "correlation_id": str(plan.correlation_id), "mission_id": plan.mission_id, "meeting_id": plan.meeting_id,
-    }
-
-
-def _envelope(event_type: str, plan: Plan | _PlanFields, now: datetime, discriminator: str = "") -> dict[str, Any]:
-    """Ids derived from the notification (and attempt), so a recomputed event has the same id."""
-    return {
-        "id": uuid5(NAMESPACE_URL, f"{event_type}|{plan.notification_id}" + (f"|{discriminator}" if discriminator else "")),
-        "type": event_type,
-        "source": SOURCE,
-        "time": now,
-        "correlation_id": plan.correlation_id,
-        "causation_id": plan.source_event_id,
-        "subject": plan.company_id,
+        "kind": plan.kind,
+        "company_id": plan.company_id,
+        "timer_id": plan.timer_id,
+        "source_event_id": str(plan.source_event_id),
+        "correlation_id": str(plan.correlation_id),
+        "mission_id": plan.mission_id,
+        "meeting_id": plan.meeting_id,
     }
 
 

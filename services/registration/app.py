@@ -10,7 +10,7 @@ from services.registration import handlers
 from services.registration.store import INDEXES, OWNER_KEYS, RegistrationStore
 from services.registration.use_cases import Registration
 from shared.contracts.topics import Topic
-from shared.outbox import Outbox, StaleOutboxScanner
+from shared.outbox import Outbox, StaleOutboxScanner, ask_owners
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
 
@@ -26,10 +26,8 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True) ->
         handlers.register(runtime, Registration(store, instance=settings.instance_id), outbox)
         scanner = StaleOutboxScanner(
             runtime.db,
-            runtime.broker,
-            runtime.topics(Topic.REGISTRATION_COMMANDS),
             OWNER_KEYS,
-            source=SERVICE,
+            ask_owners(runtime.broker, runtime.topics(Topic.REGISTRATION_COMMANDS), OWNER_KEYS, source=SERVICE),
             grace=timedelta(seconds=settings.outbox_grace_s),
             interval_s=settings.outbox_scan_interval_s,
             max_interval_s=settings.idle_poll_max_s,

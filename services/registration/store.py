@@ -1,32 +1,36 @@
-"""Registration's MongoDB documents: missions, companies, enrollments and signup decisions.
+"""Registration's MongoDB documents: the mission catalogue, and its aggregates (signup
+decisions, companies, enrollments), each loaded and saved whole.
 
-Every write is one single-document operation that carries its own outbox entries and
-is guarded by the id of the event that causes it, so a replayed event matches nothing
-and changes nothing. Concurrent duplicates meet on unique keys (deterministic ``_id``s
-and unique indexes) and the loser re-reads and re-applies.
+Every save is one conditional single-document write that carries the aggregate's events
+in its outbox (shared/aggregate_store.py). Concurrent duplicates meet on unique keys
+(deterministic ``_id``s and unique indexes), and the loser loads and decides again.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from services.registration.domain.aggregates import Company, Enrollment, Override, SignupDecision
+from shared.aggregate import Aggregate
+from shared.aggregate_store import AggregateCollection
 from shared.contracts.missions import Mission
+from shared.contracts.registration import Applicant, CompanyProfile, Contact, ForeignApplicant, LombardApplicant, Violation
 from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
+
+A = TypeVar("A", bound=Aggregate)
 
 MISSIONS = "missions"
 COMPANIES = "companies"
 ENROLLMENTS = "enrollments"
 SIGNUPS = "signups"
-APPLIED = "applied_events"
 
 INDEXES = [
     IndexSpec(COMPANIES, [("natural_key", 1)], unique=True, name="one_company_per_identity"),
@@ -46,20 +50,6 @@ HOT_QUERIES = [
     *(HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan") for c in (COMPANIES, ENROLLMENTS, SIGNUPS)),
 ]
 
-APPLIED_KEPT = 1000
-"""Event ids a document remembers for deduplication: a replay older than that many later
-events of the same company is caught by the version or status in the update's filter."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _push_applied(event_id: str, outbox: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``$push`` that records the applied event (the latest ones only) and appends its pending events, in order."""
-    return {APPLIED: {"$each": [event_id], "$slice": -APPLIED_KEPT}, **({OUTBOX: {"$each": outbox}} if outbox else {})}
-
-
 OWNER_KEYS = {
     COMPANIES: lambda doc: str(doc["_id"]),
     ENROLLMENTS: lambda doc: str(doc["company_id"]),
@@ -71,17 +61,27 @@ OWNER_KEYS = {
 MISSION_CACHE_S = 2.0
 
 
-@dataclass
 class RegistrationStore(TouchedDocuments):
-    db: AsyncDatabase[dict[str, Any]]
-    _mission_cache: dict[str, tuple[float, Mission]] = field(default_factory=dict, repr=False)
+    """Loads and saves registration's aggregates whole; keeps the mission catalogue."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+        self.decisions: AggregateCollection[SignupDecision] = self.aggregates(SIGNUPS, decision_document, decision_from)
+        self.companies: AggregateCollection[Company] = self.aggregates(COMPANIES, company_document, company_from)
+        self.enrollments: AggregateCollection[Enrollment] = self.aggregates(ENROLLMENTS, enrollment_document, enrollment_from)
+        self._mission_cache: dict[str, tuple[float, Mission]] = {}
+
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]
+    ) -> AggregateCollection[A]:
+        return AggregateCollection(self.db, name, to_document=to_document, from_document=from_document, touched=self)
 
     # ------------------------------------------------------------ missions
 
     async def save_mission(self, mission: Mission) -> None:
         await self.db[MISSIONS].replace_one(
             {"_id": mission.mission_id},
-            {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": _now()},
+            {"_id": mission.mission_id, "mission": mission.model_dump(mode="json"), "updated_at": datetime.now(UTC)},
             upsert=True,
         )
         self._mission_cache[mission.mission_id] = (time.monotonic(), mission)
@@ -101,108 +101,122 @@ class RegistrationStore(TouchedDocuments):
         missing = [i for i in ids if i not in found]
         if missing:
             for doc in await self.db[MISSIONS].find({"_id": {"$in": missing}}).to_list():
-                mission = Mission.model_validate_json(_json(doc["mission"]))
+                mission = Mission.model_validate_json(json.dumps(doc["mission"]))
                 self._mission_cache[doc["_id"]] = (now, mission)
                 found[doc["_id"]] = mission
         return found
 
-    # ------------------------------------------------------------ signup decisions
+    # ------------------------------------------------------------ queries and erasure
 
-    async def record_decision(self, signup_id: str, decision: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
-        """Insert the decision once; False when it was already recorded (a replay)."""
-        try:
-            await self.db[SIGNUPS].insert_one({"_id": signup_id, **decision, OUTBOX: outbox, "decided_at": _now()})
-        except DuplicateKeyError:
-            self.touch(SIGNUPS, signup_id)
-            return False
-        self.touch(SIGNUPS, signup_id, written=outbox)
-        return True
-
-    async def decision(self, signup_id: str) -> dict[str, Any] | None:
-        return await self.db[SIGNUPS].find_one({"_id": signup_id})
-
-    async def record_override(self, signup_id: str, override: dict[str, Any]) -> None:
-        """Who overrode the decision and why; once per operator event."""
-        await self._guarded_update(SIGNUPS, signup_id, {"overrides.event_id": {"$ne": override["event_id"]}}, {"$push": {"overrides": override}})
-
-    async def scrub_decisions(self, company_id: str) -> int:
-        result = await self.db[SIGNUPS].update_many({"company_id": company_id}, {"$unset": {"applicant": ""}, "$set": {"erased": True}})
-        return result.modified_count
-
-    # ------------------------------------------------------------ companies
-
-    async def company(self, company_id: str) -> dict[str, Any] | None:
-        return await self.db[COMPANIES].find_one({"_id": company_id})
-
-    async def create_company(self, doc: dict[str, Any], event_id: str, outbox: list[dict[str, Any]]) -> bool:
-        """False when a concurrent instance created it first; the caller re-reads and updates."""
-        try:
-            await self.db[COMPANIES].insert_one({**doc, "version": 1, APPLIED: [event_id], OUTBOX: outbox, "created_at": _now(), "updated_at": _now()})
-        except DuplicateKeyError:
-            self.touch(COMPANIES, doc["_id"])
-            return False
-        self.touch(COMPANIES, doc["_id"], written=outbox)
-        return True
-
-    async def update_company(
-        self, company_id: str, version: int, event_id: str, changes: dict[str, Any], outbox: list[dict[str, Any]], unset: list[str] = ()
-    ) -> bool:
-        """Optimistic update: applies only to the version read and only once per event."""
-        update: dict[str, Any] = {
-            "$set": {**changes, "updated_at": _now()},
-            "$inc": {"version": 1},
-            "$push": _push_applied(event_id, outbox),
-        }
-        if unset:
-            update["$unset"] = {field: "" for field in unset}
-        changed = await self._guarded_update(COMPANIES, company_id, {"version": version, APPLIED: {"$ne": event_id}}, update)
-        self.touch(COMPANIES, company_id)
-        return changed
-
-    # ------------------------------------------------------------ enrollments
-
-    async def enrollments_of(self, company_id: str, mission_id: str | None = None) -> list[dict[str, Any]]:
+    async def enrollments_of(self, company_id: str, mission_id: str | None = None) -> list[Enrollment]:
         query: dict[str, Any] = {"company_id": company_id}
         if mission_id is not None:
             query["mission_id"] = mission_id
-        return await self.db[ENROLLMENTS].find(query).to_list()
+        return await self.enrollments.find(query)
 
-    async def confirm_enrollment(self, doc: dict[str, Any], event_id: str, outbox: list[dict[str, Any]]) -> bool:
-        """Create or re-confirm; True only when this call changed the status to confirmed."""
-        try:
-            await self.db[ENROLLMENTS].insert_one({**doc, "status": "confirmed", APPLIED: [event_id], OUTBOX: outbox, "updated_at": _now()})
-            self.touch(ENROLLMENTS, doc["_id"], written=outbox)
-            return True
-        except DuplicateKeyError:
-            pass
-        changed = await self._guarded_update(
-            ENROLLMENTS,
-            doc["_id"],
-            {"status": {"$ne": "confirmed"}, APPLIED: {"$ne": event_id}},
-            {"$set": {**doc, "status": "confirmed", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
-        )
-        self.touch(ENROLLMENTS, doc["_id"])
-        return changed
-
-    async def cancel_enrollment(self, enrollment_id: str, event_id: str, changes: dict[str, Any], outbox: list[dict[str, Any]]) -> bool:
-        changed = await self._guarded_update(
-            ENROLLMENTS,
-            enrollment_id,
-            {"status": "confirmed", APPLIED: {"$ne": event_id}},
-            {"$set": {**changes, "status": "cancelled", "updated_at": _now()}, "$push": _push_applied(event_id, outbox)},
-        )
-        self.touch(ENROLLMENTS, enrollment_id)
-        return changed
-
-    async def _guarded_update(self, collection: str, doc_id: Any, condition: dict[str, Any], update: dict[str, Any]) -> bool:
-        """Apply ``update`` only while ``condition`` holds, in one atomic single-document write.
-
-        The condition is checked by the database in the same operation, so two writers that
-        overlap (a Kafka rebalance) cannot both pass it.
-        """
-        result = await self.db[collection].update_one({"_id": doc_id, **condition}, update)
-        return result.matched_count > 0
+    async def decisions_of(self, company_id: str) -> list[SignupDecision]:
+        return await self.decisions.find({"company_id": company_id})
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value)
+# ---------------------------------------------------------------- documents
+
+
+APPLICANT: TypeAdapter[LombardApplicant | ForeignApplicant] = TypeAdapter(Applicant)
+
+
+def _json_model(model: Any, value: Any) -> Any:
+    """Stored JSON back into a strict model: strict validation accepts ISO times only from JSON."""
+    return model.model_validate_json(json.dumps(value, default=str))
+
+
+def decision_document(d: SignupDecision) -> dict[str, Any]:
+    return {
+        "kind": d.kind,
+        "company_id": d.company_id,
+        "role": d.role,
+        "outcome": d.outcome,
+        "violations": [v.model_dump(mode="json") for v in d.violations],
+        "eligible_missions": d.eligible_missions,
+        "decided_by": d.decided_by,
+        "applicant": d.applicant.model_dump(mode="json") if d.applicant is not None else None,
+        "overrides": [o.as_dict() for o in d.overrides],
+        "erased": d.erased or None,
+        "signed_at": d.signed_at,
+    }
+
+
+def decision_from(doc: dict[str, Any]) -> SignupDecision:
+    applicant = doc.get("applicant")
+    return SignupDecision(
+        id=doc["_id"],
+        kind=doc["kind"],
+        company_id=doc["company_id"],
+        role=doc["role"],
+        outcome=doc["outcome"],
+        violations=[_json_model(Violation, v) for v in doc.get("violations", [])],
+        eligible_missions=list(doc.get("eligible_missions", [])),
+        decided_by=doc.get("decided_by", ""),
+        applicant=APPLICANT.validate_json(json.dumps(applicant, default=str)) if applicant else None,
+        overrides=[_override(o) for o in doc.get("overrides", [])],
+        erased=bool(doc.get("erased")),
+        signed_at=doc.get("signed_at"),
+    )
+
+
+def company_document(c: Company) -> dict[str, Any]:
+    return {
+        "natural_key": c.natural_key,
+        "status": c.status,
+        "profile": c.profile.model_dump(mode="json") if c.profile is not None else c.statistics,
+        "contact": c.contact.model_dump(mode="json") if c.contact is not None else None,
+        "erased_at": c.erased_at,
+    }
+
+
+def company_from(doc: dict[str, Any]) -> Company:
+    erased = doc.get("status") == "erased"
+    profile, contact = doc.get("profile"), doc.get("contact")
+    return Company(
+        id=doc["_id"],
+        natural_key=doc["natural_key"],
+        status="erased" if erased else "active",
+        profile=_json_model(CompanyProfile, profile) if profile and not erased else None,
+        contact=_json_model(Contact, contact) if contact else None,
+        statistics=profile if erased else None,
+        erased_at=doc.get("erased_at"),
+    )
+
+
+def enrollment_document(e: Enrollment) -> dict[str, Any]:
+    return {
+        "company_id": e.company_id,
+        "mission_id": e.mission_id,
+        "role": e.role,
+        "status": e.status,
+        "override": e.override.as_dict() if e.override is not None else None,
+        "changed_at": e.changed_at,
+    }
+
+
+def enrollment_from(doc: dict[str, Any]) -> Enrollment:
+    override = doc.get("override")
+    return Enrollment(
+        id=doc["_id"],
+        company_id=doc["company_id"],
+        mission_id=doc["mission_id"],
+        role=doc["role"],
+        status=doc.get("status", "confirmed"),
+        override=_override(override) if override else None,
+        changed_at=doc.get("changed_at"),
+    )
+
+
+def _override(doc: dict[str, Any]) -> Override:
+    return Override(
+        action=doc["action"],
+        operator=doc["operator"],
+        reason=doc["reason"],
+        at=doc["at"],
+        event_id=doc["event_id"],
+        signup_id=doc.get("signup_id"),
+    )

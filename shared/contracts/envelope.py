@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
-from uuid import UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -129,6 +129,23 @@ class Envelope(Contract, Generic[PayloadT]):
         """A consequence of ``cause`` whose id is derived from it, so re-deriving it yields the same event id."""
         event_id = uuid5(cause.id, f"{cls.EVENT_TYPE}|{subject}|{discriminator}")
         return cls.new(source=source, subject=subject, payload=payload, caused_by=cause, event_id=event_id)
+
+    @classmethod
+    def derived(
+        cls, name: str, *, source: str, subject: str, payload: PayloadT, correlation_id: UUID, causation_id: UUID | None, time: datetime
+    ) -> Any:
+        """An event whose id derives from ``name``, what it is the outcome of (a notification,
+        an attempt): recomputed after a crash, it is the same event."""
+        return cls(
+            id=uuid5(NAMESPACE_URL, f"{cls.EVENT_TYPE}|{name}"),
+            type=cls.EVENT_TYPE,
+            source=source,
+            time=time,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            subject=subject,
+            payload=payload,
+        )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

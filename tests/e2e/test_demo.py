@@ -53,8 +53,14 @@ async def events(settings: Settings, topic: Topic, kind) -> list:
 @pytest.mark.timeout(900)
 async def test_the_demo_summary_is_what_the_system_recorded(demo_settings: Settings, real_servers: infra.Config, tmp_path: Path) -> None:
     options = DemoOptions(
-        **SIZE, max_meetings=2, time_limit_s=3.0, stage_timeout_s=300.0, environment=demo_settings.topic_prefix, drop_previous=False,
-        run_dir=tmp_path / "run", mail_dir=tmp_path / "mail",
+        **SIZE,
+        max_meetings=2,
+        time_limit_s=3.0,
+        stage_timeout_s=300.0,
+        environment=demo_settings.topic_prefix,
+        drop_previous=False,
+        run_dir=tmp_path / "run",
+        mail_dir=tmp_path / "mail",
     )
     cfg = real_servers
     console = Console(record=True, width=120)
@@ -71,7 +77,9 @@ async def test_the_demo_summary_is_what_the_system_recorded(demo_settings: Setti
         assert summary.signups == len(decisions) == len(population.signups)
         registered = {e.payload.company_id for e in registration_events if isinstance(e, CompanyRegistered)}
         assert summary.companies_registered == len(registered) == await registration["companies"].count_documents({})
-        assert summary.companies_registered == len(population.lombard) + len(population.foreign) + sum(b.company_registered for b in population.bad)
+        assert summary.companies_registered == len(population.lombard) + len(population.foreign) + sum(
+            b.company_registered for b in population.bad
+        )
         rejected = [e for e in registration_events if isinstance(e, SignupRejected)]
         assert summary.signups_rejected == len(rejected) == sum(1 for d in decisions if d["outcome"] != "accepted") == len(population.bad)
         assert summary.rejection_reasons == {code: 1 for bad in population.bad for code in bad.reasons}
@@ -82,13 +90,19 @@ async def test_the_demo_summary_is_what_the_system_recorded(demo_settings: Setti
         states = {s["_id"]: s for s in await matching["mission_states"].find({}).to_list()}
         for mission in population.missions:
             stored = sum(1 for m in states[mission.mission_id]["agenda"].values() if m["active"])
-            assert summary.meetings[mission.mission_id] == stored == sum(1 for m in on_topic.values() if m.mission_id == mission.mission_id), mission.mission_id
+            assert (
+                summary.meetings[mission.mission_id] == stored == sum(1 for m in on_topic.values() if m.mission_id == mission.mission_id)
+            ), mission.mission_id
         assert summary.meetings_total > 0
         assert summary.followups_due == len([e for e in matching_events if isinstance(e, FollowUpDue)]) == 3 * summary.meetings_total
         assert summary.followup_answers == sum(len(s.get("followup_answers") or {}) for s in states.values()) > 0
 
         # e-mails: expected = sent events = delivery log = files saved
-        sent = {e.payload.notification_id for e in await events(settings, Topic.NOTIFICATION_EVENTS, NotificationEvent) if isinstance(e, NotificationSent)}
+        sent = {
+            e.payload.notification_id
+            for e in await events(settings, Topic.NOTIFICATION_EVENTS, NotificationEvent)
+            if isinstance(e, NotificationSent)
+        }
         files = sorted((tmp_path / "mail").glob("*.eml"))
         assert summary.emails_sent == summary.emails_expected == len(sent) == len(files)
         assert len(sent) == await notifications["deliveries"].count_documents({"state": "sent"})

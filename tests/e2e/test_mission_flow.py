@@ -23,7 +23,17 @@ from services.notifications.use_cases import DeliveryPolicy
 from services.registration.app import create_app as registration_app
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.envelope import Envelope
-from shared.contracts.matching import AvailabilityChange, AvailabilityChanged, MeetingRequest, MeetingRequested, MeetingRequestAnswer, MeetingRequestAnswered, ScheduleRequest, ScheduleRequested, TimeSpan
+from shared.contracts.matching import (
+    AvailabilityChange,
+    AvailabilityChanged,
+    MeetingRequest,
+    MeetingRequestAnswer,
+    MeetingRequestAnswered,
+    MeetingRequested,
+    ScheduleRequest,
+    ScheduleRequested,
+    TimeSpan,
+)
 from shared.contracts.registration import CompanyRef, ErasureRequest, ErasureRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import publish_event
@@ -124,7 +134,11 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
                 contact={"name": "Lucia Bianchi", "email": "lucia@bianchi.example", "preferred_language": "it"},
                 missions=[MISSION.mission_id],
             )
-            pune = foreign(company_name="Pune Lathes Ltd", contact={"name": "Arjun Rao", "email": "arjun@pune.example", "preferred_language": "en"}, missions=[MISSION.mission_id])
+            pune = foreign(
+                company_name="Pune Lathes Ltd",
+                contact={"name": "Arjun Rao", "email": "arjun@pune.example", "preferred_language": "en"},
+                missions=[MISSION.mission_id],
+            )
             mumbai = foreign(missions=[MISSION.mission_id])
             outsider = lombard(
                 company_name="Torino Meccanica S.r.l.",
@@ -146,13 +160,22 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
             assert "provincia lombarda" in text_of(rejection)
 
             # A request and its acceptance, then the operator schedules the mission.
-            request = MeetingRequest(request_id="req-1", mission_id=MISSION.mission_id, requester_id=ids["Pune Lathes Ltd"], target_id=ids["Bianchi Utensili S.p.A."])
+            request = MeetingRequest(
+                request_id="req-1",
+                mission_id=MISSION.mission_id,
+                requester_id=ids["Pune Lathes Ltd"],
+                target_id=ids["Bianchi Utensili S.p.A."],
+            )
             await flow.send(Topic.MEETING_FORMS, MeetingRequested.new(source="forms", subject="req-1", payload=request))
-            answer = MeetingRequestAnswer(request_id="req-1", mission_id=MISSION.mission_id, answered_by=ids["Bianchi Utensili S.p.A."], answer="accepted")
+            answer = MeetingRequestAnswer(
+                request_id="req-1", mission_id=MISSION.mission_id, answered_by=ids["Bianchi Utensili S.p.A."], answer="accepted"
+            )
             await flow.send(Topic.MEETING_FORMS, MeetingRequestAnswered.new(source="forms", subject="req-1", payload=answer))
             await eventually(lambda: _request_answered(flow, ids), 60)
             schedule = ScheduleRequest(mission_id=MISSION.mission_id, operator="Giulia", time_limit_s=5)
-            await flow.send(Topic.OPERATOR_COMMANDS, ScheduleRequested.new(source="operators", subject=MISSION.mission_id, payload=schedule))
+            await flow.send(
+                Topic.OPERATOR_COMMANDS, ScheduleRequested.new(source="operators", subject=MISSION.mission_id, payload=schedule)
+            )
 
             [agenda] = await flow.wait_events(Topic.MATCHING_EVENTS, "agenda.published.v1", 1)
             assert agenda["payload"]["meetings"] == 4 and agenda["payload"]["unscheduled"] == 0
@@ -178,7 +201,9 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
                 unavailable=[TimeSpan(start=start, end=datetime.fromisoformat(accepted_meeting["end"]))],
                 operator="Giulia",
             )
-            await flow.send(Topic.OPERATOR_COMMANDS, AvailabilityChanged.new(source="operators", subject=MISSION.mission_id, payload=change))
+            await flow.send(
+                Topic.OPERATOR_COMMANDS, AvailabilityChanged.new(source="operators", subject=MISSION.mission_id, payload=change)
+            )
             [moved] = await flow.wait_events(Topic.MATCHING_EVENTS, "meeting.rescheduled.v1", 1)
             assert moved["payload"]["meeting"]["meeting_id"] == accepted_meeting["meeting_id"]
             [update] = await flow.mail("lucia@bianchi.example", "Incontro spostato")

@@ -27,7 +27,9 @@ async def test_the_short_fault_run_loses_nothing_sends_nothing_twice_unannounced
     assert played == [str(f) for f in Plan.short().faults]
     kills = [f for f in result["faults"] if f["fault"].startswith("kill -9")]
     assert all(any(key.startswith("verified_") for key in f) for f in kills), f"a kill's committed-offsets check did not run: {kills}"
-    assert sum(value for f in kills for key, value in f.items() if key.startswith("verified_")) > 100, "the kills found little committed work to check"
+    assert sum(value for f in kills for key, value in f.items() if key.startswith("verified_")) > 100, (
+        "the kills found little committed work to check"
+    )
     figures = result["figures"]
     assert figures["registration"]["decided"] == figures["registration"]["signups"] > 100
     assert figures["matching"]["active_meetings"] > 0 and figures["matching"]["double_bookings"] == 0

@@ -22,4 +22,6 @@ async def test_the_short_fuzz_run_stalls_nothing_crashes_nothing_and_explains_ev
     assert result["stalled_groups"] == {}, result
     assert result["crashed"] == [], result
     assert result["dead_letters_without_reason"] == 0, result
-    assert {key.split(":")[0] for key in result["dead_lettered"]} == {"registration", "matching", "notifications"}, "a service dead-lettered nothing"
+    assert {key.split(":")[0] for key in result["dead_lettered"]} == {"registration", "matching", "notifications"}, (
+        "a service dead-lettered nothing"
+    )

@@ -18,7 +18,15 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.matching import ScheduleRequest, ScheduleRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics
-from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, GROUP_TOPIC_SEPARATOR
+from shared.messaging import (
+    DLQ_ERRORS,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TIME,
+    GROUP_TOPIC_SEPARATOR,
+)
 from shared.settings import Settings
 from tests.factories import foreign, lombard, mission, signup
 from tests.support import read_topic
@@ -70,7 +78,9 @@ def row(output: str, *needles: str) -> list[str]:
     return [cell.strip() for cell in line.split("│")[1:-1]]
 
 
-async def send(settings: Settings, topic: Topic, items: list[Envelope[Any]] | list[tuple[bytes, bytes, list[tuple[str, bytes]], int | None]]) -> None:
+async def send(
+    settings: Settings, topic: Topic, items: list[Envelope[Any]] | list[tuple[bytes, bytes, list[tuple[str, bytes]], int | None]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
@@ -103,7 +113,9 @@ async def test_emit_publishes_every_line_keyed_by_subject(settings: Settings, tm
     assert "published 3 events" in output
     assert row(output, names(Topic.SIGNUP_FORMS)) == [names(Topic.SIGNUP_FORMS), "2"]
     signups = await read_topic(settings, names(Topic.SIGNUP_FORMS), 2)
-    assert sorted((r.key, r.value) for r in signups) == sorted((e.key, line.encode()) for e, line in zip(events[:2], lines[:2], strict=True))
+    assert sorted((r.key, r.value) for r in signups) == sorted(
+        (e.key, line.encode()) for e, line in zip(events[:2], lines[:2], strict=True)
+    )
     assert {dict(r.headers)["x-event-id"].decode() for r in signups} == {str(e.id) for e in events[:2]}
     [command] = await read_topic(settings, names(Topic.OPERATOR_COMMANDS), 1)
     assert (command.key, json.loads(command.value)["id"]) == (b"india-2020", str(events[2].id))
@@ -130,7 +142,11 @@ async def test_emit_with_one_bad_line_publishes_nothing(settings: Settings, tmp_
 async def test_topics_create_lists_what_it_created_and_what_was_there(settings: Settings, unique_name: str) -> None:
     output = ok(await invoke(settings, "topics", "create"))
     assert "0 created, 14 already there" in output
-    assert row(output, f"{settings.topic_prefix}.missions.catalogue") == [f"{settings.topic_prefix}.missions.catalogue", "compact", "already there"]
+    assert row(output, f"{settings.topic_prefix}.missions.catalogue") == [
+        f"{settings.topic_prefix}.missions.catalogue",
+        "compact",
+        "already there",
+    ]
 
     fresh = settings.model_copy(update={"topic_prefix": f"{unique_name}x"})
     try:
@@ -185,17 +201,35 @@ async def test_agenda_folds_meeting_events_and_shows_local_times(settings: Setti
     m2 = meeting("canada-2020:m-0002", utc(2020, 11, 2, 14, 0), lombard=OTHER)
     m3 = meeting("canada-2020:m-0003", utc(2020, 11, 3, 14, 0))
     elsewhere = meeting("india-2020:m-0001", utc(2020, 10, 20, 9, 0), mission="india-2020", partner_zone="Asia/Kolkata")
-    await send(settings, Topic.MATCHING_EVENTS, [
-        scheduled(m1), scheduled(m2), scheduled(m3), scheduled(elsewhere), rescheduled(m1_moved, m1), cancelled(m3, 1),
-        agenda_published(1, {LOMBARD: 4, OTHER: 0}), agenda_published(2, {LOMBARD: 1, OTHER: 0, PARTNER: 2}),
-    ])
-    await send(settings, Topic.REGISTRATION_EVENTS, [registered(LOMBARD, "Rossi Meccanica S.r.l."), registered(PARTNER, "Toronto Tools Inc.", role="foreign")])
+    await send(
+        settings,
+        Topic.MATCHING_EVENTS,
+        [
+            scheduled(m1),
+            scheduled(m2),
+            scheduled(m3),
+            scheduled(elsewhere),
+            rescheduled(m1_moved, m1),
+            cancelled(m3, 1),
+            agenda_published(1, {LOMBARD: 4, OTHER: 0}),
+            agenda_published(2, {LOMBARD: 1, OTHER: 0, PARTNER: 2}),
+        ],
+    )
+    await send(
+        settings,
+        Topic.REGISTRATION_EVENTS,
+        [registered(LOMBARD, "Rossi Meccanica S.r.l."), registered(PARTNER, "Toronto Tools Inc.", role="foreign")],
+    )
 
     output = ok(await invoke(settings, "mission", "agenda", "canada-2020"))
 
     assert "version 2" in output and "2 meetings" in output
     assert row(output, m1.meeting_id) == [
-        f"Rossi Meccanica S.r.l. ({LOMBARD})", "Mon 2020-11-02 16:00–16:30 CET", f"Toronto Tools Inc. ({PARTNER})", "Mon 2020-11-02 10:00–10:30 EST", m1.meeting_id,
+        f"Rossi Meccanica S.r.l. ({LOMBARD})",
+        "Mon 2020-11-02 16:00–16:30 CET",
+        f"Toronto Tools Inc. ({PARTNER})",
+        "Mon 2020-11-02 10:00–10:30 EST",
+        m1.meeting_id,
     ]
     assert row(output, m2.meeting_id)[:2] == [OTHER, "Mon 2020-11-02 15:00–15:30 CET"]
     assert m3.meeting_id not in output and elsewhere.meeting_id not in output
@@ -225,15 +259,26 @@ async def test_dlq_list_show_and_replay(settings: Settings) -> None:
     names = TopicNames(settings.topic_prefix)
     personal = signup(lombard()).to_bytes()
     garbage = b"{not json, call +39 02 1234 5678"
-    await send(settings, Topic.REGISTRATION_DLQ, [
-        (personal, b"Rossi Meccanica S.r.l.", dead_letter_headers(settings, 7), 1),
-        (garbage, b"raw", dead_letter_headers(settings, 8), 1),
-    ])
+    await send(
+        settings,
+        Topic.REGISTRATION_DLQ,
+        [
+            (personal, b"Rossi Meccanica S.r.l.", dead_letter_headers(settings, 7), 1),
+            (garbage, b"raw", dead_letter_headers(settings, 8), 1),
+        ],
+    )
 
     listed = ok(await invoke(settings, "dlq", "list"))
     assert row(listed, names(Topic.REGISTRATION_DLQ))[-1] == "2"
     assert row(listed, names(Topic.MATCHING_DLQ))[-1] == "0"
-    assert row(listed, "signup.submitted.v1")[:6] == ["registration", "1", "0", "invalid", f"{names(Topic.SIGNUP_FORMS)}[0]@7", "signup.submitted.v1"]
+    assert row(listed, "signup.submitted.v1")[:6] == [
+        "registration",
+        "1",
+        "0",
+        "invalid",
+        f"{names(Topic.SIGNUP_FORMS)}[0]@7",
+        "signup.submitted.v1",
+    ]
 
     shown = ok(await invoke(settings, "dlq", "show", "registration", "0", "--partition", "1"))
     assert f"value ({len(personal)} bytes, personal data redacted" in shown
@@ -278,4 +323,3 @@ async def test_status_shows_consumer_group_lag_and_dlq_sizes(settings: Settings)
     assert row(output, names(Topic.MATCHING_DLQ)) == [names(Topic.MATCHING_DLQ), "1"]
     assert row(output, names(Topic.REGISTRATION_DLQ)) == [names(Topic.REGISTRATION_DLQ), "0"]
     assert row(output, "kafka")[1].endswith("answering")
-

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from pymongo.errors import ConnectionFailure
 
+from deploy.local.infra import free_port
 from services.registration.app import create_app
 from services.registration.use_cases import Registration
 from shared.contracts.topics import Topic
 from shared.settings import Settings
 from tests.factories import lombard, signup
-from deploy.local.infra import free_port
 from tests.integration.test_registration import Harness
 from tests.support import eventually, running
 
@@ -44,7 +44,9 @@ async def stuck_report(port: int) -> dict[str, Any] | None:
     return report if status == 503 and report["stuck"] else None
 
 
-async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     settings = settings.model_copy(update={"health_port": port, "stuck_after_s": 2.0})
     app, runtime = create_app(settings, configure_logs=False)
@@ -78,7 +80,9 @@ async def test_ready_then_stuck_on_a_record_that_keeps_failing_then_ready_again(
         assert (await eventually(lambda: ready_report(port), 30))["stuck"] == []
 
 
-async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consumer_moves_on(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consumer_moves_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The record never goes through (the database "stays down" for it); `outgoing dlq park`
     dead-letters it with the operator's name, the partition moves on, readiness recovers."""
     from outgoing_cli import console
@@ -105,10 +109,27 @@ async def test_an_operator_parks_the_record_a_consumer_is_stuck_on_and_the_consu
 
         held = (await eventually(lambda: stuck_report(port), 30))["stuck"][0]
         console.out.width = console.err.width = 250
-        ok(await invoke(settings, "dlq", "park", held["topic"], str(held["partition"]), str(held["offset"]), "--operator", "luca.verdi", "--reason", "blocks the partition"))
+        ok(
+            await invoke(
+                settings,
+                "dlq",
+                "park",
+                held["topic"],
+                str(held["partition"]),
+                str(held["offset"]),
+                "--operator",
+                "luca.verdi",
+                "--reason",
+                "blocks the partition",
+            )
+        )
 
         async def parked() -> list[Any] | None:
-            dead = [r for r in await topic_records(settings, harness.topics(Topic.REGISTRATION_DLQ)) if dict(r.headers).get(DLQ_REASON) == b"parked"]
+            dead = [
+                r
+                for r in await topic_records(settings, harness.topics(Topic.REGISTRATION_DLQ))
+                if dict(r.headers).get(DLQ_REASON) == b"parked"
+            ]
             return dead or None
 
         [dead] = await eventually(parked, 90)  # handed over again after its retries, then parked

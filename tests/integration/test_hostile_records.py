@@ -15,7 +15,15 @@ from aiokafka import AIOKafkaProducer
 
 from shared.contracts.topics import Topic
 from shared.kafka import admin_client
-from shared.messaging import GROUP_TOPIC_SEPARATOR, DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_TOPIC, DLQ_TRUNCATED, DLQ_TRUNCATED_BODY
+from shared.messaging import (
+    DLQ_ORIGINAL_SIZE,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TRUNCATED,
+    DLQ_TRUNCATED_BODY,
+    GROUP_TOPIC_SEPARATOR,
+)
 from shared.settings import Settings
 from tests.factories import lombard, signup, valid_partita_iva
 from tests.integration.test_registration import Harness, service  # noqa: F401  (the running service fixture)
@@ -36,7 +44,11 @@ HOSTILE: list[tuple[str, bytes, list[tuple[str, bytes | None]]]] = [
     ("duplicated keys", b'{"type":"signup.submitted.v1","type":"x","id":"1","id":2}', []),
     ("CR/LF and control characters in strings", json.dumps({"id": "a\r\nb\x07", "type": "signup.submitted.v1\r\n"}).encode(), []),
     ("numbers out of range", b'{"id": 1e999999, "time": -99999999999999999999999999999, "payload": {"x": 1e-99999}}', []),
-    ("garbage header values", b'{"not": "an event"}', [("x-event-id", b"\xff\xfe\xfd"), ("x-event-type", None), ("x-correlation-id", b"c" * 10_000)]),
+    (
+        "garbage header values",
+        b'{"not": "an event"}',
+        [("x-event-id", b"\xff\xfe\xfd"), ("x-event-type", None), ("x-correlation-id", b"c" * 10_000)],
+    ),
     ("a 100 KB type tag, quoted back by the validation error", b'{"type":"' + b"x" * 100_000 + b'","id":"1"}', []),
     ("a huge string near the size limit", b'{"id":"' + b"a" * (NEAR_LIMIT - 10) + b'"}', []),
 ]
@@ -68,7 +80,11 @@ async def test_no_record_stalls_the_signup_consumer(service: Harness) -> None:  
     await eventually(registered, 90)
 
     async def all_dead_lettered() -> list[Any] | None:
-        dead = [r for r in await topic_records(service.settings, service.topics(Topic.REGISTRATION_DLQ)) if _headers(r).get(DLQ_SOURCE_TOPIC) == topic]
+        dead = [
+            r
+            for r in await topic_records(service.settings, service.topics(Topic.REGISTRATION_DLQ))
+            if _headers(r).get(DLQ_SOURCE_TOPIC) == topic
+        ]
         return dead if len(dead) >= len(HOSTILE) else None
 
     dead = await eventually(all_dead_lettered, 30)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def _filter(query: HotQuery) -> dict[str, Any]:
-    found: dict[str, Any] = {field: "probe" for field in query.equality}
+    found: dict[str, Any] = dict.fromkeys(query.equality, "probe")
     if query.range:
         found[query.range] = {"$lte": datetime.now(UTC)}
     return found
@@ -61,7 +61,7 @@ async def test_the_winning_plan_uses_an_index(db: Any, service: str, query: HotQ
     await db[query.collection].insert_many([{"_id": f"d{i}", "n": i} for i in range(50)])
     command: dict[str, Any] = {"find": query.collection, "filter": _filter(query)}
     if query.sort:
-        command["sort"] = {field: 1 for field in query.sort}
+        command["sort"] = dict.fromkeys(query.sort, 1)
     explained = await db.command("explain", command, verbosity="queryPlanner")
     stages = _stages(explained["queryPlanner"]["winningPlan"])
     assert "COLLSCAN" not in stages and ({"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "EXPRESS_IDHACK"} & set(stages)), stages

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,14 @@ from shared.contracts.matching import (
     ScheduleRequested,
     TimeSpan,
 )
-from shared.contracts.registration import CompanyProfile, CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
+from shared.contracts.registration import (
+    CompanyProfile,
+    CompanyRegistered,
+    Enrollment,
+    EnrollmentCancellation,
+    EnrollmentCancelled,
+    EnrollmentConfirmed,
+)
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, Contention, publish_event
 from shared.service import Runtime
@@ -97,7 +105,9 @@ class Harness:
     async def events(self, topic: Topic = Topic.MATCHING_EVENTS) -> list[dict[str, Any]]:
         return decoded(await topic_records(self.settings, self.topics(topic)))
 
-    async def wait_for(self, count: int, event_type: str, topic: Topic = Topic.MATCHING_EVENTS, timeout: float = 90) -> list[dict[str, Any]]:
+    async def wait_for(
+        self, count: int, event_type: str, topic: Topic = Topic.MATCHING_EVENTS, timeout: float = 90
+    ) -> list[dict[str, Any]]:
         async def enough() -> list[dict[str, Any]] | None:
             found = [e for e in await self.events(topic) if e["type"] == event_type]
             return found if len(found) >= count else None
@@ -105,8 +115,12 @@ class Harness:
         return await eventually(enough, timeout, interval=0.5)
 
     async def enroll(self, profile: CompanyProfile, mission_id: str = "india-2020") -> None:
-        await self.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=profile.company_id, payload=profile))
-        enrollment = Enrollment(enrollment_id=f"{profile.company_id}:{mission_id}", company_id=profile.company_id, mission_id=mission_id, role=profile.role)
+        await self.send(
+            Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=profile.company_id, payload=profile)
+        )
+        enrollment = Enrollment(
+            enrollment_id=f"{profile.company_id}:{mission_id}", company_id=profile.company_id, mission_id=mission_id, role=profile.role
+        )
         await self.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject=mission_id, payload=enrollment))
 
     async def participants(self, mission_id: str = "india-2020") -> dict[str, Any]:
@@ -120,7 +134,11 @@ class Harness:
         await eventually(enrolled, 60)
 
     async def schedule(self, mission_id: str = "india-2020", time_limit_s: float = 10.0) -> ScheduleRequested:
-        command = ScheduleRequested.new(source="operators", subject=mission_id, payload=ScheduleRequest(mission_id=mission_id, operator="Giulia", time_limit_s=time_limit_s))
+        command = ScheduleRequested.new(
+            source="operators",
+            subject=mission_id,
+            payload=ScheduleRequest(mission_id=mission_id, operator="Giulia", time_limit_s=time_limit_s),
+        )
         await self.send(Topic.OPERATOR_COMMANDS, command)
         return command
 
@@ -159,26 +177,46 @@ def assert_no_double_booking(meetings: dict[str, dict[str, Any]]) -> None:
 async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) -> None:
     lombards = [lombard_profile(i) for i in range(1, 4)]
     foreigns = [foreign_profile(i) for i in range(1, 4)] + [
-        foreign_profile(9, company_name="Chennai Textiles", sectors=["sistema_moda"], products=[], offer="cotton fabrics", seeking="fashion", languages=["ta"])
+        foreign_profile(
+            9,
+            company_name="Chennai Textiles",
+            sectors=["sistema_moda"],
+            products=[],
+            offer="cotton fabrics",
+            seeking="fashion",
+            languages=["ta"],
+        )
     ]
     for company in lombards + foreigns:
         await service.enroll(company)
     await service.wait_enrolled(7)
     accepted = MeetingRequested.new(
-        source="forms", subject="r1", payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id="foreign-0009", target_id="lombard-0001")
+        source="forms",
+        subject="r1",
+        payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id="foreign-0009", target_id="lombard-0001"),
     )
     declined = MeetingRequested.new(
-        source="forms", subject="r2", payload=MeetingRequest(request_id="r2", mission_id="india-2020", requester_id="lombard-0002", target_id="foreign-0002")
+        source="forms",
+        subject="r2",
+        payload=MeetingRequest(request_id="r2", mission_id="india-2020", requester_id="lombard-0002", target_id="foreign-0002"),
     )
     await service.send(Topic.MEETING_FORMS, accepted)
     await service.send(Topic.MEETING_FORMS, declined)
     await service.send(
         Topic.MEETING_FORMS,
-        MeetingRequestAnswered.new(source="forms", subject="r1", payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by="lombard-0001", answer="accepted")),
+        MeetingRequestAnswered.new(
+            source="forms",
+            subject="r1",
+            payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by="lombard-0001", answer="accepted"),
+        ),
     )
     await service.send(
         Topic.MEETING_FORMS,
-        MeetingRequestAnswered.new(source="forms", subject="r2", payload=MeetingRequestAnswer(request_id="r2", mission_id="india-2020", answered_by="foreign-0002", answer="declined")),
+        MeetingRequestAnswered.new(
+            source="forms",
+            subject="r2",
+            payload=MeetingRequestAnswer(request_id="r2", mission_id="india-2020", answered_by="foreign-0002", answer="declined"),
+        ),
     )
     await eventually(lambda: _answers(service, 2))
     command = await service.schedule()
@@ -255,7 +293,11 @@ async def test_late_enrollment_cancellation_and_availability_change_move_as_litt
     span = TimeSpan(start=datetime.fromisoformat(victim["start"]), end=datetime.fromisoformat(victim["end"]))
     await service.send(
         Topic.OPERATOR_COMMANDS,
-        AvailabilityChanged.new(source="operators", subject="x", payload=AvailabilityChange(mission_id="india-2020", company_id="foreign-0004", unavailable=[span], operator="Giulia")),
+        AvailabilityChanged.new(
+            source="operators",
+            subject="x",
+            payload=AvailabilityChange(mission_id="india-2020", company_id="foreign-0004", unavailable=[span], operator="Giulia"),
+        ),
     )
     [moved] = await service.wait_for(1, "meeting.rescheduled.v1")
     assert moved["payload"]["meeting"]["meeting_id"] == victim["meeting_id"]
@@ -267,8 +309,12 @@ async def test_late_enrollment_cancellation_and_availability_change_move_as_litt
     assert sum(1 for mid in second if third[mid]["start"] != second[mid]["start"]) == 1
 
     # A cancelled enrollment cancels that company's meetings and nothing else.
-    cancellation = EnrollmentCancellation(enrollment_id="lombard-0003:india-2020", company_id="lombard-0003", mission_id="india-2020", reason="withdrawn")
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentCancelled.new(source="registration", subject="india-2020", payload=cancellation))
+    cancellation = EnrollmentCancellation(
+        enrollment_id="lombard-0003:india-2020", company_id="lombard-0003", mission_id="india-2020", reason="withdrawn"
+    )
+    await service.send(
+        Topic.REGISTRATION_EVENTS, EnrollmentCancelled.new(source="registration", subject="india-2020", payload=cancellation)
+    )
     cancelled = await service.wait_for(4, "meeting.cancelled.v1")
     assert all("lombard-0003" in e["payload"]["participants"] for e in cancelled)
     assert all(e["payload"]["reason"] == "a participant left the mission" for e in cancelled)
@@ -283,7 +329,9 @@ async def test_an_operator_forbidding_a_scheduled_pair_cancels_its_meeting(servi
     await service.wait_enrolled(3)
     await service.schedule()
     await service.wait_for(1, "agenda.published.v1")
-    order = PairOrder(mission_id="india-2020", lombard_id="lombard-0001", foreign_id="foreign-0001", operator="Giulia", reason="conflict of interest")
+    order = PairOrder(
+        mission_id="india-2020", lombard_id="lombard-0001", foreign_id="foreign-0001", operator="Giulia", reason="conflict of interest"
+    )
     await service.send(Topic.OPERATOR_COMMANDS, PairForbiddenByOperator.new(source="operators", subject="india-2020", payload=order))
     [cancelled] = await service.wait_for(1, "meeting.cancelled.v1")
     assert cancelled["payload"]["participants"] == ["lombard-0001", "foreign-0001"]
@@ -294,9 +342,13 @@ async def test_an_operator_forbidding_a_scheduled_pair_cancels_its_meeting(servi
 async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> None:
     """A clock set past the meetings makes every attendance check due at once; two instances race for them."""
     now = [BEFORE_THE_MISSIONS]
-    settings = settings.model_copy(update={"schedule_time_limit_s": 5.0, "followup_satisfaction_after_s": 7 * 86400.0, "followup_outcome_after_s": 90 * 86400.0})
+    settings = settings.model_copy(
+        update={"schedule_time_limit_s": 5.0, "followup_satisfaction_after_s": 7 * 86400.0, "followup_outcome_after_s": 90 * 86400.0}
+    )
     app_a, runtime_a = create_app(settings, configure_logs=False, clock=lambda: now[0])
-    app_b, runtime_b = create_app(settings.model_copy(update={"instance_id": settings.instance_id + "-b"}), configure_logs=False, clock=lambda: now[0])
+    app_b, runtime_b = create_app(
+        settings.model_copy(update={"instance_id": settings.instance_id + "-b"}), configure_logs=False, clock=lambda: now[0]
+    )
     async with running(app_a), running(app_b):
         harness = Harness(settings, runtime_a)
         await harness.send(Topic.MISSIONS, mission_planned(INDIA))
@@ -325,7 +377,9 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
             expected = end if payload["kind"] == "attendance" else end + timedelta(days=7)
             assert datetime.fromisoformat(payload["due_at"]) == expected and event["subject"] == "india-2020"
 
-        answer = FollowUpAnswer(meeting_id=next(iter(meetings)), mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5)
+        answer = FollowUpAnswer(
+            meeting_id=next(iter(meetings)), mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5
+        )
         await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", payload=answer))
 
         async def recorded() -> bool:
@@ -407,8 +461,12 @@ async def test_the_database_forbids_booking_a_company_twice_at_the_same_time(set
         # Grids of different missions need not share starts: any overlap collides.
         offset = start + timedelta(minutes=20)
         with pytest.raises(Contention):
-            await store.reconcile_bookings("uk-2020", [Booking("lombard-0001", offset, offset + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")])
-        await store.reconcile_bookings("uk-2020", [Booking("lombard-0001", end, end + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")])
+            await store.reconcile_bookings(
+                "uk-2020", [Booking("lombard-0001", offset, offset + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")]
+            )
+        await store.reconcile_bookings(
+            "uk-2020", [Booking("lombard-0001", end, end + timedelta(minutes=20), "uk-2020", "uk-2020:dddddddddddd")]
+        )
 
 
 async def _at_least(count: Any, n: int) -> bool:
@@ -417,7 +475,9 @@ async def _at_least(count: Any, n: int) -> bool:
 
 async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: Harness) -> None:
     """India and Russia ran over the same days in 2020; one Lombard firm can join both."""
-    russia = next(m for m in MISSIONS_2020 if m.mission_id == "russia-2020").model_copy(update={"max_meetings_per_company": 8, "window_end": INDIA.window_start})
+    russia = next(m for m in MISSIONS_2020 if m.mission_id == "russia-2020").model_copy(
+        update={"max_meetings_per_company": 8, "window_end": INDIA.window_start}
+    )
     india_one_day = INDIA.model_copy(update={"window_end": INDIA.window_start})
     await service.send(Topic.MISSIONS, mission_planned(india_one_day))
     await service.send(Topic.MISSIONS, mission_planned(russia))
@@ -427,7 +487,9 @@ async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: 
     await service.enroll(both, "russia-2020")
     for n in range(1, 7):
         await service.enroll(foreign_profile(n), "india-2020")
-        moscow = foreign_profile(n + 10, company_name=f"Moskva Stanki {n}", country="RU", city="Moscow", timezone="Europe/Moscow", languages=["ru", "en"])
+        moscow = foreign_profile(
+            n + 10, company_name=f"Moskva Stanki {n}", country="RU", city="Moscow", timezone="Europe/Moscow", languages=["ru", "en"]
+        )
         await service.enroll(moscow, "russia-2020")
     await service.wait_enrolled(7, "india-2020")
     await service.wait_enrolled(7, "russia-2020")
@@ -442,7 +504,7 @@ async def test_a_company_in_two_missions_at_once_is_never_booked_twice(service: 
     mine = [m for m in meetings.values() if both.company_id in m["participants"]]
     assert {m["mission_id"] for m in mine} == {"india-2020", "russia-2020"}
     spans = sorted((datetime.fromisoformat(m["start"]), datetime.fromisoformat(m["end"])) for m in mine)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "the same firm was booked twice at one time"
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans)), "the same firm was booked twice at one time"
 
 
 async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_profile_arrives(service: Harness) -> None:
@@ -454,7 +516,9 @@ async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_prof
     await service.wait_for(1, "agenda.published.v1")
 
     late = foreign_profile(7)
-    enrollment = Enrollment(enrollment_id=f"{late.company_id}:india-2020", company_id=late.company_id, mission_id="india-2020", role="foreign")
+    enrollment = Enrollment(
+        enrollment_id=f"{late.company_id}:india-2020", company_id=late.company_id, mission_id="india-2020", role="foreign"
+    )
     await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=enrollment))
     await service.wait_enrolled(4)
     await service.wait_for(2, "agenda.published.v1")

@@ -82,24 +82,45 @@ def profile(company_id: str, role: str, name: str, **extra: Any) -> CompanyProfi
         if role == "lombard"
         else {"country": "IN", "timezone": "Asia/Kolkata", "preferred_language": "en", "languages": ["en"]}
     )
-    return CompanyProfile.model_validate({"company_id": company_id, "role": role, "company_name": name, "sectors": ["meccanica_metallurgia"], **base, **extra})
+    return CompanyProfile.model_validate(
+        {"company_id": company_id, "role": role, "company_name": name, "sectors": ["meccanica_metallurgia"], **base, **extra}
+    )
 
 
 def contact(company_id: str, name: str, email: str, language: str, chosen: str | None = None) -> ContactDetailsRecorded:
-    details = ContactDetails(company_id=company_id, contact=Contact(name=name, email=email, preferred_language=chosen), preferred_language=language)
+    details = ContactDetails(
+        company_id=company_id, contact=Contact(name=name, email=email, preferred_language=chosen), preferred_language=language
+    )
     return ContactDetailsRecorded.new(source="registration", subject=company_id, payload=details, time=T0 - timedelta(days=30))
 
 
-def meeting(start: datetime = START, sequence: int = 0, meeting_id: str = "india-2020-m0001", participants: tuple[str, str] = (LOMBARD, FOREIGN)) -> Meeting:
+def meeting(
+    start: datetime = START, sequence: int = 0, meeting_id: str = "india-2020-m0001", participants: tuple[str, str] = (LOMBARD, FOREIGN)
+) -> Meeting:
     end = start + timedelta(minutes=30)
     zones = {LOMBARD: ("lombard", "Europe/Rome")}
     local_times = []
     for company in participants:
         role, tz = zones.get(company, ("foreign", "Asia/Kolkata"))
-        local_times.append(LocalTime(company_id=company, role=role, timezone=tz, start_local=start.astimezone(ZoneInfo(tz)).isoformat(), end_local=end.astimezone(ZoneInfo(tz)).isoformat()))
+        local_times.append(
+            LocalTime(
+                company_id=company,
+                role=role,
+                timezone=tz,
+                start_local=start.astimezone(ZoneInfo(tz)).isoformat(),
+                end_local=end.astimezone(ZoneInfo(tz)).isoformat(),
+            )
+        )
     return Meeting(
-        meeting_id=meeting_id, mission_id="india-2020", participants=list(participants), start=start, end=end, local_times=local_times,
-        video_url=f"https://meet.outgoing.example/room/{meeting_id}", sequence=sequence, slot_id="s1",
+        meeting_id=meeting_id,
+        mission_id="india-2020",
+        participants=list(participants),
+        start=start,
+        end=end,
+        local_times=local_times,
+        video_url=f"https://meet.outgoing.example/room/{meeting_id}",
+        sequence=sequence,
+        slot_id="s1",
     )
 
 
@@ -156,10 +177,17 @@ class Harness:
         target = runner.polls + 2
         await eventually(lambda: _true(runner.polls >= target), 30, interval=0.05)
 
-    async def setup_companies(self, lombard_name: str = "Rossi Meccanica S.r.l.", foreign_name: str = "Mumbai Machine Tools Pvt Ltd") -> None:
+    async def setup_companies(
+        self, lombard_name: str = "Rossi Meccanica S.r.l.", foreign_name: str = "Mumbai Machine Tools Pvt Ltd"
+    ) -> None:
         await self.send(Topic.MISSIONS, mission_planned(mission("india-2020")))
         for company_profile in (profile(LOMBARD, "lombard", lombard_name), profile(FOREIGN, "foreign", foreign_name)):
-            await self.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=company_profile.company_id, payload=company_profile, time=T0 - timedelta(days=30)))
+            await self.send(
+                Topic.REGISTRATION_EVENTS,
+                CompanyRegistered.new(
+                    source="registration", subject=company_profile.company_id, payload=company_profile, time=T0 - timedelta(days=30)
+                ),
+            )
         await self.send(Topic.CONTACTS, contact(LOMBARD, "Mario Rossi", LOMBARD_MAIL, "it"))
         await self.send(Topic.CONTACTS, contact(FOREIGN, "Priya Shah", FOREIGN_MAIL, "en"))
         await self.wait_db(CONTACTS, {}, 2)
@@ -222,12 +250,22 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     [to_foreign] = service.sink.to(FOREIGN_MAIL)
     assert to_lombard["To"].addresses[0].addr_spec == LOMBARD_MAIL and to_lombard["To"].addresses[0].display_name == "Mario Rossi"
     assert to_lombard["From"].addresses[0].addr_spec == "missions@outgoing.example"
-    assert to_lombard["Subject"] == "Incontro B2B con Mumbai Machine Tools Pvt Ltd: lunedì 26 ottobre 2020, 10:00–10:30 (Europe/Rome, CET, UTC+01:00)"
-    assert to_foreign["Subject"] == "B2B meeting with Rossi Meccanica S.r.l.: Monday 26 October 2020, 14:30–15:00 (Asia/Kolkata, IST, UTC+05:30)"
+    assert (
+        to_lombard["Subject"]
+        == "Incontro B2B con Mumbai Machine Tools Pvt Ltd: lunedì 26 ottobre 2020, 10:00–10:30 (Europe/Rome, CET, UTC+01:00)"
+    )
+    assert (
+        to_foreign["Subject"]
+        == "B2B meeting with Rossi Meccanica S.r.l.: Monday 26 October 2020, 14:30–15:00 (Asia/Kolkata, IST, UTC+05:30)"
+    )
     assert to_lombard["Content-Language"] == "it" and to_foreign["Content-Language"] == "en"
     assert to_lombard.get_content_type() == "multipart/mixed"
     text, html = bodies(to_lombard)
-    assert "Gentile Mario Rossi" in text and "10:00–10:30 (Europe/Rome" in text and "https://meet.outgoing.example/room/india-2020-m0001" in text
+    assert (
+        "Gentile Mario Rossi" in text
+        and "10:00–10:30 (Europe/Rome" in text
+        and "https://meet.outgoing.example/room/india-2020-m0001" in text
+    )
     assert "2020-10-26 09:00–09:30 UTC" in text and "missione India" in text
     assert "<strong>Mumbai Machine Tools Pvt Ltd</strong>" in html
     foreign_text, _ = bodies(to_foreign)
@@ -247,9 +285,13 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     assert str(invite["STATUS"]) == "CONFIRMED" and str(invite["LOCATION"]) == "https://meet.outgoing.example/room/india-2020-m0001"
 
     moved_to = START + timedelta(days=1, hours=1)
-    move = MeetingMove(meeting=meeting(moved_to, sequence=1), previous_start=START, previous_end=START + timedelta(minutes=30), reason="Partner travelling")
+    move = MeetingMove(
+        meeting=meeting(moved_to, sequence=1), previous_start=START, previous_end=START + timedelta(minutes=30), reason="Partner travelling"
+    )
     service.clock.advance(minutes=5)
-    await service.send(Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock()))
+    await service.send(
+        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock())
+    )
     await service.sink.wait_for(4)
     update = service.sink.to(FOREIGN_MAIL)[1]
     method, calendar = calendar_of(update)
@@ -257,11 +299,23 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     assert method == "REQUEST" and str(updated["UID"]) == str(invite["UID"]) and int(updated["SEQUENCE"]) == 1
     assert updated.decoded("DTSTART") == moved_to
     assert "Previous time: Monday 26 October 2020, 14:30–15:00" in bodies(update)[0] and "Partner travelling" in bodies(update)[0]
-    assert service.sink.to(LOMBARD_MAIL)[1]["Subject"].startswith("Incontro spostato: Mumbai Machine Tools Pvt Ltd, martedì 27 ottobre 2020, 11:00–11:30")
+    assert service.sink.to(LOMBARD_MAIL)[1]["Subject"].startswith(
+        "Incontro spostato: Mumbai Machine Tools Pvt Ltd, martedì 27 ottobre 2020, 11:00–11:30"
+    )
 
-    cancellation = MeetingCancellation(meeting_id="india-2020-m0001", mission_id="india-2020", participants=[LOMBARD, FOREIGN], start=moved_to, end=moved_to + timedelta(minutes=30), sequence=2, reason="Withdrawn")
+    cancellation = MeetingCancellation(
+        meeting_id="india-2020-m0001",
+        mission_id="india-2020",
+        participants=[LOMBARD, FOREIGN],
+        start=moved_to,
+        end=moved_to + timedelta(minutes=30),
+        sequence=2,
+        reason="Withdrawn",
+    )
     service.clock.advance(minutes=5)
-    await service.send(Topic.MATCHING_EVENTS, MeetingCancelled.new(source="matching", subject="india-2020", payload=cancellation, time=service.clock()))
+    await service.send(
+        Topic.MATCHING_EVENTS, MeetingCancelled.new(source="matching", subject="india-2020", payload=cancellation, time=service.clock())
+    )
     await service.sink.wait_for(6)
     cancel = service.sink.to(LOMBARD_MAIL)[2]
     method, calendar = calendar_of(cancel)
@@ -299,7 +353,9 @@ async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harne
 
     moved_to = START + timedelta(days=2)
     move = MeetingMove(meeting=meeting(moved_to, sequence=1), previous_start=START, previous_end=START + timedelta(minutes=30), reason="")
-    await service.send(Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock.now))
+    await service.send(
+        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock.now)
+    )
     await service.sink.wait_for(6)  # the two updates
     service.clock.now = START - timedelta(hours=1)
     await service.settle_runner()
@@ -316,13 +372,25 @@ async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harne
     service.clock.now = moved_to + timedelta(days=1)
     await service.settle_runner()
     assert len(service.sink.messages) == 10
-    assert Counter(e["payload"]["kind"] for e in await service.wait_outcomes(10)) == {"meeting_invitation": 2, "meeting_update": 2, "reminder": 6}
+    assert Counter(e["payload"]["kind"] for e in await service.wait_outcomes(10)) == {
+        "meeting_invitation": 2,
+        "meeting_update": 2,
+        "reminder": 6,
+    }
 
 
 async def test_followups_link_to_the_form_when_due(service: Harness) -> None:
     await service.setup_companies()
     due = START + timedelta(days=7)
-    followup = FollowUp(meeting_id="india-2020-m0001", mission_id="india-2020", kind="satisfaction", participants=[LOMBARD, FOREIGN], meeting_start=START, meeting_end=START + timedelta(minutes=30), due_at=due)
+    followup = FollowUp(
+        meeting_id="india-2020-m0001",
+        mission_id="india-2020",
+        kind="satisfaction",
+        participants=[LOMBARD, FOREIGN],
+        meeting_start=START,
+        meeting_end=START + timedelta(minutes=30),
+        due_at=due,
+    )
     await service.send(Topic.MATCHING_EVENTS, FollowUpDue.new(source="matching", subject="india-2020", payload=followup, time=T0))
     await service.settle_runner()
     assert service.sink.messages == []
@@ -339,7 +407,12 @@ async def test_followups_link_to_the_form_when_due(service: Harness) -> None:
 
 async def test_confirmation_and_rejection_in_each_language_even_when_the_contact_comes_later(service: Harness) -> None:
     await service.setup_companies()
-    confirmed = EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0)
+    confirmed = EnrollmentConfirmed.new(
+        source="registration",
+        subject="india-2020",
+        payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+        time=T0,
+    )
     await service.send(Topic.REGISTRATION_EVENTS, confirmed)
     [confirmation] = await service.sink.wait_for(1)
     assert confirmation["Subject"] == "Iscrizione confermata: missione India"
@@ -347,7 +420,12 @@ async def test_confirmation_and_rejection_in_each_language_even_when_the_contact
 
     late = "late-company-0003"
     violations = [Violation(code="site.not_in_lombardy", message_it="La sede non è in Lombardia", message_en="The site is not in Lombardy")]
-    rejected = SignupRejected.new(source="registration", subject=late, payload=Rejection(signup_id=uuid4(), company_id=late, role="lombard", violations=violations, preferred_language="it"), time=T0)
+    rejected = SignupRejected.new(
+        source="registration",
+        subject=late,
+        payload=Rejection(signup_id=uuid4(), company_id=late, role="lombard", violations=violations, preferred_language="it"),
+        time=T0,
+    )
     await service.send(Topic.REGISTRATION_EVENTS, rejected)
     await service.wait_db(TIMERS, {"_id": {"$regex": "^signup_rejection"}, "attempt": {"$gte": 1}})
     assert len(service.sink.messages) == 1, "no contact yet: it waits"
@@ -364,7 +442,15 @@ async def test_confirmation_and_rejection_in_each_language_even_when_the_contact
 async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -> None:
     await service.setup_companies()
     ghost = "ghost-company-0004"
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e2", company_id=ghost, mission_id="india-2020", role="foreign"), time=T0))
+    await service.send(
+        Topic.REGISTRATION_EVENTS,
+        EnrollmentConfirmed.new(
+            source="registration",
+            subject="india-2020",
+            payload=Enrollment(enrollment_id="e2", company_id=ghost, mission_id="india-2020", role="foreign"),
+            time=T0,
+        ),
+    )
     for _ in range(POLICY.wait_attempts + 1):
         await service.settle_runner()
         service.clock.advance(minutes=2)
@@ -378,7 +464,12 @@ async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -
 
 async def test_nothing_is_sent_twice_after_a_restart_and_redelivery(mail_settings: Settings, sink: SmtpSink, clock: FakeClock) -> None:
     scheduled = MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0)
-    confirmed = EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=FOREIGN, mission_id="india-2020", role="foreign"), time=T0)
+    confirmed = EnrollmentConfirmed.new(
+        source="registration",
+        subject="india-2020",
+        payload=Enrollment(enrollment_id="e1", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
+        time=T0,
+    )
     app, runtime = create_app(mail_settings, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=POLICY)
     async with running(app):
         first = Harness(mail_settings, runtime, sink, clock)
@@ -395,17 +486,35 @@ async def test_nothing_is_sent_twice_after_a_restart_and_redelivery(mail_setting
         for _ in range(2):
             await second.send(Topic.MATCHING_EVENTS, scheduled)
             await second.send(Topic.REGISTRATION_EVENTS, confirmed)
-        await second.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e9", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0))
+        await second.send(
+            Topic.REGISTRATION_EVENTS,
+            EnrollmentConfirmed.new(
+                source="registration",
+                subject="india-2020",
+                payload=Enrollment(enrollment_id="e9", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+                time=T0,
+            ),
+        )
         await sink.wait_for(4)  # the sentinel: everything sent before it was handled
         await second.settle_runner()
         assert len(sink.messages) == 4
-        assert Counter(m["Subject"].split(":")[0] for m in sink.messages) == {"Incontro B2B con Mumbai Machine Tools Pvt Ltd": 1, "B2B meeting with Rossi Meccanica S.r.l.": 1, "Enrollment confirmed": 1, "Iscrizione confermata": 1}
+        assert Counter(m["Subject"].split(":")[0] for m in sink.messages) == {
+            "Incontro B2B con Mumbai Machine Tools Pvt Ltd": 1,
+            "B2B meeting with Rossi Meccanica S.r.l.": 1,
+            "Enrollment confirmed": 1,
+            "Iscrizione confermata": 1,
+        }
         sent = await second.wait_outcomes(4)
         assert len({e["id"] for e in sent}) == 4
 
 
 def _confirmation() -> EnrollmentConfirmed:
-    return EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0)
+    return EnrollmentConfirmed.new(
+        source="registration",
+        subject="india-2020",
+        payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+        time=T0,
+    )
 
 
 def _killed_after_the_server_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,7 +546,11 @@ async def test_a_send_whose_process_died_is_resent_by_policy_and_says_so(service
     events = await service.outcomes()
     [noticed] = [e for e in events if e["type"] == "notification.unconfirmed.v1"]
     [resolved] = [e for e in events if e["type"] == "notification.unconfirmed_resolved.v1"]
-    assert noticed["payload"]["policy"] == "resend" and noticed["payload"]["attempt"] == 1 and noticed["payload"]["message_id"] == first["Message-ID"]
+    assert (
+        noticed["payload"]["policy"] == "resend"
+        and noticed["payload"]["attempt"] == 1
+        and noticed["payload"]["message_id"] == first["Message-ID"]
+    )
     assert (resolved["payload"]["resolution"], resolved["payload"]["by"]) == ("resent", "policy")
     assert sent["payload"]["attempts"] == 2 and LOMBARD_MAIL not in json.dumps(events)
     assert [a["state"] for a in await service.db[ATTEMPTS].find({}).sort("n", 1).to_list()] == ["unconfirmed_resent", "sent"]
@@ -467,9 +580,25 @@ async def test_a_held_unconfirmed_send_waits_for_the_operator_who_resolves_it_ov
         console.out.width = console.err.width = 250
         nid = noticed["payload"]["notification_id"]
         assert nid in ok(await invoke(service.settings, "mail", "unconfirmed", "list"))
-        ok(await invoke(service.settings, "mail", "unconfirmed", "delivered", nid, "--operator", "anna.bianchi", "--reason", "found in the relay log"))
+        ok(
+            await invoke(
+                service.settings,
+                "mail",
+                "unconfirmed",
+                "delivered",
+                nid,
+                "--operator",
+                "anna.bianchi",
+                "--reason",
+                "found in the relay log",
+            )
+        )
         [resolved] = await service.wait_outcomes(1, "notification.unconfirmed_resolved.v1")
-        assert (resolved["payload"]["resolution"], resolved["payload"]["by"], resolved["payload"]["operator"]) == ("delivered", "operator", "anna.bianchi")
+        assert (resolved["payload"]["resolution"], resolved["payload"]["by"], resolved["payload"]["operator"]) == (
+            "delivered",
+            "operator",
+            "anna.bianchi",
+        )
         [sent] = await service.wait_outcomes(1)
         assert sent["payload"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
         assert nid not in ok(await invoke(service.settings, "mail", "unconfirmed", "list")), "resolved: no longer listed"
@@ -483,7 +612,10 @@ async def test_a_connection_lost_after_data_is_an_unconfirmed_send_not_a_plain_r
     await service.send(Topic.REGISTRATION_EVENTS, _confirmation())
     [sent] = await service.wait_outcomes(1)
     events = await service.outcomes()
-    assert [e["type"] for e in events if "unconfirmed" in e["type"]] == ["notification.unconfirmed.v1", "notification.unconfirmed_resolved.v1"]
+    assert [e["type"] for e in events if "unconfirmed" in e["type"]] == [
+        "notification.unconfirmed.v1",
+        "notification.unconfirmed_resolved.v1",
+    ]
     assert len(service.sink.messages) == 2 and sent["payload"]["attempts"] == 2
 
 
@@ -494,10 +626,30 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
     await service.setup_companies()
     service.sink.fail_next(2, 451)
     service.sink.fail_recipient(FOREIGN_MAIL, 550)
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"), time=T0))
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=Enrollment(enrollment_id="e2", company_id=FOREIGN, mission_id="india-2020", role="foreign"), time=T0))
+    await service.send(
+        Topic.REGISTRATION_EVENTS,
+        EnrollmentConfirmed.new(
+            source="registration",
+            subject="india-2020",
+            payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+            time=T0,
+        ),
+    )
+    await service.send(
+        Topic.REGISTRATION_EVENTS,
+        EnrollmentConfirmed.new(
+            source="registration",
+            subject="india-2020",
+            payload=Enrollment(enrollment_id="e2", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
+            time=T0,
+        ),
+    )
     [failed] = await service.wait_outcomes(1, "notification.failed.v1")
-    assert failed["payload"]["reason"] == "permanent_smtp_error" and failed["payload"]["smtp_code"] == 550 and failed["payload"]["company_id"] == FOREIGN
+    assert (
+        failed["payload"]["reason"] == "permanent_smtp_error"
+        and failed["payload"]["smtp_code"] == 550
+        and failed["payload"]["company_id"] == FOREIGN
+    )
     assert FOREIGN_MAIL not in json.dumps(failed)
     await service.wait_db(ATTEMPTS, {"state": "temporary"}, 1)
     for _ in range(3):
@@ -524,17 +676,25 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
     text, html = bodies(invitation)
     assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert tricky in text and tricky in invitation["Subject"]
-    ics = [p for p in invitation.walk() if p.get_content_type() == "text/calendar"][0].get_content()
+    ics = next(p for p in invitation.walk() if p.get_content_type() == "text/calendar").get_content()
     unfolded = ics.replace("\r\n ", "")
     assert "Rossi\\; C:\\\\temp" in unfolded and "\\," in unfolded, "commas, semicolons and backslashes escaped in the .ics"
     assert str(event_of(Calendar.from_ical(ics))["SUMMARY"]) == f"Incontro B2B Outgoing con {tricky} (India)"
 
     # A line break in a company name is refused by the contract itself: it never reaches a template.
-    injected = json.loads(CompanyRegistered.new(source="registration", subject="injected-co-0005", payload=profile("injected-co-0005", "foreign", "Acme"), time=T0).model_dump_json())
+    injected = json.loads(
+        CompanyRegistered.new(
+            source="registration", subject="injected-co-0005", payload=profile("injected-co-0005", "foreign", "Acme"), time=T0
+        ).model_dump_json()
+    )
     injected["payload"]["company_name"] = "Acme\r\nBcc: victim@evil.example"
     await service.send_raw(Topic.REGISTRATION_EVENTS, json.dumps(injected).encode(), b"injected-co-0005")
 
-    bad_zone = json.loads(MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(meeting_id="india-2020-m0003"), time=T0).model_dump_json())
+    bad_zone = json.loads(
+        MeetingScheduled.new(
+            source="matching", subject="india-2020", payload=meeting(meeting_id="india-2020-m0003"), time=T0
+        ).model_dump_json()
+    )
     bad_zone["payload"]["local_times"][0]["timezone"] = "Mars/Olympus_Mons"
     bad_address = json.loads(contact(LOMBARD, "Mario Rossi", LOMBARD_MAIL, "it").model_dump_json())
     bad_address["payload"]["contact"]["email"] = "mario@@rossi"
@@ -574,7 +734,9 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     assert {t["state"] for t in timers} == {"fired", "cancelled"}
     assert await service.db[CONTACTS].find_one({"_id": FOREIGN}) is None
     assert await service.db["companies"].find_one({"_id": FOREIGN}) is None
-    stored = json.dumps(await service.db[DELIVERIES].find({}).to_list(), default=str) + json.dumps(await service.db[ATTEMPTS].find({}).to_list(), default=str)
+    stored = json.dumps(await service.db[DELIVERIES].find({}).to_list(), default=str) + json.dumps(
+        await service.db[ATTEMPTS].find({}).to_list(), default=str
+    )
     assert FOREIGN_MAIL not in stored and LOMBARD_MAIL in stored
     assert await service.db[DELIVERIES].count_documents({"company_id": FOREIGN, "state": "sent"}) == 1, "the count stays"
 
@@ -590,3 +752,29 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     assert [m["Subject"] for m in service.sink.to(FOREIGN_MAIL)][1:] == [], "nothing more for the erased company"
     assert await service.db[CONTACTS].find_one({"_id": FOREIGN}) is None
     assert "la controparte" in service.sink.to(LOMBARD_MAIL)[-1]["Subject"]
+
+
+async def test_outcome_events_a_crash_left_in_a_delivery_are_published_by_the_stale_outbox_scan(
+    mail_settings: Settings, sink: SmtpSink, clock: FakeClock
+) -> None:
+    from shared.contracts.notifications import Delivery, NotificationSent
+    from shared.outbox import pending
+
+    payload = Delivery(
+        notification_id="n-left-behind",
+        kind="enrollment_confirmation",
+        company_id=LOMBARD,
+        source_event_id=uuid4(),
+        language="it",
+        attempts=1,
+    )
+    left = NotificationSent.new(source="notifications", subject=LOMBARD, payload=payload)
+    entry = {**pending(Topic.NOTIFICATION_EVENTS, left, key=LOMBARD), "at": datetime.now(UTC) - timedelta(minutes=5)}
+    scanning = mail_settings.model_copy(update={"outbox_grace_s": 0.5, "outbox_scan_interval_s": 0.3})
+    app, runtime = create_app(scanning, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=POLICY)
+    async with running(app):
+        await runtime.db[DELIVERIES].insert_one({"_id": "n-left-behind", "state": "sent", "company_id": LOMBARD, "outbox": [entry]})
+        harness = Harness(scanning, runtime, sink, clock)
+        [published] = await harness.wait_outcomes(1)
+        assert published["id"] == str(left.id)
+        await harness.wait_db(DELIVERIES, {"_id": "n-left-behind", "outbox.0": {"$exists": False}})

@@ -59,7 +59,9 @@ class Harness:
     async def events(self, topic: Topic = Topic.REGISTRATION_EVENTS) -> list[dict[str, Any]]:
         return decoded(await topic_records(self.settings, self.topics(topic)))
 
-    async def wait_for(self, count: int, event_type: str, topic: Topic = Topic.REGISTRATION_EVENTS, timeout: float = 30) -> list[dict[str, Any]]:
+    async def wait_for(
+        self, count: int, event_type: str, topic: Topic = Topic.REGISTRATION_EVENTS, timeout: float = 30
+    ) -> list[dict[str, Any]]:
         async def enough() -> list[dict[str, Any]] | None:
             found = [e for e in await self.events(topic) if e["type"] == event_type]
             return found if len(found) >= count else None
@@ -202,7 +204,7 @@ async def test_replaying_the_same_event_changes_and_emits_nothing(service: Harne
 
 async def test_concurrent_duplicates_in_two_consumer_instances_make_one_company(settings: Settings) -> None:
     first_app, first = create_app(settings.model_copy(update={"instance_id": "a"}), configure_logs=False)
-    second_app, second = create_app(settings.model_copy(update={"instance_id": "b"}), configure_logs=False)
+    second_app, _ = create_app(settings.model_copy(update={"instance_id": "b"}), configure_logs=False)
     async with running(first_app), running(second_app):
         harness = Harness(settings, first)
         await harness.plan_missions()
@@ -237,7 +239,13 @@ async def test_poison_messages_reach_the_dead_letter_topic_with_their_reason(ser
     where["$where"] = "sleep(1000)"
     bad_schema = json.loads(json.dumps(good))
     bad_schema["payload"]["applicant"]["contact"]["email"] = "not-an-address"
-    poison = [b"\xff\xfe not json", json.dumps(bad_schema).encode(), json.dumps(with_operator).encode(), json.dumps(dotted).encode(), json.dumps(where).encode()]
+    poison = [
+        b"\xff\xfe not json",
+        json.dumps(bad_schema).encode(),
+        json.dumps(with_operator).encode(),
+        json.dumps(dotted).encode(),
+        json.dumps(where).encode(),
+    ]
     for value in poison:
         await service.send_raw(Topic.SIGNUP_FORMS, value)
     await service.settle()
@@ -304,7 +312,9 @@ async def _outboxes_empty(db: Any) -> bool:
 async def test_withdrawal_cancels_the_enrollment(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(lombard(missions=["india-2020", "uk-2020"])))
     await service.wait_for(2, "enrollment.confirmed.v1")
-    withdrawal = SignupWithdrawn.new(source="forms", subject="w", payload=Withdrawal(company=CompanyRef(partita_iva=valid_partita_iva()), mission_id="uk-2020"))
+    withdrawal = SignupWithdrawn.new(
+        source="forms", subject="w", payload=Withdrawal(company=CompanyRef(partita_iva=valid_partita_iva()), mission_id="uk-2020")
+    )
     await service.send(Topic.SIGNUP_FORMS, withdrawal)
     [cancelled] = await service.wait_for(1, "enrollment.cancelled.v1")
     assert cancelled["subject"] == "uk-2020" and cancelled["payload"]["reason"] == "withdrawn"
@@ -316,7 +326,9 @@ async def test_operator_approval_enrolls_a_rejected_signup_and_records_who_and_w
     await service.send(Topic.SIGNUP_FORMS, late)
     await service.wait_for(1, "signup.rejected.v1")
     approval = SignupApprovedByOperator.new(
-        source="operators", subject="op", payload=OperatorApproval(signup_id=late.id, operator="Giulia Bianchi", reason="late paperwork, agreed by phone")
+        source="operators",
+        subject="op",
+        payload=OperatorApproval(signup_id=late.id, operator="Giulia Bianchi", reason="late paperwork, agreed by phone"),
     )
     await service.send(Topic.OPERATOR_COMMANDS, approval)
     [enrolled] = await service.wait_for(1, "enrollment.confirmed.v1")
@@ -331,7 +343,11 @@ async def test_operator_rejection_cancels_and_records_who_and_why(service: Harne
     await service.send(Topic.SIGNUP_FORMS, signup(foreign()))
     [enrolled] = await service.wait_for(1, "enrollment.confirmed.v1")
     company_id = enrolled["payload"]["company_id"]
-    order = SignupRejectedByOperator.new(source="operators", subject=company_id, payload=OperatorRejection(company_id=company_id, operator="Luca Verdi", reason="scouting check failed"))
+    order = SignupRejectedByOperator.new(
+        source="operators",
+        subject=company_id,
+        payload=OperatorRejection(company_id=company_id, operator="Luca Verdi", reason="scouting check failed"),
+    )
     await service.send(Topic.OPERATOR_COMMANDS, order)
     [cancelled] = await service.wait_for(1, "enrollment.cancelled.v1")
     assert cancelled["payload"]["reason"] == "operator" and cancelled["payload"]["note"] == "scouting check failed"
@@ -343,7 +359,9 @@ async def test_erasure_keeps_statistics_and_tells_everyone(service: Harness) -> 
     await service.send(Topic.SIGNUP_FORMS, signup(lombard()))
     [registered] = await service.wait_for(1, "company.registered.v1")
     company_id = registered["payload"]["company_id"]
-    erasure = ErasureRequested.new(source="dpo", subject=company_id, payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="DPO"))
+    erasure = ErasureRequested.new(
+        source="dpo", subject=company_id, payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="DPO")
+    )
     await service.send(Topic.SIGNUP_FORMS, erasure)
     await service.send(Topic.SIGNUP_FORMS, erasure)  # replay
     [erased] = await service.wait_for(1, "company.erased.v1")
@@ -376,7 +394,9 @@ async def test_database_outage_is_retried_and_the_signup_is_not_lost(settings: S
     target = urlsplit(settings.mongo_url)
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 27017)
     await proxy.start()
-    through_proxy = settings.model_copy(update={"mongo_url": f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "mongo_timeout_ms": 500})
+    through_proxy = settings.model_copy(
+        update={"mongo_url": f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", "mongo_timeout_ms": 500}
+    )
     app, runtime = create_app(through_proxy, configure_logs=False)
     async with running(app):
         harness = Harness(settings, runtime)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import asyncio
 import json
 import os
@@ -12,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import structlog
@@ -79,7 +78,7 @@ async def test_invalid_bytes_go_to_the_dead_letter_topic_and_the_consumer_surviv
         assert await asyncio.wait_for(received.get(), 30) == good
     dead = await read_topic(settings, runtime.topics(Topic.REGISTRATION_DLQ), 2)
     assert [r.value for r in dead] == [b"{not json", b'{"id": "x"}']
-    headers = [dict((k, v.decode()) for k, v in r.headers) for r in dead]
+    headers = [{k: v.decode() for k, v in r.headers} for r in dead]
     assert all(h[DLQ_REASON] == "invalid" and h[DLQ_SOURCE_TOPIC] == topic for h in headers)
     assert [int(h[DLQ_SOURCE_OFFSET]) for h in headers] == [0, 1]
     assert "json_invalid" in headers[0][DLQ_ERRORS]
@@ -107,7 +106,9 @@ def test_service_process_reports_ready_and_stops_on_sigterm(settings: Settings, 
         "OUTGOING_TOPIC_PREFIX": settings.topic_prefix,
         "OUTGOING_INSTANCE_ID": f"{service}-smoke",
     }
-    proc = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 60
@@ -135,5 +136,5 @@ def test_service_process_reports_ready_and_stops_on_sigterm(settings: Settings, 
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, rest
-    events = [json.loads(l)["event"] for l in rest.splitlines() if l.startswith("{")]
+    events = [json.loads(line)["event"] for line in rest.splitlines() if line.startswith("{")]
     assert "stopped" in events

@@ -83,7 +83,13 @@ async def test_fires_only_when_due_and_only_once(store: TimerStore, clock: FakeC
     clock.advance(seconds=1)
     assert await runner.run_once() == 1
     [item] = recorder.fired
-    assert (item.timer_id, item.timer.kind, item.timer.data, item.epoch, item.attempt) == ("meeting-1:reminder:86400", "reminder", {"meeting_id": "meeting-1"}, 1, 1)
+    assert (item.timer_id, item.timer.kind, item.timer.data, item.epoch, item.attempt) == (
+        "meeting-1:reminder:86400",
+        "reminder",
+        {"meeting_id": "meeting-1"},
+        1,
+        1,
+    )
     assert item.timer.due_at == T0 + timedelta(hours=2)
     clock.advance(days=1)
     assert await runner.run_once() == 0

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import uuid4
 
 import pytest
@@ -74,7 +73,7 @@ def test_type_must_carry_a_version(bad_type: str) -> None:
 
 
 def test_type_must_match_the_model() -> None:
-    with pytest.raises(ValidationError, match="sample.happened.v1"):
+    with pytest.raises(ValidationError, match=r"sample\.happened\.v1"):
         from_json(raw(type="sample.other.v1"))
 
 

@@ -19,7 +19,10 @@ from shared.timers import timer_hot_queries, timer_indexes
 
 SERVICES: dict[str, tuple[list[IndexSpec], list[HotQuery]]] = {
     "registration": (registration.INDEXES, registration.HOT_QUERIES),
-    "matching": ([*matching.INDEXES, *timer_indexes(matching_app.TIMERS)], [*matching.HOT_QUERIES, *timer_hot_queries(matching_app.TIMERS)]),
+    "matching": (
+        [*matching.INDEXES, *timer_indexes(matching_app.TIMERS)],
+        [*matching.HOT_QUERIES, *timer_hot_queries(matching_app.TIMERS)],
+    ),
     "notifications": (notifications.INDEXES, notifications.HOT_QUERIES),
 }
 CASES = [(service, query) for service, (_, queries) in SERVICES.items() for query in queries]

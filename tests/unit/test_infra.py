@@ -36,7 +36,9 @@ def test_a_taken_port_names_the_port_and_the_variable() -> None:
 
 def test_an_unreachable_registry_is_called_that(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(infra.InfraError) as error:
-        infra._run(["sh", "-c", "echo 'Could not transfer artifact: connection refused' >&2; exit 1"], "resolving the Kafka jars", "make install")
+        infra._run(
+            ["sh", "-c", "echo 'Could not transfer artifact: connection refused' >&2; exit 1"], "resolving the Kafka jars", "make install"
+        )
     assert "registry could not be reached" in error.value.problem and error.value.fix == "make install"
 
 

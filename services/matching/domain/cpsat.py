@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from services.matching.domain.instance import Indexed, Schedule, breaks_of, is_complete, make_schedule
+from services.matching.domain.instance import Indexed, Schedule, Status, breaks_of, is_complete, make_schedule
 
 IDEAL_PROBE_SHARE = 0.15
 """Share of the time limit the solver may spend looking for a perfect agenda before optimising."""
@@ -32,8 +32,9 @@ WEIGHT_SCALE = 1_000_000
 class _Model:
     model: cp_model.CpModel
     x: list[dict[int, cp_model.IntVar]]
-    placed: list[cp_model.LinearExpr]
-    participant_breaks: list[cp_model.LinearExpr]
+    placed: list[cp_model.LinearExpr | int]
+    """Per meeting, an expression worth 1 when it is placed (the constant 0 when it has no possible slot)."""
+    participant_breaks: list[cp_model.LinearExpr | int]
     break_literals: list[cp_model.IntVar]
 
 
@@ -83,7 +84,7 @@ def build(ix: Indexed) -> _Model:
     model = cp_model.CpModel()
     n_slots = ix.n_slots
     x = [{t: model.new_bool_var(f"x{k}_{t}") for t in ix.domains[k]} for k in range(len(ix.meeting_ids))]
-    placed: list[cp_model.LinearExpr] = []
+    placed: list[cp_model.LinearExpr | int] = []
     for k, lits in enumerate(x):
         if ix.required[k]:
             model.add_exactly_one(lits.values())
@@ -94,23 +95,23 @@ def build(ix: Indexed) -> _Model:
     for lits in x:
         for t, lit in lits.items():
             by_slot[t].append(lit)
-    for t, lits in enumerate(by_slot):
-        if len(lits) > ix.capacity[t]:
-            model.add(sum(lits) <= ix.capacity[t])
-    participant_breaks: list[cp_model.LinearExpr] = []
+    for t, in_slot in enumerate(by_slot):
+        if len(in_slot) > ix.capacity[t]:
+            model.add(sum(in_slot) <= ix.capacity[t])
+    participant_breaks: list[cp_model.LinearExpr | int] = []
     break_literals: list[cp_model.IntVar] = []
     for p, meetings in enumerate(ix.meetings_of):
         at: list[list[cp_model.IntVar]] = [[] for _ in range(n_slots)]
         for k in meetings:
             for t, lit in x[k].items():
                 at[t].append(lit)
-        for lits in at:
-            if len(lits) > 1:
-                model.add_at_most_one(lits)
+        for at_slot in at:
+            if len(at_slot) > 1:
+                model.add_at_most_one(at_slot)
         limit = ix.max_meetings[p]
         if limit is not None and len(meetings) > limit:
             model.add(sum(placed[k] for k in meetings) <= limit)
-        busy = [_busy_literal(model, lits) if lits else None for lits in at]
+        busy = [_busy_literal(model, at_slot) if at_slot else None for at_slot in at]
         literals: list[cp_model.IntVar] = []
         chain: list[cp_model.IntVar | None] = []
         for t in range(n_slots):
@@ -137,11 +138,17 @@ def build(ix: Indexed) -> _Model:
 
 
 @dataclass
+class _Solution:
+    value: float
+    bound: float
+    slot_of: list[int]
+
+
+@dataclass
 class _Phase:
-    status: int
-    value: float | None
-    bound: float | None
-    slot_of: list[int] | None
+    status: cp_model.CpSolverStatus
+    solution: _Solution | None
+    """None when the phase found no agenda (infeasible, or out of time)."""
 
 
 class LexicographicSolver:
@@ -200,13 +207,13 @@ class LexicographicSolver:
         solver.parameters.random_seed = 7
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return _Phase(status, None, None, None)
+            return _Phase(status, None)
         self.on_solution()
         if status != cp_model.OPTIMAL:
             self.all_optimal = False
             self.reasons.append(f"{name}: time limit reached before proving optimality")
         slot_of = [next((t for t, lit in lits.items() if solver.boolean_value(lit)), -1) for lits in self.built.x]
-        return _Phase(status, solver.objective_value, solver.best_objective_bound, slot_of)
+        return _Phase(status, _Solution(solver.objective_value, solver.best_objective_bound, slot_of))
 
 
 def solve_cpsat(
@@ -233,22 +240,36 @@ def solve_cpsat(
     if hint_ok:
         lex.hint(hint)
 
-    def answer(slot_of: list[int], status: str, bound: float | None, extra: str = "") -> Schedule:
+    def answer(slot_of: list[int], status: Status, bound: float | None, extra: str = "") -> Schedule:
         reason = "; ".join([*lex.reasons, *([extra] if extra else [])])
-        return make_schedule(ix, slot_of, status=status, solver="cp-sat", bound=bound, started=started,
-                             now=time.perf_counter(), previous=previous, first_solution=first[0], reason=reason)
+        return make_schedule(
+            ix,
+            slot_of,
+            status=status,
+            solver="cp-sat",
+            bound=bound,
+            started=started,
+            now=time.perf_counter(),
+            previous=previous,
+            first_solution=first[0],
+            reason=reason,
+        )
 
     def no_solution(phase: _Phase) -> Schedule | None:
         if phase.status == cp_model.INFEASIBLE:
-            return answer([-1] * len(ix.meeting_ids), "infeasible", None,
-                          "no agenda meets every hard constraint (required meetings, fairness)")
+            return answer(
+                [-1] * len(ix.meeting_ids), "infeasible", None, "no agenda meets every hard constraint (required meetings, fairness)"
+            )
         return None
 
     optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
     weights = _integral_weights(ix)
-    hint_is_ideal = (hint_ok and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
-                     and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
-                     and sum(breaks_of(ix, hint)) == 0)
+    hint_is_ideal = (
+        hint_ok
+        and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
+        and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
+        and sum(breaks_of(ix, hint)) == 0
+    )
     ideal = hint if hint_is_ideal else lex.ideal(optional, previous, IDEAL_PROBE_SHARE)
     if ideal is not None:
         return answer(ideal, "optimal", 0.0)
@@ -256,14 +277,14 @@ def solve_cpsat(
     if optional and not all_placed_by_hint:
         value = sum(weights[k] * built.placed[k] for k in optional)
         phase = lex.run("placement", value, 0.4 if previous else 0.5, maximize=True)
-        if phase.slot_of is None:
+        if phase.solution is None:
             return no_solution(phase)
-        current = phase.slot_of
+        current = phase.solution.slot_of
         if all(current[k] >= 0 for k in optional):
             for k in optional:
                 model.add(built.placed[k] == 1)
         else:
-            model.add(value >= round(phase.value))
+            model.add(value >= round(phase.solution.value))
         lex.hint(current)
     elif optional:
         for k in optional:
@@ -276,23 +297,24 @@ def solve_cpsat(
         else:
             moved = len(kept) - sum(kept)
             phase = lex.run("moves", moved, 0.5)
-            if phase.slot_of is None:
+            if phase.solution is None:
                 return no_solution(phase)
-            current = phase.slot_of
-            model.add(moved <= round(phase.value))
+            current = phase.solution.slot_of
+            model.add(moved <= round(phase.solution.value))
             lex.hint(current)
     total_breaks = sum(built.participant_breaks)
     phase = lex.run("breaks", total_breaks, 1.0)
-    if phase.slot_of is None:
+    if phase.solution is None:
         if phase.status == cp_model.INFEASIBLE:
             return no_solution(phase)
         if current is None:
             return None
         lex.all_optimal = False
         return answer(current, "feasible", None, "breaks: no improvement found before the time limit")
-    bound = float(math.ceil(phase.bound - 1e-6))
-    assert sum(breaks_of(ix, phase.slot_of)) == round(phase.value), "break model and recount disagree"
-    return answer(phase.slot_of, "optimal" if lex.all_optimal else "feasible", bound)
+    best = phase.solution
+    bound = float(math.ceil(best.bound - 1e-6))
+    assert sum(breaks_of(ix, best.slot_of)) == round(best.value), "break model and recount disagree"
+    return answer(best.slot_of, "optimal" if lex.all_optimal else "feasible", bound)
 
 
 def _integral_weights(ix: Indexed) -> list[int]:

@@ -59,8 +59,11 @@ class Agenda:
         return not self.busy[a][t] and not self.busy[b][t] and self.load[t] < self.ix.capacity[t]
 
     def has_room(self, k: int) -> bool:
-        limits = self.ix.max_meetings
-        return all(limits[p] is None or self.count[p] < limits[p] for p in self.ix.pairs[k])
+        for p in self.ix.pairs[k]:
+            limit = self.ix.max_meetings[p]
+            if limit is not None and self.count[p] >= limit:
+                return False
+        return True
 
     def place(self, k: int, t: int) -> None:
         for p in self.ix.pairs[k]:
@@ -215,9 +218,7 @@ def improve(agenda: Agenda, deadline: float, frozen: set[int] | None = None, see
         idle_passes = 0 if improved else idle_passes + 1
 
 
-def solve_heuristic(
-    ix: Indexed, previous: Mapping[int, int], time_limit_s: float, started: float, reason: str
-) -> Schedule:
+def solve_heuristic(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, started: float, reason: str) -> Schedule:
     agenda = construct(ix, previous)
     first = time.perf_counter()
     kept = {k for k, t in previous.items() if agenda.slot_of[k] == t}
@@ -225,9 +226,7 @@ def solve_heuristic(
     return _answer(ix, agenda, previous, started, first, reason=reason)
 
 
-def _answer(
-    ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str
-) -> Schedule:
+def _answer(ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str) -> Schedule:
     complete = is_complete(ix, agenda.slot_of)
     if not complete:
         reason += "; a required meeting is out or fairness fails (not proven infeasible)"

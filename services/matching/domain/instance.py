@@ -7,10 +7,12 @@ The public types are re-exported by ``scheduling``; they live here so that the s
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,8 +85,7 @@ def zone(name: str) -> ZoneInfo:
 
 
 def _duplicates(ids: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({i for i in ids if i in seen or seen.add(i)})
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
 
 
 def validate(instance: Instance) -> None:
@@ -104,7 +105,7 @@ def validate(instance: Instance) -> None:
         if slot.end <= slot.start:
             raise InstanceError(f"slot {slot.id!r} ends at or before its start")
     ordered = sorted(instance.slots, key=lambda s: s.start)
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in pairwise(ordered):
         if after.start < before.end:
             raise InstanceError(f"slots {before.id!r} and {after.id!r} overlap")
     if isinstance(instance.capacity, Mapping):
@@ -194,7 +195,9 @@ def index(instance: Instance) -> Indexed:
         days = days_by_zone[p.timezone]
         day_of.append(days)
         same_day_prev.append([t > 0 and days[t - 1] == days[t] for t in range(len(slots))])
-    pairs, domains, meetings_of = [], [], [[] for _ in instance.participants]
+    pairs: list[tuple[int, int]] = []
+    domains: list[list[int]] = []
+    meetings_of: list[list[int]] = [[] for _ in instance.participants]
     everywhere = set(range(len(slots)))
     for k, m in enumerate(instance.meetings):
         a, b = pidx[m.participants[0]], pidx[m.participants[1]]
@@ -230,7 +233,7 @@ def breaks_of(ix: Indexed, slot_of: list[int]) -> list[int]:
     for p, meetings in enumerate(ix.meetings_of):
         busy = sorted(slot_of[k] for k in meetings if slot_of[k] >= 0)
         days = ix.day_of[p]
-        result.append(sum(1 for s, t in zip(busy, busy[1:], strict=False) if days[s] == days[t] and t - s > 1))
+        result.append(sum(1 for s, t in pairwise(busy) if days[s] == days[t] and t - s > 1))
     return result
 
 

@@ -48,7 +48,7 @@ class MissionState:
     mission: Mission
     participants: Mapping[str, CompanyProfile]
     """Enrolled companies with a known profile, by id."""
-    rules: PairRules = PairRules()
+    rules: PairRules = field(default_factory=PairRules)
     accepted: frozenset[tuple[str, str]] = frozenset()
     """Pairs (Lombard, foreign) whose meeting request was accepted."""
     unavailable: Mapping[str, tuple[Span, ...]] = field(default_factory=dict)

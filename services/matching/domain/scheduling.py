@@ -73,9 +73,7 @@ def solve(
     kept = known_previous(ix, previous)
     literals = sum(len(d) for d in ix.domains)
     if literals > EXACT_UP_TO_LITERALS:
-        return solve_heuristic(
-            ix, kept, time_limit_s, started, reason=f"{literals} meeting-slot choices: too large for the exact solver"
-        )
+        return solve_heuristic(ix, kept, time_limit_s, started, reason=f"{literals} meeting-slot choices: too large for the exact solver")
     agenda = construct(ix, kept)
     first = time.perf_counter() if is_complete(ix, agenda.slot_of) else None
     improve(agenda, started + min(1.0, 0.1 * time_limit_s), frozen={k for k, t in kept.items() if agenda.slot_of[k] == t})
@@ -90,8 +88,13 @@ def solve(
     )
     if exact is not None:
         return exact
-    return solve_heuristic(ix, kept, max(0.0, time_limit_s - (time.perf_counter() - started)), started,
-                           reason="the exact solver found no agenda in time; heuristic answer")
+    return solve_heuristic(
+        ix,
+        kept,
+        max(0.0, time_limit_s - (time.perf_counter() - started)),
+        started,
+        reason="the exact solver found no agenda in time; heuristic answer",
+    )
 
 
 def count_breaks(instance: Instance, assignments: Mapping[str, str]) -> dict[str, int]:
@@ -105,4 +108,3 @@ def count_breaks(instance: Instance, assignments: Mapping[str, str]) -> dict[str
             raise InstanceError(f"assignment of meeting {meeting!r} names unknown slot {slot!r}")
         slot_of[ix.meeting_pos[meeting]] = ix.slot_pos[slot]
     return dict(zip(ix.participant_ids, breaks_of(ix, slot_of), strict=True))
-

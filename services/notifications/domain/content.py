@@ -19,13 +19,13 @@ def meeting_zone(meeting: dict[str, Any], company_id: str, company: dict[str, An
     """The recipient's own zone: as the meeting states it, else as their profile does."""
     for local in meeting.get("local_times", []):
         if local.get("company_id") == company_id:
-            return local["timezone"]
+            return str(local["timezone"])
     if company and company.get("timezone"):
-        return company["timezone"]
+        return str(company["timezone"])
     return "Europe/Rome" if (company or {}).get("role") == "lombard" else "UTC"
 
 
-def _utc(value: str) -> datetime:
+def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
@@ -60,11 +60,14 @@ def template_context(
         )
     if "violations" in details:
         context["reasons"] = [v["message_it"] if language == "it" else v["message_en"] for v in details["violations"]]
-    meeting = details.get("meeting") or (details.get("followup") and {**details["followup"], "start": details["followup"]["meeting_start"], "end": details["followup"]["meeting_end"]})
+    meeting = details.get("meeting") or (
+        details.get("followup")
+        and {**details["followup"], "start": details["followup"]["meeting_start"], "end": details["followup"]["meeting_end"]}
+    )
     if meeting:
         tz_name = meeting_zone(meeting, plan.company_id, company)
         zone(tz_name)
-        start, end = _utc(meeting["start"]), _utc(meeting["end"])
+        start, end = _instant(meeting["start"]), _instant(meeting["end"])
         partner_name = (partner or {}).get("company_name") or PARTNER_FALLBACK[language]
         context |= {
             "partner_name": partner_name,
@@ -76,7 +79,7 @@ def template_context(
             "summary": SUMMARY[language].format(partner=partner_name, market=market),
         }
         if "previous_start" in details:
-            context["previous_when"] = local_span(_utc(details["previous_start"]), _utc(details["previous_end"]), tz_name, language)
+            context["previous_when"] = local_span(_instant(details["previous_start"]), _instant(details["previous_end"]), tz_name, language)
         if details.get("reason"):
             context["reason"] = details["reason"]
         if "offset_s" in details:

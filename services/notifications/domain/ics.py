@@ -72,4 +72,5 @@ def build_calendar(entry: CalendarEntry) -> bytes:
     event["organizer"] = _address(entry.organizer)
     event.add("attendee", _address(entry.attendee, role="REQ-PARTICIPANT"))
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical

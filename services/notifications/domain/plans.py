@@ -73,16 +73,22 @@ def single(kind: str, event_id: UUID, correlation_id: UUID, company_id: str, due
     return Plan(nid, nid, kind, company_id, due_at, event_id, correlation_id, **fields)
 
 
-def meeting_plans(kind: str, event_id: UUID, correlation_id: UUID, meeting: Meeting | MeetingCancellation, due_at: datetime, extra: dict[str, Any]) -> list[Plan]:
+def meeting_plans(
+    kind: str, event_id: UUID, correlation_id: UUID, meeting: Meeting | MeetingCancellation, due_at: datetime, extra: dict[str, Any]
+) -> list[Plan]:
     """The invitation, update or cancellation for each participant."""
     details = {"meeting": meeting.model_dump(mode="json"), **extra}
     return [
-        single(kind, event_id, correlation_id, company, due_at, mission_id=meeting.mission_id, meeting_id=meeting.meeting_id, details=details)
+        single(
+            kind, event_id, correlation_id, company, due_at, mission_id=meeting.mission_id, meeting_id=meeting.meeting_id, details=details
+        )
         for company in meeting.participants
     ]
 
 
-def reminder_plans(event_id: UUID, correlation_id: UUID, meeting: Meeting, offsets_s: list[float], now: datetime) -> tuple[list[Plan], list[str]]:
+def reminder_plans(
+    event_id: UUID, correlation_id: UUID, meeting: Meeting, offsets_s: list[float], now: datetime
+) -> tuple[list[Plan], list[str]]:
     """Reminders still in the future, and the ids of those already too late to send."""
     plans: list[Plan] = []
     too_late: list[str] = []
@@ -95,7 +101,9 @@ def reminder_plans(event_id: UUID, correlation_id: UUID, meeting: Meeting, offse
                 continue
             nid = notification_id("reminder", event_id, company, str(int(offset)))
             details = {"meeting": meeting.model_dump(mode="json"), "offset_s": offset}
-            plans.append(Plan(nid, timer_id, "reminder", company, due, event_id, correlation_id, meeting.mission_id, meeting.meeting_id, details))
+            plans.append(
+                Plan(nid, timer_id, "reminder", company, due, event_id, correlation_id, meeting.mission_id, meeting.meeting_id, details)
+            )
     return plans, too_late
 
 
@@ -107,7 +115,16 @@ def followup_plans(event_id: UUID, correlation_id: UUID, followup: FollowUp) -> 
     kind = f"followup_{followup.kind}"
     details = {"followup": followup.model_dump(mode="json")}
     return [
-        single(kind, event_id, correlation_id, company, followup.due_at, mission_id=followup.mission_id, meeting_id=followup.meeting_id, details=details)
+        single(
+            kind,
+            event_id,
+            correlation_id,
+            company,
+            followup.due_at,
+            mission_id=followup.mission_id,
+            meeting_id=followup.meeting_id,
+            details=details,
+        )
         for company in followup.participants
     ]
 

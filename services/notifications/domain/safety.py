@@ -37,7 +37,7 @@ def header_text(value: str, field: str) -> str:
 def recipient(email: str, display_name: str) -> Address:
     """A checked address: one mailbox, valid syntax, and a display name without line breaks."""
     header_text(display_name, "recipient name")
-    if _LINE_BREAKS.search(email) or any(ch in email for ch in ",;<>\"") or any(ch.isspace() for ch in email):
+    if _LINE_BREAKS.search(email) or any(ch in email for ch in ',;<>"') or any(ch.isspace() for ch in email):
         raise InvalidRecipient("the address is not a single mailbox")
     try:
         checked = validate_email(email, check_deliverability=False)

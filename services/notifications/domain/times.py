@@ -12,7 +12,20 @@ _DAYS = {
     "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
 }
 _MONTHS = {
-    "it": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"],
+    "it": [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
 }
 
@@ -34,7 +47,9 @@ def local_span(start: datetime, end: datetime, zone_name: str, language: Languag
     tz = zone(zone_name)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     abbreviation = local_start.tzname() or ""
-    named = ", ".join(part for part in (zone_name, abbreviation if not abbreviation.startswith(("+", "-")) else "", utc_offset(local_start)) if part)
+    named = ", ".join(
+        part for part in (zone_name, abbreviation if not abbreviation.startswith(("+", "-")) else "", utc_offset(local_start)) if part
+    )
     return f"{local_date(start, zone_name, language)}, {local_start:%H:%M}–{local_end:%H:%M} ({named})"
 
 

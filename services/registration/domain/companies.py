@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid5
 
 from services.registration.domain import partita_iva
@@ -41,7 +41,7 @@ def enrollment_id_for(company_id: str, mission_id: str) -> str:
     return f"{company_id}:{mission_id}"
 
 
-def preferred_language(applicant: LombardApplicant | ForeignApplicant) -> str:
+def preferred_language(applicant: LombardApplicant | ForeignApplicant) -> Literal["it", "en"]:
     """The contact's choice, else Italian for Lombard companies and English for foreign partners."""
     return applicant.contact.preferred_language or ("it" if applicant.role == "lombard" else "en")
 

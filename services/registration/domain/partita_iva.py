@@ -6,7 +6,7 @@ from __future__ import annotations
 def normalise(raw: str) -> str:
     """Strip spaces and an optional IT prefix, as people type it."""
     value = raw.replace(" ", "").upper()
-    return value[2:] if value.startswith("IT") else value
+    return value.removeprefix("IT")
 
 
 def check_digit(first_ten: str) -> int:

@@ -64,7 +64,11 @@ def test_replaying_every_event_gives_the_same_agenda() -> None:
 
 
 def test_the_latest_agenda_is_the_highest_version() -> None:
-    events = [agenda_published(2, {LOMBARD: 1}, time=utc(2020, 11, 1)), agenda_published(1, {LOMBARD: 5}, time=utc(2020, 11, 2)), scheduled(FIRST)]
+    events = [
+        agenda_published(2, {LOMBARD: 1}, time=utc(2020, 11, 1)),
+        agenda_published(1, {LOMBARD: 5}, time=utc(2020, 11, 2)),
+        scheduled(FIRST),
+    ]
     summary = latest_summary(events)
     assert summary is not None and summary.version == 2
     assert breaks_of(summary) == {LOMBARD: 1}
@@ -81,7 +85,10 @@ def test_breaks_are_filtered_by_company() -> None:
 def test_mission_of_reads_every_kind_of_event() -> None:
     moved = meeting(FIRST.meeting_id, utc(2020, 11, 17, 14, 0), sequence=1, mission="uk-2020")
     assert [mission_of(e) for e in (scheduled(FIRST), rescheduled(moved, FIRST), cancelled(FIRST, 1), agenda_published(1, {}))] == [
-        "canada-2020", "uk-2020", "canada-2020", "canada-2020"
+        "canada-2020",
+        "uk-2020",
+        "canada-2020",
+        "canada-2020",
     ]
 
 
@@ -123,14 +130,21 @@ def test_india_does_not_switch_so_only_the_lombard_time_moves() -> None:
 
 
 def test_a_meeting_that_ends_on_the_next_local_day_says_so() -> None:
-    assert format_span(utc(2020, 11, 30, 15, 45), utc(2020, 11, 30, 16, 15), ZoneInfo("Asia/Shanghai")) == "Mon 2020-11-30 23:45–00:15 (+1d) CST"
+    assert (
+        format_span(utc(2020, 11, 30, 15, 45), utc(2020, 11, 30, 16, 15), ZoneInfo("Asia/Shanghai"))
+        == "Mon 2020-11-30 23:45–00:15 (+1d) CST"
+    )
 
 
 def test_rows_show_each_side_in_its_own_zone_lombard_first_whatever_the_order() -> None:
     m = meeting("canada-2020:m-0003", utc(2020, 10, 30, 14, 0), foreign_first=True)
     names = {LOMBARD: "Rossi Meccanica S.r.l."}
     [row] = agenda_rows([m], names)
-    assert (row.lombard.company_id, row.lombard.name, row.lombard.time) == (LOMBARD, "Rossi Meccanica S.r.l.", "Fri 2020-10-30 15:00–15:30 CET")
+    assert (row.lombard.company_id, row.lombard.name, row.lombard.time) == (
+        LOMBARD,
+        "Rossi Meccanica S.r.l.",
+        "Fri 2020-10-30 15:00–15:30 CET",
+    )
     assert (row.partner.company_id, row.partner.name, row.partner.time) == (PARTNER, "", "Fri 2020-10-30 10:00–10:30 EDT")
 
 

@@ -50,7 +50,10 @@ def test_dev_up_reports_an_infra_problem_with_its_fix(monkeypatch) -> None:
     monkeypatch.setattr(dev, "_exported", lambda env: None)
     result = CliRunner().invoke(app, ["dev", "up"], env=ENV)
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == ["error: Java is missing: Kafka needs a Java 17 runtime", "  fix: apt-get install -y openjdk-17-jre-headless"]
+    assert result.stderr.splitlines() == [
+        "error: Java is missing: Kafka needs a Java 17 runtime",
+        "  fix: apt-get install -y openjdk-17-jre-headless",
+    ]
 
 
 def test_dev_commands_point_infra_at_the_chosen_environment(monkeypatch) -> None:
@@ -60,10 +63,18 @@ def test_dev_commands_point_infra_at_the_chosen_environment(monkeypatch) -> None
     monkeypatch.setattr(infra, "down", lambda cfg: calls.append(("down", cfg, False)))
     monkeypatch.setattr(dev, "_exported", lambda env: None)
     runner = CliRunner()
-    assert runner.invoke(app, ["--kafka", "127.0.0.1:19092", "--mongo-url", "mongodb://127.0.0.1:27999", "dev", "up"], env=ENV).exit_code == 0
+    assert (
+        runner.invoke(app, ["--kafka", "127.0.0.1:19092", "--mongo-url", "mongodb://127.0.0.1:27999", "dev", "up"], env=ENV).exit_code == 0
+    )
     assert runner.invoke(app, ["dev", "up", "--no-services"], env=ENV | {"OUTGOING_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}).exit_code == 0
     assert runner.invoke(app, ["dev", "down"], env=ENV).exit_code == 0
-    assert [(name, services) for name, _, services in calls] == [("install", False), ("up", True), ("install", False), ("up", False), ("down", False)]
+    assert [(name, services) for name, _, services in calls] == [
+        ("install", False),
+        ("up", True),
+        ("install", False),
+        ("up", False),
+        ("down", False),
+    ]
     chosen, default = calls[1][1], calls[3][1]
     assert (chosen.kafka_port, chosen.kafka_controller_port, chosen.mongo_url) == (19092, 19093, "mongodb://127.0.0.1:27999")
     assert default.kafka_port == 9092
@@ -78,7 +89,13 @@ def test_status_without_a_broker_shows_the_processes_then_the_fix() -> None:
 
 def test_infra_config_follows_settings() -> None:
     cfg = dev.infra_config(Settings(kafka_bootstrap="10.0.0.5:29092", mongo_url="mongodb://db:27017"))
-    assert (cfg.kafka_host, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_url, cfg.mongo_url_explicit) == ("10.0.0.5", 29092, 29093, "mongodb://db:27017", True)
+    assert (cfg.kafka_host, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_url, cfg.mongo_url_explicit) == (
+        "10.0.0.5",
+        29092,
+        29093,
+        "mongodb://db:27017",
+        True,
+    )
 
 
 def test_a_server_counts_as_healthy_when_it_answers() -> None:

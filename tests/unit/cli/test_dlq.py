@@ -6,7 +6,15 @@ import json
 from datetime import UTC, datetime
 
 from outgoing_cli.dlq import REPLAYED_AT, REPLAYED_FROM, dead_letter, declared_type, redacted_preview, replay_record
-from shared.messaging import DLQ_ORIGINAL_SIZE, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, DLQ_TRUNCATED
+from shared.messaging import (
+    DLQ_ORIGINAL_SIZE,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TIME,
+    DLQ_TRUNCATED,
+)
 from tests.factories import lombard, signup
 from tests.unit.cli.builders import record
 

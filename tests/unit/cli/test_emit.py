@@ -17,7 +17,9 @@ from tests.unit.cli.builders import LOMBARD, registered
 
 GOOD_SIGNUP = signup(lombard()).model_dump_json()
 GOOD_PARTNER = signup(foreign()).model_dump_json()
-GOOD_COMMAND = ScheduleRequested.new(source="ops", subject="india-2020", payload=ScheduleRequest(mission_id="india-2020", operator="Anna")).model_dump_json()
+GOOD_COMMAND = ScheduleRequested.new(
+    source="ops", subject="india-2020", payload=ScheduleRequest(mission_id="india-2020", operator="Anna")
+).model_dump_json()
 
 
 def lines(*texts: str) -> list[bytes]:
@@ -47,7 +49,17 @@ def test_input_events_are_routed_to_the_topic_their_consumer_reads(event_type: s
     assert route(event_type) is topic
 
 
-@pytest.mark.parametrize("event_type", ["signup.rejected.v1", "company.registered.v1", "meeting.scheduled.v1", "meeting.cancelled.v1", "agenda.published.v1", "notification.sent.v1"])
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "signup.rejected.v1",
+        "company.registered.v1",
+        "meeting.scheduled.v1",
+        "meeting.cancelled.v1",
+        "agenda.published.v1",
+        "notification.sent.v1",
+    ],
+)
 def test_events_the_services_publish_have_no_route(event_type: str) -> None:
     assert event_type in EVENT_TYPES
     assert route(event_type) is None
@@ -61,7 +73,7 @@ def test_the_routing_follows_the_naming_rules_for_every_input() -> None:
             return Topic.OPERATOR_COMMANDS
         if event_type.startswith(("signup.", "erasure.")):
             return Topic.SIGNUP_FORMS
-        if event_type.startswith("meeting.") or event_type.startswith("followup.answered"):
+        if event_type.startswith(("meeting.", "followup.answered")):
             return Topic.MEETING_FORMS
         assert event_type.startswith("mission.planned")
         return Topic.MISSIONS
@@ -87,17 +99,19 @@ def test_each_bad_line_is_reported_by_its_number_and_reason() -> None:
     no_consent = json.loads(GOOD_SIGNUP)
     no_consent["payload"]["applicant"]["privacy_consent"] = "yes"
     extra = json.loads(GOOD_COMMAND) | {"unexpected": 1}
-    valid, problems = validate_lines(lines(
-        GOOD_SIGNUP,
-        json.dumps(no_consent),
-        "{not json",
-        "[1, 2]",
-        '{"id": "x"}',
-        '{"type": "signup.exploded.v1"}',
-        json.dumps(extra),
-        registered(LOMBARD, "Rossi").model_dump_json(),
-        GOOD_PARTNER,
-    ))
+    valid, problems = validate_lines(
+        lines(
+            GOOD_SIGNUP,
+            json.dumps(no_consent),
+            "{not json",
+            "[1, 2]",
+            '{"id": "x"}',
+            '{"type": "signup.exploded.v1"}',
+            json.dumps(extra),
+            registered(LOMBARD, "Rossi").model_dump_json(),
+            GOOD_PARTNER,
+        )
+    )
     assert [v.number for v in valid] == [1, 9]
     reasons = {p.number: p.reason for p in problems}
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8]

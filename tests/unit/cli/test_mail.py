@@ -11,13 +11,32 @@ T0 = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
 
 
 def noticed(nid: str, attempt: int, minutes: int = 0) -> NotificationUnconfirmed:
-    payload = UnconfirmedSend(notification_id=nid, kind="meeting_invitation", company_id="rossi-meccanica-0001", attempt=attempt, message_id=f"<{nid}@x>", policy="hold")
-    return NotificationUnconfirmed.new(source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes))
+    payload = UnconfirmedSend(
+        notification_id=nid,
+        kind="meeting_invitation",
+        company_id="rossi-meccanica-0001",
+        attempt=attempt,
+        message_id=f"<{nid}@x>",
+        policy="hold",
+    )
+    return NotificationUnconfirmed.new(
+        source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes)
+    )
 
 
 def resolved(nid: str, attempt: int, minutes: int = 1) -> NotificationUnconfirmedResolved:
-    payload = UnconfirmedResolution(notification_id=nid, kind="meeting_invitation", company_id="rossi-meccanica-0001", attempt=attempt, resolution="resent", by="operator", operator="anna")
-    return NotificationUnconfirmedResolved.new(source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes))
+    payload = UnconfirmedResolution(
+        notification_id=nid,
+        kind="meeting_invitation",
+        company_id="rossi-meccanica-0001",
+        attempt=attempt,
+        resolution="resent",
+        by="operator",
+        operator="anna",
+    )
+    return NotificationUnconfirmedResolved.new(
+        source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes)
+    )
 
 
 def test_a_resolution_closes_its_attempt_and_a_later_unconfirmed_attempt_reopens() -> None:

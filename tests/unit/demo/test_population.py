@@ -99,8 +99,15 @@ def test_followup_answers_do_not_depend_on_arrival_order(population):
     for n in range(20):
         for kind in ("attendance", "satisfaction", "outcome"):
             begin = datetime(start.year, start.month, start.day, 9, tzinfo=UTC) + timedelta(hours=n)
-            payload = FollowUp(meeting_id=f"india-2020:{n:020d}", mission_id="india-2020", kind=kind, participants=[lombard, partner],
-                               meeting_start=begin, meeting_end=begin + timedelta(minutes=30), due_at=begin + timedelta(days=7))
+            payload = FollowUp(
+                meeting_id=f"india-2020:{n:020d}",
+                mission_id="india-2020",
+                kind=kind,
+                participants=[lombard, partner],
+                meeting_start=begin,
+                meeting_end=begin + timedelta(minutes=30),
+                due_at=begin + timedelta(days=7),
+            )
             due.append(FollowUpDue.new(source="matching", subject="india-2020", payload=payload))
     forward = followup_answers(1, due)
     backward = followup_answers(1, list(reversed(due)))

@@ -95,8 +95,7 @@ def planted_forum(
         if rng.random() < session_bound:
             allowed = morning_ids if t < morning else afternoon_ids
         meetings.append(MeetingSpec(id=f"m{i:03d}", participants=(a, b), allowed_slots=allowed))
-    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings),
-                    capacity=capacity, fairness=2)
+    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings), capacity=capacity, fairness=2)
 
 
 def random_mission(
@@ -122,13 +121,9 @@ def random_mission(
         is_lombard = pid.startswith("it")
         tz = mission.lombard_timezone if is_lombard else rng.choice((mission.market_timezone, *other_zones))
         hours = mission.lombard_hours if is_lombard else mission.foreign_hours
-        spans = []
-        for s in slots:
-            if rng.random() < unavailable / 4:
-                spans.append((s.start, s.start + timedelta(hours=rng.choice((1, 2, 3)))))
+        spans = [(s.start, s.start + timedelta(hours=rng.choice((1, 2, 3)))) for s in slots if rng.random() < unavailable / 4]
         forbidden = unavailable_slots(slots, tz, hours, unavailable=spans)
-        people.append(Participant(id=pid, timezone=tz, forbidden_slots=forbidden,
-                                  max_meetings=mission.max_meetings_per_company))
+        people.append(Participant(id=pid, timezone=tz, forbidden_slots=forbidden, max_meetings=mission.max_meetings_per_company))
     pairs: set[tuple[str, str]] = set()
     for a in lombard_ids:
         for b in rng.sample(foreign_ids, min(requests_per_company, len(foreign_ids))):
@@ -137,8 +132,7 @@ def random_mission(
     rng.shuffle(ordered)
     for i, (a, b) in enumerate(ordered):
         meetings.append(MeetingSpec(id=f"m{i:05d}", participants=(a, b), weight=round(rng.uniform(0.5, 1.0), 3)))
-    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings),
-                    capacity=mission.parallel_capacity)
+    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings), capacity=mission.parallel_capacity)
 
 
 def business_hours(start: int, end: int) -> BusinessHours:

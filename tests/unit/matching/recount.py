@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from services.matching.domain.scheduling import Instance, Schedule
@@ -19,7 +20,7 @@ def recount_breaks(instance: Instance, assignments: dict[str, str]) -> dict[str,
             key=lambda s: s.start,
         )
         count = 0
-        for first, second in zip(mine, mine[1:]):
+        for first, second in pairwise(mine):
             same_day = first.start.astimezone(tz).date() == second.start.astimezone(tz).date()
             slot_between = any(first.end <= s.start and s.end <= second.start for s in instance.slots)
             count += same_day and slot_between
@@ -67,7 +68,11 @@ def violations(instance: Instance, schedule: Schedule) -> list[str]:
         problems.append(f"reported breaks {dict(schedule.breaks)} differ from recount {recount}")
     if schedule.total_breaks != sum(recount.values()):
         problems.append("total_breaks is not the sum of breaks")
-    if instance.fairness is not None and recount and schedule.status != "infeasible":
-        if max(recount.values()) - min(recount.values()) > instance.fairness:
-            problems.append("fairness bound exceeded")
+    if (
+        instance.fairness is not None
+        and recount
+        and schedule.status != "infeasible"
+        and max(recount.values()) - min(recount.values()) > instance.fairness
+    ):
+        problems.append("fairness bound exceeded")
     return problems

@@ -117,6 +117,6 @@ def test_unavailable_and_available_spans() -> None:
     forbidden = unavailable_slots(slots, "Asia/Kolkata", hours(10, 19), available=[only])
     assert {s.id for s in slots} - forbidden == {"2020-10-26T11:00Z", "2020-10-26T11:30Z"}
     with pytest.raises(InstanceError, match="no time zone"):
-        unavailable_slots(slots, "Asia/Kolkata", hours(10, 19), unavailable=[(datetime(2020, 10, 26, 9), busy[1])])
+        unavailable_slots(slots, "Asia/Kolkata", hours(10, 19), unavailable=[(datetime(2020, 10, 26, 9), busy[1])])  # noqa: DTZ001 - naive on purpose
     with pytest.raises(InstanceError, match="unknown IANA time zone"):
         unavailable_slots(slots, "Asia/Nowhere", hours(10, 19))

@@ -13,7 +13,9 @@ from services.matching.domain.scoring import score_pairs
 from shared.contracts.edition_2020 import MISSIONS_2020
 from tests.unit.matching.test_scoring import profile
 
-INDIA = next(m for m in MISSIONS_2020 if m.mission_id == "india-2020").model_copy(update={"max_meetings_per_company": 3, "parallel_capacity": 4})
+INDIA = next(m for m in MISSIONS_2020 if m.mission_id == "india-2020").model_copy(
+    update={"max_meetings_per_company": 3, "parallel_capacity": 4}
+)
 
 
 def people(lombards: int, foreigns: int) -> dict[str, object]:
@@ -24,7 +26,9 @@ def people(lombards: int, foreigns: int) -> dict[str, object]:
 
 def test_proposals_are_taken_best_first_up_to_each_participants_maximum() -> None:
     state = MissionState(mission=INDIA, participants=people(2, 5))
-    scored = score_pairs([c for c in state.participants.values() if c.role == "lombard"], [c for c in state.participants.values() if c.role == "foreign"])
+    scored = score_pairs(
+        [c for c in state.participants.values() if c.role == "lombard"], [c for c in state.participants.values() if c.role == "foreign"]
+    )
     load = Counter(company for spec in candidate_meetings(state, scored) for company in spec.participants)
     assert load["lombard-0000"] == load["lombard-0001"] == 3
 

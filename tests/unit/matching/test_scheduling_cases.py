@@ -24,8 +24,7 @@ DAY = datetime(2020, 10, 19, 7, 0, tzinfo=UTC)
 
 def slots_at(*minutes_after: int, length: int = 20) -> tuple[Slot, ...]:
     return tuple(
-        Slot(id=f"s{i + 1}", start=DAY + timedelta(minutes=m), end=DAY + timedelta(minutes=m + length))
-        for i, m in enumerate(minutes_after)
+        Slot(id=f"s{i + 1}", start=DAY + timedelta(minutes=m), end=DAY + timedelta(minutes=m + length)) for i, m in enumerate(minutes_after)
     )
 
 
@@ -55,8 +54,10 @@ def test_conflicting_required_meetings_are_infeasible() -> None:
     instance = Instance(
         slots=slots_at(0, 20),
         participants=people("A", "B", "C"),
-        meetings=(meeting("m1", "A", "B", allowed_slots=frozenset({"s1"}), required=True),
-                  meeting("m2", "A", "C", allowed_slots=frozenset({"s1"}), required=True)),
+        meetings=(
+            meeting("m1", "A", "B", allowed_slots=frozenset({"s1"}), required=True),
+            meeting("m2", "A", "C", allowed_slots=frozenset({"s1"}), required=True),
+        ),
         capacity=5,
     )
     result = solve(instance, time_limit_s=10)
@@ -65,8 +66,9 @@ def test_conflicting_required_meetings_are_infeasible() -> None:
 
 
 def test_a_required_meeting_without_any_slot_is_infeasible() -> None:
-    instance = Instance(slots=slots_at(0), participants=people("A", "B", B={"s1"}),
-                        meetings=(meeting("m1", "A", "B", required=True),), capacity=1)
+    instance = Instance(
+        slots=slots_at(0), participants=people("A", "B", B={"s1"}), meetings=(meeting("m1", "A", "B", required=True),), capacity=1
+    )
     assert solve(instance, time_limit_s=5).status == "infeasible"
 
 
@@ -97,8 +99,10 @@ def test_fairness_changes_the_answer() -> None:
     instance = Instance(
         slots=slots_at(0, 20, 40),
         participants=people("A", "B", "C"),
-        meetings=(meeting("ab", "A", "B", allowed_slots=frozenset({"s1"}), weight=2.0),
-                  meeting("ac", "A", "C", allowed_slots=frozenset({"s3"}))),
+        meetings=(
+            meeting("ab", "A", "B", allowed_slots=frozenset({"s1"}), weight=2.0),
+            meeting("ac", "A", "C", allowed_slots=frozenset({"s3"})),
+        ),
         capacity=3,
     )
     free = solve(instance, time_limit_s=5)
@@ -154,8 +158,9 @@ def test_rescheduling_moves_only_what_must_move() -> None:
     first = solve(base, time_limit_s=5)
     assert first.total_breaks == 0
     slot_of_ab = first.assignments["ab"]
-    changed = replace(base, participants=tuple(
-        replace(p, forbidden_slots=frozenset({slot_of_ab})) if p.id == "B" else p for p in base.participants))
+    changed = replace(
+        base, participants=tuple(replace(p, forbidden_slots=frozenset({slot_of_ab})) if p.id == "B" else p for p in base.participants)
+    )
     previous = {**first.assignments, "gone": "s1", "cd": "no-such-slot"}
     again = solve(changed, time_limit_s=5, previous=previous)
     assert again.moved == ("ab",)
@@ -180,8 +185,12 @@ def test_same_day_means_the_participants_own_local_date() -> None:
     slots = tuple(Slot(f"s{i}", start + timedelta(hours=i), start + timedelta(hours=i, minutes=30)) for i in range(3))
     instance = Instance(
         slots=slots,
-        participants=(Participant("van", "America/Vancouver"), Participant("rome", "Europe/Rome"),
-                      Participant("x", "Europe/Rome"), Participant("y", "Asia/Shanghai")),
+        participants=(
+            Participant("van", "America/Vancouver"),
+            Participant("rome", "Europe/Rome"),
+            Participant("x", "Europe/Rome"),
+            Participant("y", "Asia/Shanghai"),
+        ),
         meetings=(meeting("m1", "van", "rome"), meeting("m2", "van", "x"), meeting("m3", "rome", "y")),
         capacity=5,
     )
@@ -192,23 +201,30 @@ def test_same_day_means_the_participants_own_local_date() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda i: replace(i, slots=(*i.slots, Slot("s1", i.slots[0].end, i.slots[0].end + timedelta(minutes=5)))),
-         "duplicate slot id 's1'"),
-        (lambda i: replace(i, slots=(*i.slots, Slot("late", DAY + timedelta(minutes=10), DAY + timedelta(minutes=30)))),
-         "overlap"),
+        (
+            lambda i: replace(i, slots=(*i.slots, Slot("s1", i.slots[0].end, i.slots[0].end + timedelta(minutes=5)))),
+            "duplicate slot id 's1'",
+        ),
+        (lambda i: replace(i, slots=(*i.slots, Slot("late", DAY + timedelta(minutes=10), DAY + timedelta(minutes=30)))), "overlap"),
         (lambda i: replace(i, participants=(*i.participants, Participant("A", "UTC"))), "duplicate participant id 'A'"),
-        (lambda i: replace(i, participants=(Participant("A", "Europe/Atlantis"), *i.participants[1:])),
-         "unknown IANA time zone 'Europe/Atlantis'"),
+        (
+            lambda i: replace(i, participants=(Participant("A", "Europe/Atlantis"), *i.participants[1:])),
+            "unknown IANA time zone 'Europe/Atlantis'",
+        ),
         (lambda i: replace(i, meetings=(meeting("m9", "A", "A"),)), "meeting 'm9' has participant 'A' twice"),
         (lambda i: replace(i, meetings=(meeting("m9", "A", "Z"),)), "meeting 'm9' refers to unknown participant 'Z'"),
         (lambda i: replace(i, meetings=(meeting("m9", "A", "B", fixed_slot="s7"),)), "unknown slot 's7'"),
         (lambda i: replace(i, meetings=(meeting("m9", "A", "B", allowed_slots=frozenset({"s8"})),)), "unknown slot 's8'"),
-        (lambda i: replace(i, participants=(Participant("A", "UTC", frozenset({"s5"})), i.participants[1])),
-         "participant 'A': forbidden_slots refers to unknown slot 's5'"),
+        (
+            lambda i: replace(i, participants=(Participant("A", "UTC", frozenset({"s5"})), i.participants[1])),
+            "participant 'A': forbidden_slots refers to unknown slot 's5'",
+        ),
         (lambda i: replace(i, capacity={"s1": 1}), "capacity has no entry for slot 's2'"),
         (lambda i: replace(i, capacity={"s1": 1, "s2": 1, "s9": 1}), "capacity refers to unknown slot 's9'"),
-        (lambda i: replace(i, slots=(Slot("s1", DAY.replace(tzinfo=None), DAY + timedelta(minutes=20)), i.slots[1])),
-         "slot 's1': start has no time zone"),
+        (
+            lambda i: replace(i, slots=(Slot("s1", DAY.replace(tzinfo=None), DAY + timedelta(minutes=20)), i.slots[1])),
+            "slot 's1': start has no time zone",
+        ),
         (lambda i: replace(i, meetings=(meeting("m1", "A", "B", weight=float("nan")),)), "weight must be"),
     ],
 )

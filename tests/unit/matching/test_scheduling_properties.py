@@ -49,13 +49,19 @@ def instances(draw: st.DrawFn, max_meetings: int = 6, max_slots: int = 6) -> Ins
         a, b = draw(st.lists(st.sampled_from([p.id for p in people]), min_size=2, max_size=2, unique=True))
         allowed = draw(st.one_of(st.none(), st.frozensets(st.sampled_from(slot_ids), min_size=1)))
         fixed = draw(st.one_of(st.none(), st.none(), st.none(), st.sampled_from(slot_ids)))
-        meetings.append(MeetingSpec(id=f"m{k}", participants=(a, b), allowed_slots=allowed, fixed_slot=fixed,
-                                    weight=draw(st.sampled_from([1.0, 2.0, 3.0])),
-                                    required=draw(st.booleans()) and draw(st.booleans())))
+        meetings.append(
+            MeetingSpec(
+                id=f"m{k}",
+                participants=(a, b),
+                allowed_slots=allowed,
+                fixed_slot=fixed,
+                weight=draw(st.sampled_from([1.0, 2.0, 3.0])),
+                required=draw(st.booleans()) and draw(st.booleans()),
+            )
+        )
     capacity = draw(st.one_of(st.integers(1, 3), st.fixed_dictionaries({s: st.integers(0, 2) for s in slot_ids})))
     fairness = draw(st.one_of(st.none(), st.integers(0, 2)))
-    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings),
-                    capacity=capacity, fairness=fairness)
+    return Instance(slots=tuple(slots), participants=tuple(people), meetings=tuple(meetings), capacity=capacity, fairness=fairness)
 
 
 def brute_force(instance: Instance) -> tuple[float, int] | None:
@@ -63,12 +69,20 @@ def brute_force(instance: Instance) -> tuple[float, int] | None:
     options = [[None, *(s.id for s in instance.slots)] for _ in instance.meetings]
     best = None
     for choice in itertools.product(*options):
-        assignments = {m.id: sid for m, sid in zip(instance.meetings, choice) if sid is not None}
+        assignments = {m.id: sid for m, sid in zip(instance.meetings, choice, strict=True) if sid is not None}
         breaks = recount_breaks(instance, assignments)
-        candidate = Schedule(status="feasible", solver="heuristic", assignments=assignments,
-                             unscheduled=tuple(m.id for m in instance.meetings if m.id not in assignments),
-                             breaks=breaks, total_breaks=sum(breaks.values()), bound=None, gap=None,
-                             seconds=0.0, moved=())
+        candidate = Schedule(
+            status="feasible",
+            solver="heuristic",
+            assignments=assignments,
+            unscheduled=tuple(m.id for m in instance.meetings if m.id not in assignments),
+            breaks=breaks,
+            total_breaks=sum(breaks.values()),
+            bound=None,
+            gap=None,
+            seconds=0.0,
+            moved=(),
+        )
         if violations(instance, candidate):
             continue
         value = (sum(m.weight for m in instance.meetings if m.id in assignments), -candidate.total_breaks)

@@ -31,7 +31,11 @@ LOMBARD = profile(
     "lombard",
     company_name="Bellezza Srl",
     languages=["it", "en"],
-    products=[{"name": "face creams", "hs_code": "330499"}, {"name": "shampoo", "hs_code": "330510"}, {"name": "lipstick", "hs_code": "330410"}],
+    products=[
+        {"name": "face creams", "hs_code": "330499"},
+        {"name": "shampoo", "hs_code": "330510"},
+        {"name": "lipstick", "hs_code": "330410"},
+    ],
     offer="organic face creams, shampoo and lipstick made in Italy",
     seeking="importers of cosmetics",
 )
@@ -101,19 +105,17 @@ WORDS = ["creams", "steel", "fabric", "tiles", "resin", "pipes", "shoes", "soap"
 
 @st.composite
 def companies(draw: st.DrawFn, role: str, count: int) -> list[CompanyProfile]:
-    result = []
-    for i in range(count):
-        result.append(
-            profile(
-                f"{role}-{i:04d}",
-                role,
-                sectors=draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True)),
-                languages=draw(st.lists(st.sampled_from(["en", "it", "ru", "zh"]), min_size=1, max_size=2, unique=True)),
-                offer=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
-                seeking=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
-            )
+    return [
+        profile(
+            f"{role}-{i:04d}",
+            role,
+            sectors=draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True)),
+            languages=draw(st.lists(st.sampled_from(["en", "it", "ru", "zh"]), min_size=1, max_size=2, unique=True)),
+            offer=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
+            seeking=" ".join(draw(st.lists(st.sampled_from(WORDS), max_size=4))),
         )
-    return result
+        for i in range(count)
+    ]
 
 
 @settings(max_examples=40, deadline=None)

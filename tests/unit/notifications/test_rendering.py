@@ -31,15 +31,33 @@ EVENT_ID = UUID("12345678-1234-5678-1234-567812345678")
 
 def meeting_details(sequence: int = 0, start: datetime = START) -> dict:
     return {
-        "meeting_id": "india-2020-m0001", "mission_id": "india-2020", "participants": ["lombard-0001", "foreign-0002"],
-        "start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat(),
-        "local_times": [{"company_id": "lombard-0001", "timezone": "Europe/Rome"}, {"company_id": "foreign-0002", "timezone": "America/Toronto"}],
-        "video_url": "https://meet.example/r/1", "sequence": sequence,
+        "meeting_id": "india-2020-m0001",
+        "mission_id": "india-2020",
+        "participants": ["lombard-0001", "foreign-0002"],
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "local_times": [
+            {"company_id": "lombard-0001", "timezone": "Europe/Rome"},
+            {"company_id": "foreign-0002", "timezone": "America/Toronto"},
+        ],
+        "video_url": "https://meet.example/r/1",
+        "sequence": sequence,
     }
 
 
 def plan(kind: str = "meeting_invitation", company: str = "lombard-0001", **details: object) -> Plan:
-    return Plan(f"{kind}:{EVENT_ID}:{company}", f"{kind}:{EVENT_ID}:{company}", kind, company, START - timedelta(days=3), EVENT_ID, EVENT_ID, "india-2020", "india-2020-m0001", {"meeting": meeting_details(), **details})
+    return Plan(
+        f"{kind}:{EVENT_ID}:{company}",
+        f"{kind}:{EVENT_ID}:{company}",
+        kind,
+        company,
+        START - timedelta(days=3),
+        EVENT_ID,
+        EVENT_ID,
+        "india-2020",
+        "india-2020-m0001",
+        {"meeting": meeting_details(), **details},
+    )
 
 
 # ---------------------------------------------------------------- language
@@ -57,7 +75,9 @@ def plan(kind: str = "meeting_invitation", company: str = "lombard-0001", **deta
         ("fr", None, None, "lombard", "it"),
     ],
 )
-def test_the_contacts_choice_wins_then_the_role_decides(contact_choice: str | None, recorded: str | None, company: str | None, role: str, expected: str) -> None:
+def test_the_contacts_choice_wins_then_the_role_decides(
+    contact_choice: str | None, recorded: str | None, company: str | None, role: str, expected: str
+) -> None:
     assert choose_language(contact_choice, recorded, company, role) == expected
 
 
@@ -67,8 +87,14 @@ def test_the_contacts_choice_wins_then_the_role_decides(contact_choice: str | No
 def test_local_times_name_the_zone_across_the_two_dst_changes_of_2020() -> None:
     # Europe left summer time on 25 October, North America on 1 November.
     week_between = datetime(2020, 10, 27, 14, 0, tzinfo=UTC)
-    assert local_span(week_between, week_between + timedelta(minutes=30), "Europe/Rome", "it") == "martedì 27 ottobre 2020, 15:00–15:30 (Europe/Rome, CET, UTC+01:00)"
-    assert local_span(week_between, week_between + timedelta(minutes=30), "America/Toronto", "en") == "Tuesday 27 October 2020, 10:00–10:30 (America/Toronto, EDT, UTC-04:00)"
+    assert (
+        local_span(week_between, week_between + timedelta(minutes=30), "Europe/Rome", "it")
+        == "martedì 27 ottobre 2020, 15:00–15:30 (Europe/Rome, CET, UTC+01:00)"
+    )
+    assert (
+        local_span(week_between, week_between + timedelta(minutes=30), "America/Toronto", "en")
+        == "Tuesday 27 October 2020, 10:00–10:30 (America/Toronto, EDT, UTC-04:00)"
+    )
     after = datetime(2020, 11, 3, 14, 0, tzinfo=UTC)
     assert "09:00–09:30 (America/Toronto, EST, UTC-05:00)" in local_span(after, after + timedelta(minutes=30), "America/Toronto", "en")
     assert "19:30–20:00 (Asia/Kolkata, IST, UTC+05:30)" in local_span(after, after + timedelta(minutes=30), "Asia/Kolkata", "en")
@@ -91,7 +117,10 @@ def test_reminder_durations_read_naturally() -> None:
 def test_reminders_in_the_past_are_not_planned_and_ids_survive_a_move() -> None:
     meeting = Meeting.model_validate_json(json.dumps({**meeting_details(), "local_times": [], "slot_id": "s"}))
     plans, too_late = reminder_plans(EVENT_ID, EVENT_ID, meeting, [86400, 3600], now=START - timedelta(hours=2))
-    assert [(p.company_id, p.due_at) for p in plans] == [("lombard-0001", START - timedelta(hours=1)), ("foreign-0002", START - timedelta(hours=1))]
+    assert [(p.company_id, p.due_at) for p in plans] == [
+        ("lombard-0001", START - timedelta(hours=1)),
+        ("foreign-0002", START - timedelta(hours=1)),
+    ]
     assert too_late == ["reminder:india-2020-m0001:lombard-0001:86400", "reminder:india-2020-m0001:foreign-0002:86400"]
     moved = Meeting.model_validate_json(json.dumps({**meeting_details(1, START + timedelta(days=1)), "local_times": [], "slot_id": "s"}))
     again, _ = reminder_plans(UUID(int=7), UUID(int=7), moved, [86400, 3600], now=START - timedelta(hours=2))
@@ -110,7 +139,15 @@ def test_meeting_notifications_are_superseded_by_later_versions_and_cancellation
 
 
 def render(kind: str, language: str, partner_name: str = "Maple Foods Inc.", **details: object) -> Rendered:
-    context = template_context(plan(kind, **details), language, "Mario Rossi", {"company_name": "Rossi S.r.l.", "role": "lombard"}, {"company_name": partner_name}, {"market": "Canada", "window_start": "2020-11-16", "window_end": "2020-11-27"}, "https://forms.example/f")
+    context = template_context(
+        plan(kind, **details),
+        language,
+        "Mario Rossi",
+        {"company_name": "Rossi S.r.l.", "role": "lombard"},
+        {"company_name": partner_name},
+        {"market": "Canada", "window_start": "2020-11-16", "window_end": "2020-11-27"},
+        "https://forms.example/f",
+    )
     return Renderer().render(kind, language, context)
 
 
@@ -126,13 +163,22 @@ def test_every_meeting_template_renders_in_both_languages(kind: str) -> None:
 
 
 def test_followups_link_to_the_upstream_form() -> None:
-    followup = {"meeting_id": "india-2020-m0001", "kind": "outcome", "meeting_start": START.isoformat(), "meeting_end": (START + timedelta(minutes=30)).isoformat(), "participants": ["lombard-0001", "foreign-0002"]}
+    followup = {
+        "meeting_id": "india-2020-m0001",
+        "kind": "outcome",
+        "meeting_start": START.isoformat(),
+        "meeting_end": (START + timedelta(minutes=30)).isoformat(),
+        "participants": ["lombard-0001", "foreign-0002"],
+    }
     rendered = render("followup_outcome", "en", followup=followup)
     assert "https://forms.example/f/india-2020-m0001/lombard-0001/outcome" in rendered.text
 
 
 def test_rejection_lists_reasons_in_the_recipients_language() -> None:
-    violations = [{"message_it": "Partita IVA non valida", "message_en": "Invalid VAT number"}, {"message_it": "Settore non ammesso", "message_en": "Sector not accepted"}]
+    violations = [
+        {"message_it": "Partita IVA non valida", "message_en": "Invalid VAT number"},
+        {"message_it": "Settore non ammesso", "message_en": "Sector not accepted"},
+    ]
     assert "- Partita IVA non valida\n- Settore non ammesso" in render("signup_rejection", "it", violations=violations).text
     assert "<li>Invalid VAT number</li><li>Sector not accepted</li>" in render("signup_rejection", "en", violations=violations).html
 
@@ -145,7 +191,9 @@ def test_html_escapes_company_names_and_text_keeps_them() -> None:
 
 def test_a_template_dir_overrides_one_template_and_keeps_the_rest(tmp_path) -> None:
     (tmp_path / "en").mkdir()
-    (tmp_path / "en" / "reminder.txt.j2").write_text("{% block subject %}Soon: {{ partner_name }}{% endblock %}{% block body %}See you {{ when }}{% endblock %}")
+    (tmp_path / "en" / "reminder.txt.j2").write_text(
+        "{% block subject %}Soon: {{ partner_name }}{% endblock %}{% block body %}See you {{ when }}{% endblock %}"
+    )
     context = template_context(plan("reminder", offset_s=3600), "en", "Mario", None, {"company_name": "<b>X</b>"}, None, "https://f")
     renderer = Renderer(str(tmp_path))
     rendered = renderer.render("reminder", "en", context)
@@ -162,7 +210,10 @@ def test_line_breaks_or_control_characters_in_a_header_are_refused(bad: str) -> 
         header_text(bad, "subject")
 
 
-@pytest.mark.parametrize("address", ["not-an-address", "a@b@c.example", "x@evil.example, y@evil.example", "x@evil.example\r\nBcc: y@evil.example", "<x@evil.example>", ""])
+@pytest.mark.parametrize(
+    "address",
+    ["not-an-address", "a@b@c.example", "x@evil.example, y@evil.example", "x@evil.example\r\nBcc: y@evil.example", "<x@evil.example>", ""],
+)
 def test_invalid_addresses_are_refused(address: str) -> None:
     with pytest.raises(InvalidRecipient):
         recipient(address, "Name")
@@ -174,8 +225,21 @@ def message_for(subject: str, display_name: str = "Mario Rossi", calendar: Attac
 
 
 def test_a_message_has_text_html_and_calendar_parts() -> None:
-    entry = CalendarEntry("india-2020-m0001", 3, START, START + timedelta(minutes=30), "S", "D", "https://v", SENDER, recipient("mario@rossi.example", "Mario"), START)
-    parsed = BytesParser(policy=policy.default).parsebytes(wire_bytes(message_for("Invito", calendar=Attachment(build_calendar(entry), "REQUEST"))))
+    entry = CalendarEntry(
+        "india-2020-m0001",
+        3,
+        START,
+        START + timedelta(minutes=30),
+        "S",
+        "D",
+        "https://v",
+        SENDER,
+        recipient("mario@rossi.example", "Mario"),
+        START,
+    )
+    parsed = BytesParser(policy=policy.default).parsebytes(
+        wire_bytes(message_for("Invito", calendar=Attachment(build_calendar(entry), "REQUEST")))
+    )
     types = [part.get_content_type() for part in parsed.walk()]
     assert types == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar", "application/ics"]
     calendar_part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
@@ -202,7 +266,19 @@ def test_no_company_name_ever_produces_a_header_with_a_line_break(name: str) -> 
 
 
 def entry(summary: str = "Meeting", sequence: int = 0, method: str = "REQUEST", start: datetime = START) -> CalendarEntry:
-    return CalendarEntry("india-2020-m0001", sequence, start, start + timedelta(minutes=30), summary, f"{summary}\nline two", "https://meet.example/r/1", SENDER, Address("Priya Shah", "priya", "mmt.example"), START, method)  # type: ignore[arg-type]
+    return CalendarEntry(
+        "india-2020-m0001",
+        sequence,
+        start,
+        start + timedelta(minutes=30),
+        summary,
+        f"{summary}\nline two",
+        "https://meet.example/r/1",
+        SENDER,
+        Address("Priya Shah", "priya", "mmt.example"),
+        START,
+        method,
+    )  # type: ignore[arg-type]
 
 
 def test_a_reschedule_keeps_the_uid_and_raises_the_sequence() -> None:

@@ -33,7 +33,9 @@ def test_any_lombard_province_qualifies_either_site(province: str) -> None:
 
 
 def test_sites_outside_lombardy_are_rejected() -> None:
-    assert codes(lombard(sede_legale={"city": "Torino", "province": "TO"}, sede_operativa={"city": "Roma", "province": "RM"})) == [("site.not_in_lombardy", None)]
+    assert codes(lombard(sede_legale={"city": "Torino", "province": "TO"}, sede_operativa={"city": "Roma", "province": "RM"})) == [
+        ("site.not_in_lombardy", None)
+    ]
 
 
 def test_a_site_is_required() -> None:
@@ -68,9 +70,21 @@ def test_foreign_partner_must_be_in_the_mission_country() -> None:
 
 
 def test_every_failed_rule_is_reported_at_once() -> None:
-    applicant = lombard(partita_iva="123", sector="aerospazio", privacy_consent=False, sede_legale={"city": "Torino", "province": "TO"}, missions=["india-2020", "mars-2020"])
+    applicant = lombard(
+        partita_iva="123",
+        sector="aerospazio",
+        privacy_consent=False,
+        sede_legale={"city": "Torino", "province": "TO"},
+        missions=["india-2020", "mars-2020"],
+    )
     assert sorted(codes(applicant)) == sorted(
-        [("site.not_in_lombardy", None), ("partita_iva.malformed", None), ("sector.unknown", None), ("consent.missing", None), ("mission.unknown", "mars-2020")]
+        [
+            ("site.not_in_lombardy", None),
+            ("partita_iva.malformed", None),
+            ("sector.unknown", None),
+            ("consent.missing", None),
+            ("mission.unknown", "mars-2020"),
+        ]
     )
 
 
