@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import bson
+from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -57,8 +58,20 @@ def outbox_entry(recorded: Recorded) -> dict[str, Any]:
     return pending(recorded.topic, recorded.event, key=recorded.key)
 
 
+class Absent:
+    """A field the document must not have: removed on update, left out on insert (None is stored as null)."""
+
+
+ABSENT = Absent()
+
+
+class CorruptDocument(Exception):
+    """A stored document the aggregate cannot be built from: a handler error to retry and
+    report, never a reason to dead-letter the message that happened to load it as invalid."""
+
+
 class AggregateCollection(Generic[A]):
-    """``to_document`` gives the state's fields (a None value removes the field);
+    """``to_document`` gives the state's fields (``ABSENT`` for a field to remove);
     ``from_document`` builds the aggregate from a stored document."""
 
     def __init__(
@@ -74,6 +87,7 @@ class AggregateCollection(Generic[A]):
         too_large: Callable[[A, int], Exception] | None = None,
     ) -> None:
         self.collection = db[name]
+        self.codec_options = self.collection.codec_options
         self.name = name
         self.to_document = to_document
         self.from_document = from_document
@@ -81,15 +95,15 @@ class AggregateCollection(Generic[A]):
         self.applied_kept = applied_kept
         self.max_bytes = max_bytes
         self.too_large = too_large or (lambda aggregate, size: ValueError(f"{name} {aggregate.id}: {size} bytes, over {max_bytes}"))
-        self._leftover_bytes: dict[str, int] = {}
+        self._stored: dict[str, dict[str, Any]] = {}
 
     async def get(self, aggregate_id: str) -> A | None:
         if self.max_bytes is None:
             doc = await self.collection.find_one({"_id": aggregate_id}, {OUTBOX: 0})
-        else:  # its unpublished entries count towards the document's size too
+        else:  # the whole stored document counts towards its next size: kept for ``prepare``
             doc = await self.collection.find_one({"_id": aggregate_id})
             if doc is not None:
-                self._leftover_bytes[aggregate_id] = len(bson.encode({OUTBOX: doc.pop(OUTBOX, None) or []}))
+                self._stored[aggregate_id] = doc
         return self._loaded(doc) if doc is not None else None
 
     async def find(self, query: dict[str, Any]) -> list[A]:
@@ -118,16 +132,11 @@ class AggregateCollection(Generic[A]):
         document would pass ``max_bytes``."""
         prepared = Prepared(self.to_document(aggregate), [outbox_entry(r) for r in aggregate.recorded])
         if self.max_bytes is not None:
-            applied = [*aggregate.applied, *aggregate.newly_applied][-self.applied_kept :]
-            doc = {
-                "_id": aggregate.id,
-                **prepared.state,
-                "version": 0,
-                APPLIED: applied,
-                OUTBOX: prepared.entries,
-                "updated_at": datetime.now(UTC),
-            }
-            size = len(bson.encode(doc)) + self._leftover_bytes.get(aggregate.id, 0)
+            stored = self._stored.pop(aggregate.id, {}) if aggregate.version is not None else {}
+            merged = {**stored, "_id": aggregate.id, **prepared.state, "version": 0, "updated_at": datetime.now(UTC)}
+            merged[APPLIED] = [*aggregate.applied, *aggregate.newly_applied][-self.applied_kept :]
+            merged[OUTBOX] = [*(stored.get(OUTBOX) or []), *prepared.entries]
+            size = len(bson.encode({k: v for k, v in merged.items() if v is not ABSENT}, codec_options=self.codec_options))
             if size > self.max_bytes:
                 raise self.too_large(aggregate, size)
         return prepared
@@ -138,7 +147,7 @@ class AggregateCollection(Generic[A]):
         state, entries = prepared.state, prepared.entries
         now = datetime.now(UTC)
         if aggregate.version is None:
-            doc = {k: v for k, v in state.items() if v is not None}
+            doc = {k: v for k, v in state.items() if v is not ABSENT}
             try:
                 await self.collection.insert_one(
                     {
@@ -165,8 +174,10 @@ class AggregateCollection(Generic[A]):
         if entries:
             push[OUTBOX] = {"$each": entries}
         version = aggregate.version or 0
-        update: dict[str, Any] = {"$set": {**{k: v for k, v in state.items() if v is not None}, "version": version + 1, "updated_at": now}}
-        unset = {k: "" for k, v in state.items() if v is None}
+        update: dict[str, Any] = {
+            "$set": {**{k: v for k, v in state.items() if v is not ABSENT}, "version": version + 1, "updated_at": now}
+        }
+        unset = {k: "" for k, v in state.items() if v is ABSENT}
         if unset:
             update["$unset"] = unset
         if push:
@@ -177,7 +188,10 @@ class AggregateCollection(Generic[A]):
             raise Conflict(f"{self.name} {aggregate.id} changed since version {aggregate.version}")
 
     def _loaded(self, doc: dict[str, Any]) -> A:
-        aggregate = self.from_document(doc)
+        try:
+            aggregate = self.from_document(doc)
+        except (ValidationError, KeyError, TypeError, ValueError) as error:
+            raise CorruptDocument(f"{self.name} {doc.get('_id')!r} cannot be read: {error!r}"[:1000]) from error
         aggregate.version = int(doc.get("version", 0))
         aggregate.applied = list(doc.get(APPLIED, []))
         return aggregate

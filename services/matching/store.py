@@ -24,7 +24,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.matching.domain.mission import Booking, Mission, Order, Participant, Request, ScheduleOptions
 from services.matching.domain.planning import Placed
 from shared.aggregate import Aggregate
-from shared.aggregate_store import AggregateCollection
+from shared.aggregate_store import ABSENT, AggregateCollection
 from shared.contracts.matching import AgendaSummary
 from shared.contracts.missions import Mission as MissionDefinition
 from shared.contracts.registration import CompanyProfile
@@ -212,18 +212,20 @@ def _too_large(mission: Mission, size: int) -> Exception:
 
 
 def mission_document(m: Mission) -> dict[str, Any]:
+    """The fields a plan writes exist from the first plan on; the others from their first input."""
+    planned = m.agenda_version > 0
     return {
         "participants": {cid: _participant_document(p) for cid, p in m.participants.items()},
         "requests": [{k: v for k, v in vars(r).items() if v is not None} for r in m.requests],
         "orders": [vars(o) for o in m.orders],
-        "scheduled": m.scheduled or None,
-        "schedule_options": vars(m.schedule_options) if m.schedule_options is not None else None,
-        "agenda": {mid: vars(p) for mid, p in m.agenda.items()} if m.agenda else None,
-        "agenda_version": m.agenda_version or None,
-        "summary": m.summary.model_dump(mode="json") if m.summary is not None else None,
-        "awaiting_profile": m.awaiting_profile or None,
-        "proposal_hashes": m.proposal_hashes or None,
-        "followup_answers": m.followup_answers or None,
+        "scheduled": True if m.scheduled else ABSENT,
+        "schedule_options": vars(m.schedule_options) if m.schedule_options is not None else ABSENT,
+        "agenda": {mid: vars(p) for mid, p in m.agenda.items()} if planned else ABSENT,
+        "agenda_version": m.agenda_version if planned else ABSENT,
+        "summary": m.summary.model_dump(mode="json") if m.summary is not None else ABSENT,
+        "awaiting_profile": m.awaiting_profile if planned else ABSENT,
+        "proposal_hashes": m.proposal_hashes if planned else ABSENT,
+        "followup_answers": m.followup_answers or ABSENT,
     }
 
 

@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.registration.domain.aggregates import Company, Enrollment, Override, SignupDecision
 from shared.aggregate import Aggregate
-from shared.aggregate_store import AggregateCollection
+from shared.aggregate_store import ABSENT, AggregateCollection
 from shared.contracts.missions import Mission
 from shared.contracts.registration import Applicant, CompanyProfile, Contact, ForeignApplicant, LombardApplicant, Violation
 from shared.mongo import HotQuery, IndexSpec
@@ -139,9 +139,9 @@ def decision_document(d: SignupDecision) -> dict[str, Any]:
         "eligible_missions": d.eligible_missions,
         "decided_by": d.decided_by,
         "applicant": d.applicant.model_dump(mode="json") if d.applicant is not None else None,
-        "overrides": [o.as_dict() for o in d.overrides],
-        "erased": d.erased or None,
-        "signed_at": d.signed_at,
+        "overrides": [o.as_dict() for o in d.overrides] if d.overrides else ABSENT,
+        "erased": True if d.erased else ABSENT,
+        "signed_at": d.signed_at or ABSENT,
     }
 
 
@@ -168,8 +168,9 @@ def company_document(c: Company) -> dict[str, Any]:
         "natural_key": c.natural_key,
         "status": c.status,
         "profile": c.profile.model_dump(mode="json") if c.profile is not None else c.statistics,
-        "contact": c.contact.model_dump(mode="json") if c.contact is not None else None,
-        "erased_at": c.erased_at,
+        "contact": c.contact.model_dump(mode="json") if c.contact is not None else ABSENT,
+        "erased_at": c.erased_at or ABSENT,
+        "changed_at": c.changed_at or ABSENT,
     }
 
 
@@ -184,6 +185,7 @@ def company_from(doc: dict[str, Any]) -> Company:
         contact=_json_model(Contact, contact) if contact else None,
         statistics=profile if erased else None,
         erased_at=doc.get("erased_at"),
+        changed_at=doc.get("changed_at"),
     )
 
 
@@ -194,7 +196,7 @@ def enrollment_document(e: Enrollment) -> dict[str, Any]:
         "role": e.role,
         "status": e.status,
         "override": e.override.as_dict() if e.override is not None else None,
-        "changed_at": e.changed_at,
+        "changed_at": e.changed_at or ABSENT,
     }
 
 

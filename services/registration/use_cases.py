@@ -74,8 +74,14 @@ class Registration:
                 missions=decision.eligible_missions,
             )
         if decision.outcome == "rejected":
+            company = await self.store.companies.get(decision.company_id) if decision.applicant is not None else None
+        else:
+            company = await self._register(event, applicant)
+        if company is not None and company.status == "erased":  # erased after this signup was made
+            await self.store.decisions.change(decision.id, _forgotten)
             return
-        await self._register(event, applicant)
+        if decision.outcome == "rejected":
+            return
         for mission_id in decision.eligible_missions:
             await self._enroll(event, decision.company_id, mission_id, applicant.role, override=None)
 
@@ -104,7 +110,8 @@ class Registration:
         if applicant is None:
             raise PermanentFailure(f"signup {order.signup_id} can no longer be approved: its data was erased or never kept")
         await self.store.decisions.change(decision.id, lambda d: _overridden(d, event))
-        await self._register(event, applicant)
+        if (await self._register(event, applicant)).status == "erased":
+            return  # the company was erased after this approval was made
         override = Override.of(event)
         known = await self.store.missions(applicant.missions)
         for mission_id in (m for m in applicant.missions if m in known):
@@ -138,13 +145,15 @@ class Registration:
             raise PermanentFailure(f"signup {event.payload.signup_id} is unknown")
         return decision
 
-    async def _register(self, event: Envelope[object], applicant: Applicant) -> None:
+    async def _register(self, event: Envelope[object], applicant: Applicant) -> Company:
         company_id = company_id_for(natural_key(applicant))
         # Most signups are of new companies: try the insert before any read.
         saved = await self.store.companies.change(company_id, lambda c: Company.register(c, event, applicant), insert_first=True)
-        if saved is not None and saved.written:
+        assert saved is not None
+        if saved.events:
             what = "company registered" if saved.aggregate.version == 1 else "company updated"
             log.info(what, company_id=company_id, role=applicant.role, events=len(saved.events))
+        return saved.aggregate
 
     async def _enroll(self, event: Envelope[object], company_id: str, mission_id: str, role: Role, override: Override | None) -> None:
         enrollment_id = enrollment_id_for(company_id, mission_id)
@@ -167,6 +176,12 @@ class Registration:
 def _overridden(decision: SignupDecision | None, order: SignupApprovedByOperator) -> SignupDecision | None:
     if decision is not None:
         decision.override(order)
+    return decision
+
+
+def _forgotten(decision: SignupDecision | None) -> SignupDecision | None:
+    if decision is not None:
+        decision.forget()
     return decision
 
 

@@ -11,8 +11,11 @@ import copy
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import bson
+from bson.codec_options import CodecOptions
+
 from shared.aggregate import Aggregate, Recorded
-from shared.aggregate_store import AggregateCollection, Conflict, Prepared, Saved
+from shared.aggregate_store import ABSENT, AggregateCollection, Conflict, Prepared, Saved
 from shared.outbox import TouchedDocuments
 
 A = TypeVar("A", bound=Aggregate)
@@ -41,7 +44,8 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
         self.applied_kept = applied_kept
         self.max_bytes = max_bytes
         self.too_large = too_large or (lambda aggregate, size: ValueError(f"{name} {aggregate.id}: {size} bytes"))
-        self._leftover_bytes: dict[str, int] = {}
+        self.codec_options = CODEC
+        self._stored: dict[str, dict[str, Any]] = {}
         self._interference: dict[str, int] = {}
 
     def interfere(self, aggregate_id: str, times: int = 1) -> None:
@@ -50,13 +54,17 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
 
     async def get(self, aggregate_id: str) -> A | None:
         doc = self.docs.get(aggregate_id)
-        return self._loaded(copy.deepcopy(doc)) if doc is not None else None
+        if doc is None:
+            return None
+        if self.max_bytes is not None:
+            self._stored[aggregate_id] = copy.deepcopy(doc)
+        return self._loaded(copy.deepcopy(doc))
 
     async def find(self, query: dict[str, Any]) -> list[A]:
         return [self._loaded(copy.deepcopy(d)) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
 
     async def save(self, aggregate: A, prepared: Prepared | None = None) -> Saved[A]:
-        self.prepare(aggregate)  # the same refusals as the real store
+        prepared = prepared or self.prepare(aggregate)  # the same refusals as the real store
         if self._interference.get(aggregate.id, 0) > 0:
             self._interference[aggregate.id] -= 1
             if aggregate.id in self.docs:
@@ -71,11 +79,20 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
         doc = {"_id": aggregate.id, **self._state(aggregate)}
         doc["version"] = (aggregate.version or 0) + 1
         doc["applied_events"] = [*(stored or {}).get("applied_events", []), *aggregate.newly_applied][-self.applied_kept :]
+        doc["outbox"] = [*(stored or {}).get("outbox", []), *_through_bson(prepared.entries)]
         self.docs[aggregate.id] = doc
         self.writes += 1
         self.published.extend(aggregate.recorded)
-        self.touched.touch(self.name, aggregate.id, written=[])
+        self.touched.touch(self.name, aggregate.id, written=prepared.entries)
         return Saved(aggregate, aggregate.saved(), written=True)
 
     def _state(self, aggregate: A) -> dict[str, Any]:
-        return {k: copy.deepcopy(v) for k, v in self.to_document(aggregate).items() if v is not None}
+        """As MongoDB would keep it: BSON types, times to the millisecond, absent fields left out."""
+        return _through_bson({k: v for k, v in self.to_document(aggregate).items() if v is not ABSENT})
+
+
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
+
+
+def _through_bson(value: Any) -> Any:
+    return bson.decode(bson.encode({"v": value}, codec_options=CODEC), codec_options=CODEC)["v"]

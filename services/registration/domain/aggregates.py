@@ -121,6 +121,11 @@ class SignupDecision(Aggregate):
             )
         return decision
 
+    def forget(self) -> None:
+        """For a signup older than its company's erasure, handled after it."""
+        if self.applicant is not None or not self.erased:
+            self.applicant, self.erased, self.changed = None, True, True
+
     def erase(self, cause: events.ErasureRequested) -> None:
         """Keeps the outcome for statistics; forgets the applicant."""
         if self.erased or self.has_applied(cause) or (self.signed_at is not None and self.signed_at > cause.time):
@@ -138,7 +143,11 @@ class SignupDecision(Aggregate):
 @dataclass(kw_only=True)
 class Company(Aggregate):
     """A company known by its identity (partita IVA, or name and country): one record however
-    often it signs up. Erasure keeps only what statistics need."""
+    often it signs up. Erasure keeps only what statistics need.
+
+    Signups and erasures can arrive out of order, like an enrollment's inputs: the latest by
+    event time wins. A signup older than the company's last change is noted and changes
+    nothing; so is an erasure older than the company's latest signup."""
 
     natural_key: str
     status: Literal["active", "erased"]
@@ -147,6 +156,11 @@ class Company(Aggregate):
     statistics: dict[str, Any] | None = None
     """What erasure kept of the profile."""
     erased_at: datetime | None = None
+    changed_at: datetime | None = None
+    """The time of the latest signup or erasure applied."""
+
+    def _stale(self, cause: Envelope[Any]) -> bool:
+        return self.changed_at is not None and cause.time < self.changed_at
 
     @classmethod
     def register(cls, current: Company | None, cause: Envelope[Any], applicant: Applicant) -> Company:
@@ -155,7 +169,9 @@ class Company(Aggregate):
         company_id = company_id_for(key)
         profile = profile_of(company_id, applicant)
         if current is None:
-            company = cls(id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact)
+            company = cls(
+                id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact, changed_at=cause.time
+            )
             company.applying(cause)
             company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
             company.record(
@@ -168,8 +184,12 @@ class Company(Aggregate):
     def sign_up_again(self, cause: Envelope[Any], applicant: Applicant, key: str, profile: events.CompanyProfile) -> None:
         if self.has_applied(cause):
             return
+        if self._stale(cause):
+            self.applying(cause)  # noted: replayed later, it still changes nothing
+            return
         was_erased, before, contact_before = self.status == "erased", self.profile, self.contact
         self.natural_key, self.status, self.profile, self.contact, self.statistics = key, "active", profile, applicant.contact, None
+        self.changed_at = cause.time
         self.applying(cause)
         if was_erased or before is None:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
@@ -191,12 +211,12 @@ class Company(Aggregate):
             current = cls(id=company_id, natural_key="", status="active", profile=None, contact=None)
         elif current.has_applied(cause):
             return current
-        elif current.status == "erased":
+        elif current.status == "erased" or current._stale(cause):
             current.applying(cause)  # noted, so that replayed after a new signup it erases nothing
             return current
         kept = current.profile.model_dump(mode="json") if current.profile else {"company_id": company_id}
         current.natural_key, current.status, current.statistics = f"erased:{company_id}", "erased", statistical_remainder(kept)
-        current.profile, current.contact, current.erased_at = None, None, cause.time
+        current.profile, current.contact, current.erased_at, current.changed_at = None, None, cause.time, cause.time
         current.applying(cause)
         current.record_tombstone(Topic.CONTACTS, company_id)
         erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, payload=events.Erasure(company_id=company_id))

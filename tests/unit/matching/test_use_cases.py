@@ -253,3 +253,12 @@ async def test_replaying_any_history_or_any_command_in_it_changes_nothing(data: 
     assert store.published == published
     assert store.booked == booked
     assert store.missions.docs == state  # type: ignore[attr-defined]
+
+
+async def test_what_the_document_already_holds_counts_towards_the_limit_too() -> None:
+    matching, store, _ = await fresh()
+    store.missions.docs[MISSION]["history"] = "x" * 30_000  # type: ignore[attr-defined]  # a field the model does not write
+    store.missions.max_bytes = 32_000  # type: ignore[attr-defined]
+    with pytest.raises(MissionStateTooLarge):
+        await matching.handle(schedule())
+    assert store.booked == {} and store.published == []
