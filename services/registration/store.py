@@ -170,7 +170,7 @@ def company_document(c: Company) -> dict[str, Any]:
         "profile": c.profile.model_dump(mode="json") if c.profile is not None else c.statistics,
         "contact": c.contact.model_dump(mode="json") if c.contact is not None else ABSENT,
         "erased_at": c.erased_at or ABSENT,
-        "changed_at": c.changed_at or ABSENT,
+        "pending_erasure": c.pending_erasure or ABSENT,
     }
 
 
@@ -185,7 +185,7 @@ def company_from(doc: dict[str, Any]) -> Company:
         contact=_json_model(Contact, contact) if contact else None,
         statistics=profile if erased else None,
         erased_at=doc.get("erased_at"),
-        changed_at=doc.get("changed_at"),
+        pending_erasure=doc.get("pending_erasure"),
     )
 
 

@@ -77,7 +77,10 @@ class Registration:
             company = await self.store.companies.get(decision.company_id) if decision.applicant is not None else None
         else:
             company = await self._register(event, applicant)
-        if company is not None and company.status == "erased":  # erased after this signup was made
+        if company is not None and company.status == "erased" and company.erased_at is not None and event.time < company.erased_at:
+            log.warning(
+                "signup made before its company's erasure, handled after it: forgotten", signup_id=decision.id, company_id=company.id
+            )
             await self.store.decisions.change(decision.id, _forgotten)
             return
         if decision.outcome == "rejected":
@@ -111,7 +114,7 @@ class Registration:
             raise PermanentFailure(f"signup {order.signup_id} can no longer be approved: its data was erased or never kept")
         await self.store.decisions.change(decision.id, lambda d: _overridden(d, event))
         if (await self._register(event, applicant)).status == "erased":
-            return  # the company was erased after this approval was made
+            return  # the company was erased after this approval was made (by the approval's time)
         override = Override.of(event)
         known = await self.store.missions(applicant.missions)
         for mission_id in (m for m in applicant.missions if m in known):
@@ -130,14 +133,15 @@ class Registration:
         """GDPR art. 17: keep only statistics, tell everyone else to forget the company too."""
         company_id = resolve(event.payload.company)
         saved = await self.store.companies.change(company_id, lambda c: Company.erase(c, event, company_id))
-        if saved is None or saved.aggregate.status != "erased":
-            return  # a replay, after the company signed up again
-        await self._cancel_enrollments(event, company_id, None, "erased", "")
+        if saved is None or saved.aggregate.pending_erasure != str(event.id):
+            return  # done before: this is a replay, and what came after it stays
+        cancelled = await self._cancel_enrollments(event, company_id, None, "erased", "")
         scrubbed = 0
         for decision in await self.store.decisions_of(company_id):
-            saved = await self.store.decisions.change(decision.id, lambda d: _erased(d, event))
-            scrubbed += bool(saved and saved.written)
-        log.info("company erased", company_id=company_id, decisions_scrubbed=scrubbed)
+            done = await self.store.decisions.change(decision.id, lambda d: _erased(d, event))
+            scrubbed += bool(done and done.written)
+        await self.store.companies.change(company_id, lambda c: _erasure_done(c, event))
+        log.info("company erased", company_id=company_id, enrollments_cancelled=cancelled, decisions_scrubbed=scrubbed)
 
     async def _decision(self, event: SignupApprovedByOperator) -> SignupDecision:
         decision = await self.store.decisions.get(str(event.payload.signup_id))
@@ -177,6 +181,12 @@ def _overridden(decision: SignupDecision | None, order: SignupApprovedByOperator
     if decision is not None:
         decision.override(order)
     return decision
+
+
+def _erasure_done(company: Company | None, erasure: ErasureRequested) -> Company | None:
+    if company is not None:
+        company.erasure_done(erasure)
+    return company
 
 
 def _forgotten(decision: SignupDecision | None) -> SignupDecision | None:

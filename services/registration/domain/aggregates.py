@@ -128,7 +128,7 @@ class SignupDecision(Aggregate):
 
     def erase(self, cause: events.ErasureRequested) -> None:
         """Keeps the outcome for statistics; forgets the applicant."""
-        if self.erased or self.has_applied(cause) or (self.signed_at is not None and self.signed_at > cause.time):
+        if self.erased or self.has_applied(cause):
             return
         self.applicant, self.erased = None, True
         self.applying(cause)
@@ -145,9 +145,9 @@ class Company(Aggregate):
     """A company known by its identity (partita IVA, or name and country): one record however
     often it signs up. Erasure keeps only what statistics need.
 
-    Signups and erasures can arrive out of order, like an enrollment's inputs: the latest by
-    event time wins. A signup older than the company's last change is noted and changes
-    nothing; so is an erasure older than the company's latest signup."""
+    An erasure wins over whatever was handled before it, whatever the times say: a clock
+    running behind must not keep personal data. A signup handled after an erasure but made
+    before it (by its own time) brings nothing back."""
 
     natural_key: str
     status: Literal["active", "erased"]
@@ -156,11 +156,9 @@ class Company(Aggregate):
     statistics: dict[str, Any] | None = None
     """What erasure kept of the profile."""
     erased_at: datetime | None = None
-    changed_at: datetime | None = None
-    """The time of the latest signup or erasure applied."""
-
-    def _stale(self, cause: Envelope[Any]) -> bool:
-        return self.changed_at is not None and cause.time < self.changed_at
+    pending_erasure: str | None = None
+    """The erasure whose cancellations and scrubbing are not done yet: a redelivery after a
+    crash finishes them; a replay after they were done does nothing."""
 
     @classmethod
     def register(cls, current: Company | None, cause: Envelope[Any], applicant: Applicant) -> Company:
@@ -169,9 +167,7 @@ class Company(Aggregate):
         company_id = company_id_for(key)
         profile = profile_of(company_id, applicant)
         if current is None:
-            company = cls(
-                id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact, changed_at=cause.time
-            )
+            company = cls(id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact)
             company.applying(cause)
             company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
             company.record(
@@ -184,12 +180,11 @@ class Company(Aggregate):
     def sign_up_again(self, cause: Envelope[Any], applicant: Applicant, key: str, profile: events.CompanyProfile) -> None:
         if self.has_applied(cause):
             return
-        if self._stale(cause):
-            self.applying(cause)  # noted: replayed later, it still changes nothing
+        if self.status == "erased" and self.erased_at is not None and cause.time < self.erased_at:
+            self.applying(cause)  # made before the erasure: noted, and it changes nothing
             return
         was_erased, before, contact_before = self.status == "erased", self.profile, self.contact
         self.natural_key, self.status, self.profile, self.contact, self.statistics = key, "active", profile, applicant.contact, None
-        self.changed_at = cause.time
         self.applying(cause)
         if was_erased or before is None:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
@@ -211,17 +206,21 @@ class Company(Aggregate):
             current = cls(id=company_id, natural_key="", status="active", profile=None, contact=None)
         elif current.has_applied(cause):
             return current
-        elif current.status == "erased" or current._stale(cause):
+        elif current.status == "erased":
             current.applying(cause)  # noted, so that replayed after a new signup it erases nothing
             return current
         kept = current.profile.model_dump(mode="json") if current.profile else {"company_id": company_id}
         current.natural_key, current.status, current.statistics = f"erased:{company_id}", "erased", statistical_remainder(kept)
-        current.profile, current.contact, current.erased_at, current.changed_at = None, None, cause.time, cause.time
+        current.profile, current.contact, current.erased_at, current.pending_erasure = None, None, cause.time, str(cause.id)
         current.applying(cause)
         current.record_tombstone(Topic.CONTACTS, company_id)
         erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, payload=events.Erasure(company_id=company_id))
         current.record(Topic.REGISTRATION_EVENTS, erased)
         return current
+
+    def erasure_done(self, cause: events.ErasureRequested) -> None:
+        if self.pending_erasure == str(cause.id):
+            self.pending_erasure, self.changed = None, True
 
 
 @dataclass(kw_only=True)
@@ -267,7 +266,7 @@ class Enrollment(Aggregate):
 
     def cancel(self, cause: Envelope[Any], reason: Reason, note: str = "", override: Override | None = None) -> bool:
         """False when there was nothing to cancel."""
-        if self.status != "confirmed" or self._stale(cause):
+        if self.status != "confirmed" or (self._stale(cause) and reason != "erased"):
             return False
         self.status, self.changed_at = "cancelled", cause.time
         if override is not None:
