@@ -1,4 +1,4 @@
-"""Wiring of the notifications service: read models, planner, timer runner, SMTP, outbox."""
+"""Wiring of the notifications service: store, use cases, timer runner, SMTP, outbox."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import timedelta
 from faststream import FastStream
 
 from services.notifications import handlers
+from services.notifications.composing import Composer
 from services.notifications.rendering import Renderer
 from services.notifications.smtp import Mailer, SmtpMailer
 from services.notifications.store import DELIVERIES, INDEXES, TIMERS, NotificationStore
-from services.notifications.use_cases import Deliverer, DeliveryPolicy, Planner
+from services.notifications.use_cases import DeliveryPolicy, Notifications
 from shared.contracts.topics import Topic
 from shared.outbox import Outbox, StaleOutboxScanner, flush_here
 from shared.service import BackgroundLoop, Runtime, build_service
@@ -36,21 +37,21 @@ def create_app(
         store = NotificationStore(runtime.db)
         timers = TimerStore(runtime.db, TIMERS, clock=clock, max_attempts=50)
         outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
-        handlers.register(runtime, Planner(store, timers, list(settings.reminder_offsets_s)))
-        deliverer = Deliverer(
+        notifications = Notifications(
             store,
-            Renderer(settings.template_dir),
+            timers,
+            Composer(store, Renderer(settings.template_dir), settings.smtp_sender, settings.survey_base_url, clock),
             mailer or SmtpMailer.from_settings(settings),
-            outbox,
-            settings.smtp_sender,
-            settings.survey_base_url,
+            outbox.flush,
             clock,
+            list(settings.reminder_offsets_s),
             policy or DeliveryPolicy(unconfirmed=tuple(settings.unconfirmed_policy.items())),
         )
-        handlers.register_operator_commands(runtime, deliverer, timers)
+        handlers.register(runtime, notifications)
+        handlers.register_operator_commands(runtime, notifications)
         runner = TimerRunner(
             timers,
-            deliverer.fire,
+            notifications.fire,
             settings.instance_id,
             lease=timedelta(seconds=max(120.0, settings.smtp_timeout_s * 3)),
             poll_interval_s=poll_interval_s,

@@ -1,28 +1,36 @@
-"""Notifications' MongoDB documents: read models, the delivery log, and erasure markers.
+"""Notifications' MongoDB documents: read models, deliveries, and erasure markers.
 
 Read models are written by one consumer each (contacts by the contacts topic's consumer
 of that company's partition, companies and meetings by the registration and matching
 consumers of their key) and keep the time of the event they reflect, so an older record
 arriving late never overwrites a newer one.
 
-The delivery log: one ``deliveries`` document per notification (``_id`` = notification
-id: kind, source event, recipient) with its state, attempt count and outbox; one
-``delivery_attempts`` document per SMTP attempt (``_id`` = ``<notification id>#<n>``)
-inserted BEFORE the attempt: that unique insert is the intent to send. Both are written
-only by the holder of the notification's timer lease, so each has one writer at a time.
+Deliveries are aggregates (domain/delivery.py), one document per notification (``_id`` =
+notification id: kind, source event, recipient) with its attempts, its state and the
+outbox of its outcome events, loaded and saved whole by the holder of the notification's
+timer lease. Documents written before attempts moved into them keep their attempts in
+``delivery_attempts`` (``_id`` = ``<notification id>#<n>``), read when such a delivery loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.notifications.domain.delivery import Attempt, Delivery
+from shared.aggregate import Aggregate
+from shared.aggregate_store import ABSENT, AggregateCollection
 from shared.mongo import HotQuery, IndexSpec
-from shared.outbox import OUTBOX
+from shared.outbox import OUTBOX, TouchedDocuments
 from shared.timers import timer_hot_queries, timer_indexes
+
+A = TypeVar("A", bound=Aggregate)
 
 CONTACTS = "contacts"
 COMPANIES = "companies"
@@ -56,9 +64,81 @@ def attempt_id(notification_id: str, n: int) -> str:
     return f"{notification_id}#{n}"
 
 
-class NotificationStore:
+def delivery_document(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "kind": delivery.kind,
+        "company_id": delivery.company_id,
+        "timer_id": delivery.timer_id,
+        "source_event_id": str(delivery.source_event_id),
+        "correlation_id": str(delivery.correlation_id),
+        "mission_id": delivery.mission_id,
+        "meeting_id": delivery.meeting_id,
+        "state": delivery.state,
+        "attempts": len(delivery.attempts),
+        "attempt_log": [dataclasses.asdict(a) for a in delivery.attempts],
+        "language": delivery.language,
+        "recipient": delivery.recipient if delivery.recipient is not None and not delivery.erased else ABSENT,
+        "sent_at": delivery.sent_at if delivery.sent_at is not None else ABSENT,
+        "reason": delivery.reason if delivery.reason is not None else ABSENT,
+        "detail": delivery.detail if delivery.detail is not None else ABSENT,
+        "last_error": delivery.last_error if delivery.last_error is not None else ABSENT,
+        "erased": delivery.erased or ABSENT,
+    }
+
+
+def delivery_from(doc: dict[str, Any]) -> Delivery:
+    source = UUID(doc["source_event_id"])
+    return Delivery(
+        id=doc["_id"],
+        kind=doc["kind"],
+        company_id=doc["company_id"],
+        timer_id=doc.get("timer_id") or doc["_id"],
+        source_event_id=source,
+        correlation_id=UUID(doc["correlation_id"]) if doc.get("correlation_id") else source,
+        mission_id=doc.get("mission_id"),
+        meeting_id=doc.get("meeting_id"),
+        state=doc.get("state") or "planned",
+        attempts=[_attempt(a) for a in doc.get("attempt_log") or []],
+        language=doc.get("language"),
+        recipient=doc.get("recipient"),
+        sent_at=_utc(doc.get("sent_at")),
+        reason=doc.get("reason"),
+        detail=doc.get("detail"),
+        last_error=doc.get("last_error"),
+        erased=bool(doc.get("erased")),
+    )
+
+
+def _attempt(doc: dict[str, Any]) -> Attempt:
+    """From the embedded form, or from a legacy ``delivery_attempts`` document."""
+    operator = doc.get("operator") or doc.get("resolved_by_operator")
+    resolved_by = doc.get("resolved_by")
+    return Attempt(
+        n=int(doc["n"]),
+        state=doc["state"],
+        message_id=doc.get("message_id") or "",
+        started_at=_utc(doc.get("started_at")) or datetime.min.replace(tzinfo=UTC),
+        finished_at=_utc(doc.get("finished_at")),
+        code=doc.get("code"),
+        detail=doc.get("detail") or "",
+        resolved_by="operator" if operator else resolved_by,
+        operator=operator,
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+class NotificationStore(TouchedDocuments):
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
+        self.deliveries: AggregateCollection[Delivery] = self.aggregates(DELIVERIES, delivery_document, delivery_from)
+
+    def aggregates(
+        self, name: str, to_document: Callable[[A], dict[str, Any]], from_document: Callable[[dict[str, Any]], A]
+    ) -> AggregateCollection[A]:
+        return AggregateCollection(self.db, name, to_document=to_document, from_document=from_document, touched=self)
 
     # ------------------------------------------------------------ read models
 
@@ -118,40 +198,24 @@ class NotificationStore:
         await self.db[CONTACTS].delete_one({"_id": company_id})
         await self.db[COMPANIES].delete_one({"_id": company_id})
         scrub = {"$unset": {"recipient": ""}, "$set": {"erased": True}}
-        deliveries = await self.db[DELIVERIES].update_many({"company_id": company_id}, scrub)
+        # A new version: a delivery loaded before the erasure cannot save its address back.
+        deliveries = await self.db[DELIVERIES].update_many({"company_id": company_id}, {**scrub, "$inc": {"version": 1}})
         attempts = await self.db[ATTEMPTS].update_many({"company_id": company_id}, scrub)
         return {"deliveries": deliveries.matched_count, "attempts": attempts.matched_count}
 
-    # ------------------------------------------------------------ delivery log
+    # ------------------------------------------------------------ deliveries
 
-    async def delivery(self, notification_id: str) -> dict[str, Any] | None:
-        return await self.db[DELIVERIES].find_one({"_id": notification_id})
+    async def delivery(self, notification_id: str) -> Delivery | None:
+        delivery = await self.deliveries.get(notification_id)
+        if delivery is not None and delivery.version == 0 and not delivery.attempts:
+            delivery.attempts = await self._legacy_attempts(notification_id)
+        return delivery
 
-    async def attempts(self, notification_id: str) -> list[dict[str, Any]]:
+    async def _legacy_attempts(self, notification_id: str) -> list[Attempt]:
         """Attempts in order, found by id one after the other (no scan)."""
-        found: list[dict[str, Any]] = []
+        found: list[Attempt] = []
         while True:
             doc = await self.db[ATTEMPTS].find_one({"_id": attempt_id(notification_id, len(found) + 1)})
             if doc is None:
                 return found
-            found.append(doc)
-
-    async def begin_attempt(self, notification_id: str, n: int, doc: dict[str, Any]) -> bool:
-        """The intent to send, recorded before sending; False if attempt n was already begun."""
-        try:
-            await self.db[ATTEMPTS].insert_one(
-                {"_id": attempt_id(notification_id, n), "notification_id": notification_id, "n": n, "state": "sending", **doc}
-            )
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def finish_attempt(self, notification_id: str, n: int, outcome: dict[str, Any]) -> None:
-        await self.db[ATTEMPTS].update_one({"_id": attempt_id(notification_id, n)}, {"$set": outcome})
-
-    async def record(self, notification_id: str, fields: dict[str, Any], outbox: list[dict[str, Any]] = ()) -> None:
-        """Create or update the delivery's summary, with the events it causes (one write)."""
-        update: dict[str, Any] = {"$set": {**fields, "updated_at": datetime.now(UTC)}}
-        if outbox:
-            update["$push"] = {OUTBOX: {"$each": list(outbox)}}
-        await self.db[DELIVERIES].update_one({"_id": notification_id}, update, upsert=True)
+            found.append(_attempt(doc))

@@ -19,14 +19,12 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications.app import create_app
-from services.notifications.store import ATTEMPTS, CONTACTS, DELIVERIES, TIMERS
+from services.notifications.store import CONTACTS, DELIVERIES, TIMERS
 from services.notifications.use_cases import DeliveryPolicy
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import (
     FollowUp,
     FollowUpDue,
-    LocalTime,
-    Meeting,
     MeetingCancellation,
     MeetingCancelled,
     MeetingMove,
@@ -35,11 +33,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.registration import (
     CompanyErased,
-    CompanyProfile,
     CompanyRegistered,
-    Contact,
-    ContactDetails,
-    ContactDetailsRecorded,
     Enrollment,
     EnrollmentConfirmed,
     Erasure,
@@ -52,76 +46,11 @@ from shared.messaging import DLQ_REASON, publish_event
 from shared.service import Runtime
 from shared.settings import Settings
 from tests.factories import mission, mission_planned
+from tests.mail_factories import FOREIGN, FOREIGN_MAIL, LOMBARD, LOMBARD_MAIL, START, T0, FakeClock, contact, meeting, profile
 from tests.smtp_sink import SmtpSink
 from tests.support import decoded, eventually, running, topic_records
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
-START = datetime(2020, 10, 26, 9, 0, tzinfo=UTC)  # Monday after Europe left summer time: 10:00 in Rome, 14:30 in Kolkata
-LOMBARD = "rossi-meccanica-0001"
-FOREIGN = "mumbai-tools-0002"
-LOMBARD_MAIL = "mario.rossi@rossi.example"
-FOREIGN_MAIL = "priya@mmt.example"
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def profile(company_id: str, role: str, name: str, **extra: Any) -> CompanyProfile:
-    base: dict[str, Any] = (
-        {"country": "IT", "province": "BG", "timezone": "Europe/Rome", "preferred_language": "it", "languages": ["it", "en"]}
-        if role == "lombard"
-        else {"country": "IN", "timezone": "Asia/Kolkata", "preferred_language": "en", "languages": ["en"]}
-    )
-    return CompanyProfile.model_validate(
-        {"company_id": company_id, "role": role, "company_name": name, "sectors": ["meccanica_metallurgia"], **base, **extra}
-    )
-
-
-def contact(company_id: str, name: str, email: str, language: str, chosen: str | None = None) -> ContactDetailsRecorded:
-    details = ContactDetails(
-        company_id=company_id, contact=Contact(name=name, email=email, preferred_language=chosen), preferred_language=language
-    )
-    return ContactDetailsRecorded.new(source="registration", subject=company_id, payload=details, time=T0 - timedelta(days=30))
-
-
-def meeting(
-    start: datetime = START, sequence: int = 0, meeting_id: str = "india-2020-m0001", participants: tuple[str, str] = (LOMBARD, FOREIGN)
-) -> Meeting:
-    end = start + timedelta(minutes=30)
-    zones = {LOMBARD: ("lombard", "Europe/Rome")}
-    local_times = []
-    for company in participants:
-        role, tz = zones.get(company, ("foreign", "Asia/Kolkata"))
-        local_times.append(
-            LocalTime(
-                company_id=company,
-                role=role,
-                timezone=tz,
-                start_local=start.astimezone(ZoneInfo(tz)).isoformat(),
-                end_local=end.astimezone(ZoneInfo(tz)).isoformat(),
-            )
-        )
-    return Meeting(
-        meeting_id=meeting_id,
-        mission_id="india-2020",
-        participants=list(participants),
-        start=start,
-        end=end,
-        local_times=local_times,
-        video_url=f"https://meet.outgoing.example/room/{meeting_id}",
-        sequence=sequence,
-        slot_id="s1",
-    )
 
 
 async def _consumed(service: Harness, event_id: Any) -> bool:
@@ -553,7 +482,8 @@ async def test_a_send_whose_process_died_is_resent_by_policy_and_says_so(service
     )
     assert (resolved["payload"]["resolution"], resolved["payload"]["by"]) == ("resent", "policy")
     assert sent["payload"]["attempts"] == 2 and LOMBARD_MAIL not in json.dumps(events)
-    assert [a["state"] for a in await service.db[ATTEMPTS].find({}).sort("n", 1).to_list()] == ["unconfirmed_resent", "sent"]
+    [delivery] = await service.db[DELIVERIES].find({}).to_list()
+    assert [a["state"] for a in delivery["attempt_log"]] == ["unconfirmed_resent", "sent"]
 
 
 async def test_a_held_unconfirmed_send_waits_for_the_operator_who_resolves_it_over_kafka(
@@ -651,7 +581,7 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
         and failed["payload"]["company_id"] == FOREIGN
     )
     assert FOREIGN_MAIL not in json.dumps(failed)
-    await service.wait_db(ATTEMPTS, {"state": "temporary"}, 1)
+    await service.wait_db(DELIVERIES, {"attempt_log.state": "temporary"}, 1)
     for _ in range(3):
         service.clock.advance(seconds=31)
         await service.settle_runner()
@@ -659,9 +589,9 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
     assert delivered["Subject"] == "Iscrizione confermata: missione India"
     [sent] = await service.wait_outcomes(1)
     assert sent["payload"]["attempts"] == 3 and sent["payload"]["company_id"] == LOMBARD
-    log = await service.db[ATTEMPTS].find({"company_id": LOMBARD}).sort("n", 1).to_list()
+    log = (await service.db[DELIVERIES].find_one({"company_id": LOMBARD}))["attempt_log"]
     assert [(a["n"], a["state"], a.get("code")) for a in log] == [(1, "temporary", 451), (2, "temporary", 451), (3, "sent", None)]
-    assert (await service.db[ATTEMPTS].find_one({"company_id": FOREIGN}))["state"] == "permanent"
+    assert [a["state"] for a in (await service.db[DELIVERIES].find_one({"company_id": FOREIGN}))["attempt_log"]] == ["permanent"]
     assert service.sink.refused == 2
 
 
@@ -700,13 +630,15 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
     bad_address["payload"]["contact"]["email"] = "mario@@rossi"
     await service.send_raw(Topic.MATCHING_EVENTS, json.dumps(bad_zone).encode(), b"india-2020")
     await service.send_raw(Topic.CONTACTS, json.dumps(bad_address).encode(), LOMBARD.encode())
+    # A fuzzer find: a tombstone whose key is not a company id was a handler error, retried before it was dead-lettered.
+    await service.send_raw(Topic.CONTACTS, None, b"\xa9~nn")
 
     async def dead_letters() -> list[Any] | None:
         found = await topic_records(service.settings, service.topics(Topic.NOTIFICATIONS_DLQ))
-        return found if len(found) >= 3 else None
+        return found if len(found) >= 4 else None
 
     dead = await eventually(dead_letters, 40)
-    assert sorted({k: v.decode() for k, v in r.headers}[DLQ_REASON] for r in dead) == ["invalid", "invalid", "invalid"]
+    assert sorted({k: v.decode() for k, v in r.headers}[DLQ_REASON] for r in dead) == ["invalid"] * 4
     assert await service.db["companies"].find_one({"_id": "injected-co-0005"}) is None
     assert all("victim" not in m.as_string() for m in service.sink.messages)
     assert (await service.db[CONTACTS].find_one({"_id": LOMBARD}))["email"] == LOMBARD_MAIL
@@ -734,9 +666,7 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     assert {t["state"] for t in timers} == {"fired", "cancelled"}
     assert await service.db[CONTACTS].find_one({"_id": FOREIGN}) is None
     assert await service.db["companies"].find_one({"_id": FOREIGN}) is None
-    stored = json.dumps(await service.db[DELIVERIES].find({}).to_list(), default=str) + json.dumps(
-        await service.db[ATTEMPTS].find({}).to_list(), default=str
-    )
+    stored = json.dumps(await service.db[DELIVERIES].find({}).to_list(), default=str)
     assert FOREIGN_MAIL not in stored and LOMBARD_MAIL in stored
     assert await service.db[DELIVERIES].count_documents({"company_id": FOREIGN, "state": "sent"}) == 1, "the count stays"
 
