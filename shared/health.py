@@ -6,6 +6,9 @@
   each subscriber's assigned partitions, their lag (high watermark minus position), and
   any partition held on one offset longer than ``stuck_after_s``.
 
+``GET /views/<name>`` answers a read model the service registered (``Runtime.views``): what
+tools outside the service may know of its state, without reading its collections.
+
 A partition is stuck when its consumer keeps failing on one record, or a handler runs
 on it too long: the progress tracker, fed by a middleware around every handler, remembers
 since when each partition has been on an offset that has not completed. A stuck partition
@@ -31,6 +34,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.logging import get_logger
 
 log = get_logger("outgoing.health")
+
+View = Callable[[], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class Health:
     tracker: ProgressTracker
     host: str = "127.0.0.1"
     port: int = 0
+    views: dict[str, View] = field(default_factory=dict)
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         problems: list[str] = []
@@ -161,8 +167,13 @@ class Health:
         elif path == "/readyz":
             ready, body = await self.readiness()
             status = 200 if ready else 503
+        elif path.startswith("/views/") and path.removeprefix("/views/") in self.views:
+            try:
+                status, body = 200, await self.views[path.removeprefix("/views/")]()
+            except Exception as error:  # noqa: BLE001 - a view that cannot answer says so; the service goes on
+                status, body = 503, {"error": f"{type(error).__name__}: {error}"[:500]}
         else:
-            status, body = 404, {"error": "try /livez or /readyz"}
+            status, body = 404, {"error": "try /livez, /readyz or one of /views/" + ", /views/".join(sorted(self.views))}
         payload = json.dumps(body, default=str).encode()
         await send(
             {

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.topics import Topic, TopicNames
-from shared.health import Health, ProgressTracker
+from shared.health import Health, ProgressTracker, View
 from shared.logging import configure_logging, get_logger
 from shared.messaging import TRANSIENT_ERRORS, DeadLetterPolicy, create_broker, group_id
 from shared.mongo import IndexSpec, create_client, ensure_indexes
@@ -40,6 +40,9 @@ class Runtime:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     components: dict[str, Any] = field(default_factory=dict)
     """Named parts the wiring built (e.g. a timer runner), for operators' tools and tests."""
+    views: dict[str, View] = field(default_factory=dict)
+    """Read models the service exposes over HTTP (``GET /views/<name>``), for tools that must
+    not read its collections (the demo, dashboards)."""
 
 
 BackgroundLoop = Callable[[], Awaitable[None]]
@@ -73,7 +76,7 @@ def build_service(
     loop_factories = list(register(runtime)) if register is not None else []
     loop_factories.append(tracker.report_forever)
     if settings.health_port is not None:
-        health = Health(service, broker, runtime.db, tracker, settings.health_host, settings.health_port)
+        health = Health(service, broker, runtime.db, tracker, settings.health_host, settings.health_port, views=runtime.views)
         runtime.components["health"] = health
         loop_factories.append(health.serve_forever)
     app = FastStream(broker, logger=get_logger(f"outgoing.{service}.app"))

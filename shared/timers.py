@@ -243,6 +243,10 @@ class TimerStore:
         result = await self.timers.update_one({"_id": timer_id}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
         return result.matched_count > 0
 
+    async def count(self, state: str) -> int:
+        """How many timers are in ``state`` (``pending``, ``fired``, ``cancelled``): for read models."""
+        return await self.timers.count_documents({"state": state})
+
     async def cancel_group(self, group: str) -> int:
         """Cancel every timer of ``group``; returns how many were still pending."""
         result = await self.timers.update_many(

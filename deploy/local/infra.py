@@ -26,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 KAFKA_VERSION = "3.9.2"
@@ -555,6 +556,16 @@ def free_port() -> int:
 
 def service_health(cfg: Config, name: str) -> dict[str, object] | None:
     """The service's /readyz report (whatever its status code), or None if it does not answer."""
+    return _service_get(cfg, name, "/readyz")
+
+
+def service_view(cfg: Config, name: str, view: str) -> dict[str, Any] | None:
+    """A read model the service exposes (``GET /views/<view>``), or None if it does not answer."""
+    found = _service_get(cfg, name, f"/views/{view}", accept_error=False)
+    return found if isinstance(found, dict) else None
+
+
+def _service_get(cfg: Config, name: str, path: str, accept_error: bool = True) -> Any:
     import urllib.error
     import urllib.request
 
@@ -563,10 +574,10 @@ def service_health(cfg: Config, name: str) -> dict[str, object] | None:
     except (OSError, KeyError, ValueError):
         return None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
             return json.loads(reply.read())
-    except urllib.error.HTTPError as not_ready:
-        return json.loads(not_ready.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read()) if accept_error else None
     except (OSError, ValueError):
         return None
 

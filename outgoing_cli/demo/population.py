@@ -3,6 +3,10 @@
 Pure and deterministic: the same seed and sizes give the same companies, texts and event
 ids (Faker instances and ``random.Random`` are seeded; event ids are uuid5 of the seed),
 so a demo can be replayed and a test can pin what it generated.
+
+The demo plays the upstream forms, which know a company's id only once registration has
+published it: requests are drawn between the population's own handles, and
+``Population.meeting_forms`` addresses them with the ids read from ``company.registered.v1``.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from faker import Faker
+from stdnum import luhn
 
 from outgoing_cli.demo.vocabulary import (
     CHINESE_BRANDS,
@@ -27,8 +32,6 @@ from outgoing_cli.demo.vocabulary import (
     STREETS,
     transliterate,
 )
-from services.registration.domain.companies import company_id_for, natural_key, normalise_name
-from services.registration.domain.partita_iva import check_digit
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.matching import (
     FollowUpAnswer,
@@ -40,7 +43,13 @@ from shared.contracts.matching import (
     MeetingRequested,
 )
 from shared.contracts.missions import Mission, MissionPlanned
-from shared.contracts.registration import CompanySignupSubmitted, ForeignApplicant, LombardApplicant, Signup
+from shared.contracts.registration import (
+    CompanyRegistered,
+    CompanySignupSubmitted,
+    ForeignApplicant,
+    LombardApplicant,
+    Signup,
+)
 
 Applicant = LombardApplicant | ForeignApplicant
 
@@ -68,7 +77,8 @@ def demo_missions(max_meetings: int) -> list[Mission]:
 
 @dataclass(frozen=True)
 class Company:
-    company_id: str
+    handle: str
+    """The population's own name for the company, until registration gives it an id."""
     applicant: Applicant
 
     @property
@@ -114,7 +124,31 @@ class Population:
         ]
 
     def companies(self) -> dict[str, Company]:
-        return {c.company_id: c for c in (*self.lombard, *self.foreign)}
+        return {c.handle: c for c in (*self.lombard, *self.foreign)}
+
+    def company_ids(self, registered: Iterable[CompanyRegistered]) -> dict[str, str]:
+        """Handle to company id, as registration published them (a profile names its company)."""
+        by_name = {(e.payload.role, e.payload.company_name): e.payload.company_id for e in registered}
+        return {c.handle: by_name[(c.applicant.role, c.name)] for c in self.companies().values() if (c.applicant.role, c.name) in by_name}
+
+    def meeting_forms(self, ids: Mapping[str, str]) -> list[MeetingRequested | MeetingRequestAnswered]:
+        """The requests and answers, addressed with the companies' ids; a company without one is left out."""
+        forms: list[MeetingRequested | MeetingRequestAnswered] = []
+        for request, answer in zip(self.requests, self.answers, strict=True):
+            asked = request.payload
+            if asked.requester_id not in ids or asked.target_id not in ids:
+                continue
+            forms.append(
+                request.model_copy(
+                    update={
+                        "payload": asked.model_copy(update={"requester_id": ids[asked.requester_id], "target_id": ids[asked.target_id]})
+                    }
+                )
+            )
+            forms.append(
+                answer.model_copy(update={"payload": answer.payload.model_copy(update={"answered_by": ids[answer.payload.answered_by]})})
+            )
+        return forms
 
 
 def _id(seed: int, *parts: Any) -> UUID:
@@ -125,6 +159,13 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+def _folded(name: str) -> str:
+    """Names that differ only in case, accents, punctuation or spacing count as one: no two
+    firms of the population may look like the same company to anyone."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return re.sub(r"[\W_]+", " ", "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()).strip()
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", _ascii(text).lower()).strip("-")[:40].strip("-")
 
@@ -132,7 +173,7 @@ def _slug(text: str) -> str:
 def valid_partita_iva(rng: random.Random, province: str) -> str:
     """Seven digits of company number, the province office code, the check digit."""
     first_ten = f"{rng.randrange(10**6, 10**7)}{PROVINCES[province][0]}"
-    return first_ten + str(check_digit(first_ten))
+    return first_ten + luhn.calc_check_digit(first_ten)
 
 
 @dataclass
@@ -165,13 +206,13 @@ class _Generator:
     def unique(self, make: Any) -> str:
         for _ in range(50):
             name = make()
-            key = normalise_name(name)
+            key = _folded(name)
             if key and key not in self.names_seen:
                 self.names_seen.add(key)
                 return name
         self.counter += 1
         name = f"{make()} {self.counter}"
-        self.names_seen.add(normalise_name(name))
+        self.names_seen.add(_folded(name))
         return name
 
     # ------------------------------------------------------------ Lombard firms
@@ -299,14 +340,14 @@ def generate(seed: int = 2020, lombard: int = 60, foreign: int = 75, max_meeting
         open_to = [m.mission_id for m in missions if sector in m.sectors]
         chosen = sorted(rng.sample(open_to, k=1 if rng.random() < 0.65 else 2), key=open_to.index)
         applicant = LombardApplicant.model_validate(gen.lombard(sector, chosen))
-        lombard_companies.append(Company(company_id_for(natural_key(applicant)), applicant))
+        lombard_companies.append(Company(f"demo-lombard-{index + 1:04d}", applicant))
         for mission_id in chosen:
             enrollments[mission_id] += 1
     foreign_companies: list[Company] = []
     for index in range(foreign):
         mission = missions[index % len(missions)]
         applicant = ForeignApplicant.model_validate(gen.foreign(mission))
-        foreign_companies.append(Company(company_id_for(natural_key(applicant)), applicant))
+        foreign_companies.append(Company(f"demo-foreign-{index + 1:04d}", applicant))
         enrollments[mission.mission_id] += 1
 
     good = [gen.signup(c.applicant) for c in (*lombard_companies, *foreign_companies)]
@@ -391,7 +432,7 @@ def _meeting_requests(
             others = here_f if requester in here_l else here_l
             fitting = [o for o in others if set(_sectors(o)) & set(_sectors(requester))] or others
             target = rng.choice(fitting)
-            pair = tuple(sorted((requester.company_id, target.company_id)))
+            pair = tuple(sorted((requester.handle, target.handle)))
             if pair in asked:
                 continue
             asked.add(pair)
@@ -400,8 +441,8 @@ def _meeting_requests(
             payload = MeetingRequest(
                 request_id=request_id,
                 mission_id=mission.mission_id,
-                requester_id=requester.company_id,
-                target_id=target.company_id,
+                requester_id=requester.handle,
+                target_id=target.handle,
                 note=f"{requester.name} would like to meet {target.name}.",
             )
             requests.append(
@@ -412,7 +453,7 @@ def _meeting_requests(
             answer = MeetingRequestAnswer(
                 request_id=request_id,
                 mission_id=mission.mission_id,
-                answered_by=target.company_id,
+                answered_by=target.handle,
                 answer="accepted" if rng.random() < 0.8 else "declined",
             )
             answers.append(

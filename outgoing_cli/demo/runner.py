@@ -35,21 +35,30 @@ from rich.text import Text
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
 from outgoing_cli.demo.population import Population, followup_answers, generate
-from outgoing_cli.demo.summary import DemoSummary, matching_figures, notification_figures, pick_agendas, registration_figures, render
-from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic
+from outgoing_cli.demo.summary import (
+    DemoSummary,
+    matching_figures,
+    notification_figures,
+    pick_agendas,
+    registration_figures,
+    render,
+    unique,
+)
+from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic, topic_sizes
 from outgoing_cli.publish import envelope_record, publish
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import (
     FollowUpDue,
     MatchingEvent,
     MeetingCancelled,
+    MeetingRequested,
     MeetingRescheduled,
     MeetingScheduled,
     ScheduleRequest,
     ScheduleRequested,
 )
 from shared.contracts.notifications import NotificationEvent
-from shared.contracts.registration import RegistrationEvent
+from shared.contracts.registration import CompanyRegistered, RegistrationEvent, SignupRejected
 from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import delete_topics, ensure_topics
 from shared.messaging import GROUP_TOPIC_SEPARATOR
@@ -162,7 +171,7 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
             for service in SERVICES:
                 infra.wait_for_service(demo_cfg, service)
         console.print(f"services: {', '.join(SERVICES)} started (logs in {demo_cfg.run_dir / 'logs'}); e-mails go to {mail_dir}")
-        summary = asyncio.run(_stages(env, population, options, sink, console))
+        summary = asyncio.run(_stages(env, population, options, sink, console, demo_cfg))
         summary.seconds = time.monotonic() - began
         render(summary, console)
         console.print(f"demo finished in {summary.seconds:.0f} s")
@@ -320,121 +329,141 @@ class _Watch:
             await asyncio.sleep(POLL_S)
 
 
-async def _stages(env: DemoEnvironment, population: Population, options: DemoOptions, sink: MailSink, console: Console) -> DemoSummary:
+async def _stages(
+    env: DemoEnvironment, population: Population, options: DemoOptions, sink: MailSink, console: Console, demo_cfg: infra.Config
+) -> DemoSummary:
+    """Each stage publishes what the forms and the operator would, then watches the topics and
+    the read models the services expose (``GET /views/figures``); never their collections."""
     settings, topics = env.settings, env.topics
-    async with _mongo(settings) as client:
-        reg, match, notif = (client[env.database(s)] for s in SERVICES)
-        progress = Progress(
-            TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console
+
+    async def figures(service: str) -> dict[str, Any]:
+        return await asyncio.to_thread(infra.service_view, demo_cfg, service, "figures") or {}
+
+    async def missions_figures() -> dict[str, dict[str, Any]]:
+        return (await figures("matching")).get("missions", {})
+
+    async def total(key: str, *path: str) -> int:
+        return sum(_dig(m, key, *path) for m in (await missions_figures()).values())
+
+    progress = Progress(
+        TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console
+    )
+    watch = _Watch(progress, options.stage_timeout_s)
+    missions = population.missions
+    with progress:
+        await _publish(settings, topics(Topic.MISSIONS), population.mission_events())
+        await watch.until(
+            f"planning the {len(missions)} missions", lambda: _consumed_by_all(settings, topics(Topic.MISSIONS)), len(missions)
         )
-        watch = _Watch(progress, options.stage_timeout_s)
-        missions = population.missions
-        with progress:
-            await _publish(settings, topics(Topic.MISSIONS), population.mission_events())
 
-            async def missions_known() -> int:
-                return min([await db["missions"].count_documents({}) for db in (reg, match, notif)])
-
-            await watch.until(f"planning the {len(missions)} missions", missions_known, len(missions))
-
-            await _publish(settings, topics(Topic.SIGNUP_FORMS), population.signups)
-            await watch.until(
-                "signups decided",
-                lambda: reg["signups"].count_documents({}),
-                len(population.signups),
-                also=lambda: _settled(settings, "registration"),
-            )
-            enrolled = await reg["enrollments"].count_documents({"status": "confirmed"})
-
-            async def participants() -> int:
-                states = await match["mission_states"].find({}, {"participants": 1}).to_list()
-                return sum(1 for s in states for p in s.get("participants", {}).values() if p.get("status") == "confirmed")
-
-            await watch.until("enrollments reach matching", participants, enrolled, also=lambda: _settled(settings, "matching"))
-
-            await _publish(settings, topics(Topic.MEETING_FORMS), [*population.requests, *population.answers])
-
-            async def answered_requests() -> int:
-                states = await match["mission_states"].find({}, {"requests": 1}).to_list()
-                return sum(1 for s in states for r in s.get("requests", []) if r.get("requester") and r.get("answer"))
-
-            await watch.until("meeting requests and answers", answered_requests, len(population.requests))
-
-            schedule = [
-                ScheduleRequested.new(
-                    source="demo-operator",
-                    subject=m.mission_id,
-                    payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=options.time_limit_s),
-                )
-                for m in missions
-            ]
-            await _publish(settings, topics(Topic.OPERATOR_COMMANDS), schedule)
-
-            async def agendas() -> int:
-                return await match["mission_states"].count_documents({"summary": {"$exists": True}})
-
-            await watch.until(
-                f"agendas (CP-SAT, {options.time_limit_s:g} s each)", agendas, len(missions), also=lambda: _settled(settings, "matching")
-            )
-            matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
-            meeting_changes = len(
-                {e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)}
-            )  # at-least-once: dedupe
-            active = await _active_meetings(match)
-            await watch.until("follow-ups due", lambda: match["followup_timers"].count_documents({"state": "fired"}), 3 * active)
-
-            due: list[FollowUpDue] = []
-
-            async def followups_published() -> int:
-                due[:] = [e for e in await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent) if isinstance(e, FollowUpDue)]
-                return len({e.id for e in due})
-
-            await watch.until("follow-ups on the topic", followups_published, 3 * active)
-            answers = followup_answers(population.seed, {e.id: e for e in due}.values())
-            await _publish(settings, topics(Topic.MEETING_FORMS), answers)
-
-            async def answers_recorded() -> int:
-                states = await match["mission_states"].find({}, {"followup_answers": 1}).to_list()
-                return sum(len(s.get("followup_answers") or {}) for s in states)
-
-            await watch.until("follow-up answers recorded", answers_recorded, len(answers))
-
-            rejections = await reg["signups"].find({"outcome": {"$ne": "accepted"}}, {"violations": 1}).to_list()
-            reachable = sum(1 for r in rejections if all(v["code"] != "consent.missing" for v in r.get("violations", [])))
-            expected = enrolled + reachable + 2 * (meeting_changes + len({e.id for e in due}))
-
-            async def delivered() -> bool:
-                sent = await notif["deliveries"].count_documents({"state": "sent"})
-                events = await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent)
-                return sent == expected and len({e.payload.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
-
-            await watch.until("e-mails sent", lambda: _count(sink), expected, also=delivered, soft=True)
-
-        summary = DemoSummary(
-            env.name,
-            {s: env.database(s) for s in SERVICES},
-            sink.folder,
-            emails_expected=expected,
-            warnings=watch.warnings,
-            stage_seconds=watch.seconds,
+        await _publish(settings, topics(Topic.SIGNUP_FORMS), population.signups)
+        await watch.until(
+            "signups decided",
+            lambda: _figure(figures("registration"), "signups"),
+            len(population.signups),
+            also=lambda: _settled(settings, "registration"),
         )
+        enrolled = await _figure(figures("registration"), "enrollments_confirmed")
         registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
-        registration_figures(summary, registration_events, await reg["signups"].find({}, {"outcome": 1}).to_list())
-        states = {s["_id"]: s for s in await match["mission_states"].find({}).to_list()}
+
+        async def participants() -> int:
+            return await total("participants", "lombard") + await total("participants", "foreign")
+
+        await watch.until("enrollments reach matching", participants, enrolled, also=lambda: _settled(settings, "matching"))
+
+        ids = population.company_ids(e for e in registration_events if isinstance(e, CompanyRegistered))
+        forms = population.meeting_forms(ids)
+        await _publish(settings, topics(Topic.MEETING_FORMS), forms)
+        requested = sum(1 for f in forms if isinstance(f, MeetingRequested))
+        await watch.until("meeting requests and answers", lambda: total("requests", "answered"), requested)
+
+        schedule = [
+            ScheduleRequested.new(
+                source="demo-operator",
+                subject=m.mission_id,
+                payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=options.time_limit_s),
+            )
+            for m in missions
+        ]
+        await _publish(settings, topics(Topic.OPERATOR_COMMANDS), schedule)
+
+        async def agendas() -> int:
+            return sum(1 for m in (await missions_figures()).values() if m.get("planned"))
+
+        await watch.until(
+            f"agendas (CP-SAT, {options.time_limit_s:g} s each)", agendas, len(missions), also=lambda: _settled(settings, "matching")
+        )
         matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
-        meetings = matching_figures(summary, missions, matching_events, states)
-        notification_figures(summary, await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent), sink.count)
-        pick_agendas(summary, meetings, registration_events)
-        return summary
+        meeting_changes = len(
+            {e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)}
+        )  # at-least-once: dedupe
+        active = await total("active_meetings")
+        await watch.until("follow-ups due", lambda: _figure(figures("matching"), "followups_fired"), 3 * active)
+
+        due: list[FollowUpDue] = []
+
+        async def followups_published() -> int:
+            due[:] = [e for e in await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent) if isinstance(e, FollowUpDue)]
+            return len({e.id for e in due})
+
+        await watch.until("follow-ups on the topic", followups_published, 3 * active)
+        answers = followup_answers(population.seed, {e.id: e for e in due}.values())
+        await _publish(settings, topics(Topic.MEETING_FORMS), answers)
+        await watch.until("follow-up answers recorded", lambda: total("followup_answers", "total"), len(answers))
+
+        registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
+        rejections = unique([e for e in registration_events if isinstance(e, SignupRejected)])
+        reachable = sum(1 for r in rejections if all(v.code != "consent.missing" for v in r.payload.violations))  # no consent, no contact
+        expected = enrolled + reachable + 2 * (meeting_changes + len({e.id for e in due}))
+
+        async def delivered() -> bool:
+            sent = _dig(await figures("notifications"), "deliveries", "sent")
+            events = await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent)
+            return sent == expected and len({e.payload.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
+
+        await watch.until("e-mails sent", lambda: _count(sink), expected, also=delivered, soft=True)
+
+    summary = DemoSummary(
+        env.name,
+        {s: env.database(s) for s in SERVICES},
+        sink.folder,
+        emails_expected=expected,
+        warnings=watch.warnings,
+        stage_seconds=watch.seconds,
+    )
+    registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
+    registration_figures(summary, registration_events, await figures("registration"))
+    matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
+    meetings = matching_figures(summary, missions, matching_events, await missions_figures())
+    notification_figures(summary, await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent), sink.count)
+    pick_agendas(summary, meetings, registration_events)
+    return summary
+
+
+def _dig(found: dict[str, Any], *path: str) -> int:
+    for key in path:
+        found = found.get(key) or {} if isinstance(found, dict) else {}
+    return int(found) if isinstance(found, int | float) else 0
+
+
+async def _figure(figures: Awaitable[dict[str, Any]], *path: str) -> int:
+    return _dig(await figures, *path)
 
 
 async def _count(sink: MailSink) -> int:
     return sink.count
 
 
-async def _active_meetings(match: Any) -> int:
-    states = await match["mission_states"].find({}, {"agenda": 1}).to_list()
-    return sum(1 for s in states for m in (s.get("agenda") or {}).values() if m.get("active"))
+async def _consumed_by_all(settings: Settings, topic: str) -> int:
+    """Records of ``topic`` every service has committed past (the fewest of the three)."""
+    lags = await consumer_group_lags(settings)
+    size = (await topic_sizes(settings, [topic])).get(topic) or 0
+    done = []
+    for service in SERVICES:
+        group = f"{settings.topic_prefix}.{service}{GROUP_TOPIC_SEPARATOR}{topic}"
+        lag = next((g.lag for g in lags if g.group == group), None)
+        done.append(size - lag if lag is not None else 0)
+    return min(done)
 
 
 async def _publish(settings: Settings, topic: str, events: list[Envelope[Any]]) -> None:

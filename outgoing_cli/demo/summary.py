@@ -1,8 +1,8 @@
 """What the demo did, counted from what the services published and stored, and printed.
 
-Every figure comes from a topic (the record the CRMs see) or from a service's own
-collections, never from what the demo meant to send, so the summary shows what the
-system actually did.
+Every figure comes from a topic (the record the CRMs see) or from a read model a service
+exposes (``GET /views/figures``), never from what the demo meant to send, so the summary
+shows what the system actually did.
 """
 
 from __future__ import annotations
@@ -112,10 +112,11 @@ def unique(events: list[Any]) -> list[Any]:
     return list({e.id: e for e in events}.values())
 
 
-def registration_figures(summary: DemoSummary, events: list[Any], decisions: list[dict[str, Any]]) -> None:
+def registration_figures(summary: DemoSummary, events: list[Any], figures: dict[str, Any]) -> None:
+    """``figures``: registration's ``/views/figures``."""
     events = unique(events)
-    summary.signups = len(decisions)
-    summary.outcomes = dict(Counter(d["outcome"] for d in decisions))
+    summary.signups = int(figures.get("signups", 0))
+    summary.outcomes = {k: v for k, v in (figures.get("outcomes") or {}).items() if v}
     summary.companies_registered = len({e.payload.company_id for e in events if isinstance(e, CompanyRegistered)})
     rejected = [e for e in events if isinstance(e, SignupRejected)]
     summary.signups_rejected = len(rejected)
@@ -125,39 +126,44 @@ def registration_figures(summary: DemoSummary, events: list[Any], decisions: lis
 
 
 def matching_figures(
-    summary: DemoSummary, missions: list[Mission], events: list[Any], states: dict[str, dict[str, Any]]
+    summary: DemoSummary, missions: list[Mission], events: list[Any], figures: dict[str, dict[str, Any]]
 ) -> dict[str, Meeting]:
+    """``figures``: matching's ``/views/figures``, by mission."""
     meetings = fold_meetings(events)
     events = unique(events)
     for mission in missions:
-        state = states.get(mission.mission_id, {})
-        roles = Counter(p.get("role") for p in state.get("participants", {}).values() if p.get("status") == "confirmed")
+        known = figures.get(mission.mission_id, {})
+        roles = known.get("participants") or {}
         agenda = latest_summary(e for e in events if getattr(e.payload, "mission_id", None) == mission.mission_id)
         summary.missions.append(
             MissionFigures(
                 mission.mission_id,
                 mission.market,
                 _window(mission),
-                roles["lombard"],
-                roles["foreign"],
+                roles.get("lombard", 0),
+                roles.get("foreign", 0),
                 sum(1 for m in meetings.values() if m.mission_id == mission.mission_id),
                 agenda.unscheduled if agenda else 0,
                 agenda.total_breaks if agenda else 0,
                 f"{agenda.status} {agenda.seconds:.1f}s" if agenda else "no agenda",
             )
         )
-    requests = [r for s in states.values() for r in s.get("requests", [])]
-    summary.requests = len(requests)
-    summary.requests_accepted = sum(1 for r in requests if r.get("answer") == "accepted")
-    summary.requests_declined = sum(1 for r in requests if r.get("answer") == "declined")
+    requests = [m.get("requests") or {} for m in figures.values()]
+    summary.requests = sum(r.get("recorded", 0) for r in requests)
+    summary.requests_accepted = sum(r.get("accepted", 0) for r in requests)
+    summary.requests_declined = sum(r.get("declined", 0) for r in requests)
     summary.followups_due = sum(1 for e in events if isinstance(e, FollowUpDue))
-    answers = [a for s in states.values() for a in (s.get("followup_answers") or {}).values()]
-    summary.followup_answers = len(answers)
-    attendance = [a["attended"] for a in answers if a["kind"] == "attendance" and a.get("attended") is not None]
-    summary.attended = (sum(attendance), len(attendance))
-    summary.satisfaction = [a["satisfaction"] for a in answers if a["kind"] == "satisfaction" and a.get("satisfaction")]
-    summary.contracts_signed = sum(1 for a in answers if a["kind"] == "outcome" and a.get("contract_signed"))
-    summary.under_negotiation = sum(1 for a in answers if a["kind"] == "outcome" and a.get("under_negotiation"))
+    answers = [m.get("followup_answers") or {} for m in figures.values()]
+    summary.followup_answers = sum(a.get("total", 0) for a in answers)
+    summary.attended = (
+        sum((a.get("attendance") or {}).get("attended", 0) for a in answers),
+        sum((a.get("attendance") or {}).get("answers", 0) for a in answers),
+    )
+    summary.satisfaction = sorted(
+        int(score) for a in answers for score, count in (a.get("satisfaction") or {}).items() for _ in range(int(count))
+    )
+    summary.contracts_signed = sum(a.get("contracts_signed", 0) for a in answers)
+    summary.under_negotiation = sum(a.get("under_negotiation", 0) for a in answers)
     return meetings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from faststream import FastStream
 
@@ -16,7 +17,7 @@ from shared.messaging import publish_event
 from shared.outbox import Outbox, StaleOutboxScanner, ask_owners
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
-from shared.timers import Clock, TimerRunner, TimerStore, timer_indexes, utc_now
+from shared.timers import FIRED, Clock, TimerRunner, TimerStore, timer_indexes, utc_now
 
 SERVICE = "matching"
 TIMERS = "followup_timers"
@@ -58,6 +59,11 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             concurrency=settings.timer_concurrency,
         )
         runtime.components["timer_runner"] = runner
+
+        async def figures() -> dict[str, Any]:
+            return {"missions": await store.mission_figures(), "followups_fired": await timers.count(FIRED)}
+
+        runtime.views["figures"] = figures
         return [scanner.run_forever, runner.run_forever]
 
     return build_service(

@@ -121,6 +121,9 @@ class MatchingStore(TouchedDocuments):
 
     # ------------------------------------------------------------ read models
 
+    async def mission_figures(self) -> dict[str, dict[str, Any]]:
+        return {mission.id: mission.figures() for mission in await self.missions.find({})}
+
     async def save_mission(self, mission: MissionDefinition) -> None:
         await self.db[MISSIONS].replace_one(
             {"_id": mission.mission_id},

@@ -68,6 +68,7 @@ def create_app(
             max_interval_s=settings.idle_poll_max_s,
         )
         runtime.components["timer_runner"] = runner
+        runtime.views["figures"] = store.figures
         return [runner.run_forever, scanner.run_forever]
 
     app, runtime = build_service(

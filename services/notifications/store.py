@@ -205,6 +205,11 @@ class NotificationStore(TouchedDocuments):
 
     # ------------------------------------------------------------ deliveries
 
+    async def figures(self) -> dict[str, Any]:
+        """What tools outside the service may know of notifications (``GET /views/figures``)."""
+        states = ("planned", "sending", "retrying", "unconfirmed", "sent", "failed", "superseded", "dropped")
+        return {"deliveries": {state: await self.db[DELIVERIES].count_documents({"state": state}) for state in states}}
+
     async def delivery(self, notification_id: str) -> Delivery | None:
         delivery = await self.deliveries.get(notification_id)
         if delivery is not None and delivery.version == 0 and not delivery.attempts:

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True) ->
             interval_s=settings.outbox_scan_interval_s,
             max_interval_s=settings.idle_poll_max_s,
         )
+        runtime.views["figures"] = store.figures
         return [scanner.run_forever]
 
     return build_service(

@@ -108,6 +108,16 @@ class RegistrationStore(TouchedDocuments):
 
     # ------------------------------------------------------------ queries and erasure
 
+    async def figures(self) -> dict[str, Any]:
+        """What tools outside the service may know of registration (``GET /views/figures``)."""
+        outcomes = {o: await self.db[SIGNUPS].count_documents({"outcome": o}) for o in ("accepted", "partial", "rejected")}
+        return {
+            "signups": sum(outcomes.values()),
+            "outcomes": outcomes,
+            "companies": await self.db[COMPANIES].count_documents({"status": {"$ne": "erased"}}),
+            "enrollments_confirmed": await self.db[ENROLLMENTS].count_documents({"status": "confirmed"}),
+        }
+
     async def enrollments_of(self, company_id: str, mission_id: str | None = None) -> list[Enrollment]:
         query: dict[str, Any] = {"company_id": company_id}
         if mission_id is not None:

@@ -114,6 +114,33 @@ class Mission(Aggregate):
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False, compare=False)
     """What the last ``apply`` noticed for the operators' log; not stored."""
 
+    def figures(self) -> dict[str, Any]:
+        """What tools outside the service may know of the mission (``GET /views/figures``)."""
+        enrolled = [p for p in self.participants.values() if p.status == "confirmed"]
+        asked = [r for r in self.requests if r.requester]
+        answers = list(self.followup_answers.values())
+        attendance = [a["attended"] for a in answers if a.get("kind") == "attendance" and a.get("attended") is not None]
+        scores = [int(a["satisfaction"]) for a in answers if a.get("kind") == "satisfaction" and a.get("satisfaction")]
+        outcomes = [a for a in answers if a.get("kind") == "outcome"]
+        return {
+            "participants": {role: sum(1 for p in enrolled if p.role == role) for role in ("lombard", "foreign")},
+            "requests": {
+                "recorded": len(asked),
+                "answered": sum(1 for r in asked if r.answer),
+                "accepted": sum(1 for r in asked if r.answer == "accepted"),
+                "declined": sum(1 for r in asked if r.answer == "declined"),
+            },
+            "planned": self.summary is not None,
+            "active_meetings": sum(1 for m in self.agenda.values() if m.active),
+            "followup_answers": {
+                "total": len(answers),
+                "attendance": {"answers": len(attendance), "attended": sum(1 for a in attendance if a)},
+                "satisfaction": {str(score): scores.count(score) for score in range(1, 6)},
+                "contracts_signed": sum(1 for a in outcomes if a.get("contract_signed")),
+                "under_negotiation": sum(1 for a in outcomes if a.get("under_negotiation")),
+            },
+        }
+
     def enrolled(self) -> list[str]:
         return [cid for cid, p in self.participants.items() if p.status == "confirmed"]
 

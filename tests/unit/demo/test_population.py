@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from outgoing_cli.demo.population import followup_answers, generate
-from services.registration.domain.companies import company_id_for, natural_key
+from services.registration.domain.companies import company_id_for, natural_key, profile_of
 from services.registration.domain.eligibility import LOMBARD_PROVINCES, assess
 from services.registration.domain.partita_iva import is_valid
-from shared.contracts.matching import FollowUp, FollowUpDue
-from shared.contracts.registration import LombardApplicant
+from shared.contracts.matching import FollowUp, FollowUpDue, MeetingRequested
+from shared.contracts.registration import CompanyRegistered, LombardApplicant
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,30 @@ def test_each_bad_signup_fails_exactly_its_rule(population):
 def test_every_company_is_distinct_to_registration(population):
     keys = [natural_key(s.payload.applicant) for s in population.signups]
     assert len(set(keys)) == len(keys)
-    assert {c.company_id for c in population.companies().values()} == {
-        company_id_for(natural_key(s.payload.applicant)) for s in population.signups if s.id not in {b.signup.id for b in population.bad}
-    }
+
+
+def test_meeting_forms_are_addressed_with_the_ids_registration_published(population):
+    """The demo learns ids as an upstream form would: from company.registered.v1, by the profile's name."""
+    registered = [
+        CompanyRegistered.new(
+            source="registration",
+            subject=company_id_for(natural_key(c.applicant)),
+            payload=profile_of(company_id_for(natural_key(c.applicant)), c.applicant),
+        )
+        for c in population.companies().values()
+    ]
+    ids = population.company_ids(registered)
+    assert ids == {c.handle: company_id_for(natural_key(c.applicant)) for c in population.companies().values()}
+    forms = population.meeting_forms(ids)
+    assert len(forms) == 2 * len(population.requests)
+    real = set(ids.values())
+    for form in forms:
+        p = form.payload
+        assert {p.requester_id, p.target_id} <= real if isinstance(form, MeetingRequested) else p.answered_by in real
+    missing = next(iter(ids))
+    fewer = population.meeting_forms({h: i for h, i in ids.items() if h != missing})
+    asking = [r for r in population.requests if missing in (r.payload.requester_id, r.payload.target_id)]
+    assert asking and len(fewer) == 2 * (len(population.requests) - len(asking)), "a company without an id yet is left out"
 
 
 def test_lombard_firms_look_lombard(population):
@@ -93,7 +114,7 @@ def test_requests_stay_inside_their_mission(population):
 
 
 def test_followup_answers_do_not_depend_on_arrival_order(population):
-    lombard, partner = population.lombard[0].company_id, population.foreign[0].company_id
+    lombard, partner = population.lombard[0].handle, population.foreign[0].handle
     start = population.missions[0].window_start
     due = []
     for n in range(20):
