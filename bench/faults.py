@@ -76,6 +76,7 @@ from deploy.local import infra  # noqa: E402
 from outgoing_cli.demo.mail_sink import NOTIFICATION_HEADER, LocalSmtpServer  # noqa: E402
 from outgoing_cli.demo.population import Population, followup_answers, generate  # noqa: E402
 from outgoing_cli.kafka_read import consumer_group_lags, read_topic  # noqa: E402
+from services.registration.domain.companies import company_id_for, natural_key  # noqa: E402
 from shared.contracts.envelope import Envelope  # noqa: E402
 from shared.contracts.matching import FollowUpDue, ScheduleRequest, ScheduleRequested  # noqa: E402
 from shared.contracts.topics import Topic, TopicNames  # noqa: E402
@@ -89,6 +90,11 @@ OPERATOR = "Fault Suite"
 
 
 # ---------------------------------------------------------------- the plan
+
+
+def company_ids(population: Population) -> dict[str, str]:
+    """The suite checks registration's work, so it may compute the ids registration gives (the demo learns them from events)."""
+    return {c.handle: company_id_for(natural_key(c.applicant)) for c in population.companies().values()}
 
 
 @dataclass(frozen=True)
@@ -676,7 +682,7 @@ class Run:
 
             await self.until("enrollments reach matching", participants, enrolled, settled=lambda: self.settled(["matching"]))
             self.stage = "meeting requests arriving"
-            await self.publish(topics.MEETING_FORMS, [*population.requests, *population.answers])
+            await self.publish(topics.MEETING_FORMS, population.meeting_forms(company_ids(population)))
 
             async def answered() -> int:
                 states = await match["mission_states"].find({}, {"requests": 1}).to_list()
@@ -796,7 +802,7 @@ class Run:
                     f"signups: {len(produced - set(decided))} never decided, {len(set(decided) - produced)} decided that were never sent"
                 )
             companies = {d["_id"] for d in await reg["companies"].find({}, {"_id": 1}).to_list()}
-            wanted_companies = {c.company_id for c in (*self.population.lombard, *self.population.foreign)}
+            wanted_companies = set(company_ids(self.population).values())
             if not wanted_companies <= companies:
                 problems.append(f"companies: {len(wanted_companies - companies)} accepted companies not stored")
             figures["registration"] = {

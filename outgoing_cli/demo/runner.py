@@ -6,8 +6,8 @@ dropped at start and the latest one is kept for inspection. The three services r
 processes whose pid files live in ``<run dir>/demo``, apart from those `make run` /
 `outgoing dev up` keep in the run dir itself, and exactly those are stopped at the end,
 also on Ctrl-C or an error. Kafka and the database are stopped only if the demo started
-them. Every stage publishes, then polls topics and collections until what it caused has
-settled, with a bound on how long that may take.
+them. Every stage publishes, then polls the topics and the services' read models until
+what it caused has settled, with a bound on how long that may take (stages.py).
 """
 
 from __future__ import annotations
@@ -21,58 +21,32 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
-from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
-from outgoing_cli.demo.population import Population, followup_answers, generate
+from outgoing_cli.demo.population import Population, generate
+from outgoing_cli.demo.stages import Stages
 from outgoing_cli.demo.summary import (
     DemoSummary,
-    matching_figures,
-    notification_figures,
-    pick_agendas,
-    registration_figures,
     render,
-    unique,
 )
-from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic, topic_sizes
-from outgoing_cli.publish import envelope_record, publish
-from shared.contracts.envelope import Envelope
-from shared.contracts.matching import (
-    FollowUpDue,
-    MatchingEvent,
-    MeetingCancelled,
-    MeetingRequested,
-    MeetingRescheduled,
-    MeetingScheduled,
-    ScheduleRequest,
-    ScheduleRequested,
-)
-from shared.contracts.notifications import NotificationEvent
-from shared.contracts.registration import CompanyRegistered, RegistrationEvent, SignupRejected
-from shared.contracts.topics import Topic, TopicNames
+from outgoing_cli.demo.watch import DemoError, RateColumn, Watch
+from shared.contracts.topics import TopicNames
 from shared.kafka import delete_topics, ensure_topics
-from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.mongo import create_client
 from shared.settings import Settings
 
 SERVICES = infra.SERVICES
 DEMO_NAME = re.compile(r"^demo\d{14}$")
-POLL_S = 1.0
-OPERATOR = "Demo Operator"
-
-
-class DemoError(RuntimeError):
-    """A stage did not settle in time, or a server could not be started: what and where to look."""
 
 
 @dataclass
@@ -273,156 +247,16 @@ async def _mongo(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str,
         await client.close()
 
 
-# ---------------------------------------------------------------- stages
-
-
-class _RateColumn(ProgressColumn):
-    """Items per second during the stage (not counting what was done before it began)."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed
-        done = task.completed - task.fields.get("already", 0)
-        if not elapsed or elapsed < 0.5 or done <= 0 or (task.total or 0) <= 1:
-            return Text("")
-        return Text(f"{done / elapsed:>7,.0f}/s")
-
-
-@dataclass
-class _Watch:
-    """Polls one measure until it reaches its target, showing progress; bounded in time."""
-
-    progress: Progress
-    timeout_s: float
-    warnings: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    async def until(
-        self,
-        label: str,
-        measure: Callable[[], Awaitable[int]],
-        target: int,
-        also: Callable[[], Awaitable[bool]] | None = None,
-        soft: bool = False,
-    ) -> int:
-        task = self.progress.add_task(label, total=max(target, 1))
-        began = time.monotonic()
-        deadline = began + self.timeout_s
-        first = True
-        while True:
-            value = await measure()
-            if first:
-                self.progress.update(task, already=min(value, target))
-                first = False
-            self.progress.update(task, completed=min(value, target) if target else 1)
-            if value >= target and (also is None or await also()):
-                self.progress.update(task, completed=max(target, 1))
-                self.progress.stop_task(task)
-                self.seconds[label] = round(time.monotonic() - began, 1)
-                return value
-            if time.monotonic() > deadline:
-                problem = f"{label}: {value} of {target} after {self.timeout_s:.0f} s"
-                if soft:
-                    self.progress.stop_task(task)
-                    self.warnings.append(problem)
-                    return value
-                raise DemoError(f"{problem}; the services' logs say why")
-            await asyncio.sleep(POLL_S)
-
-
 async def _stages(
     env: DemoEnvironment, population: Population, options: DemoOptions, sink: MailSink, console: Console, demo_cfg: infra.Config
 ) -> DemoSummary:
-    """Each stage publishes what the forms and the operator would, then watches the topics and
-    the read models the services expose (``GET /views/figures``); never their collections."""
-    settings, topics = env.settings, env.topics
-
-    async def figures(service: str) -> dict[str, Any]:
-        return await asyncio.to_thread(infra.service_view, demo_cfg, service, "figures") or {}
-
-    async def missions_figures() -> dict[str, dict[str, Any]]:
-        return (await figures("matching")).get("missions", {})
-
-    async def total(key: str, *path: str) -> int:
-        return sum(_dig(m, key, *path) for m in (await missions_figures()).values())
-
     progress = Progress(
-        TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _RateColumn(), console=console
+        TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), RateColumn(), console=console
     )
-    watch = _Watch(progress, options.stage_timeout_s)
-    missions = population.missions
+    watch = Watch(progress, options.stage_timeout_s)
+    stages = Stages(env.settings, population, watch, sink, demo_cfg, options.time_limit_s)
     with progress:
-        await _publish(settings, topics(Topic.MISSIONS), population.mission_events())
-        await watch.until(
-            f"planning the {len(missions)} missions", lambda: _consumed_by_all(settings, topics(Topic.MISSIONS)), len(missions)
-        )
-
-        await _publish(settings, topics(Topic.SIGNUP_FORMS), population.signups)
-        await watch.until(
-            "signups decided",
-            lambda: _figure(figures("registration"), "signups"),
-            len(population.signups),
-            also=lambda: _settled(settings, "registration"),
-        )
-        enrolled = await _figure(figures("registration"), "enrollments_confirmed")
-        registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
-
-        async def participants() -> int:
-            return await total("participants", "lombard") + await total("participants", "foreign")
-
-        await watch.until("enrollments reach matching", participants, enrolled, also=lambda: _settled(settings, "matching"))
-
-        ids = population.company_ids(e for e in registration_events if isinstance(e, CompanyRegistered))
-        forms = population.meeting_forms(ids)
-        await _publish(settings, topics(Topic.MEETING_FORMS), forms)
-        requested = sum(1 for f in forms if isinstance(f, MeetingRequested))
-        await watch.until("meeting requests and answers", lambda: total("requests", "answered"), requested)
-
-        schedule = [
-            ScheduleRequested.new(
-                source="demo-operator",
-                subject=m.mission_id,
-                payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=options.time_limit_s),
-            )
-            for m in missions
-        ]
-        await _publish(settings, topics(Topic.OPERATOR_COMMANDS), schedule)
-
-        async def agendas() -> int:
-            return sum(1 for m in (await missions_figures()).values() if m.get("planned"))
-
-        await watch.until(
-            f"agendas (CP-SAT, {options.time_limit_s:g} s each)", agendas, len(missions), also=lambda: _settled(settings, "matching")
-        )
-        matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
-        meeting_changes = len(
-            {e.id for e in matching_events if isinstance(e, MeetingScheduled | MeetingRescheduled | MeetingCancelled)}
-        )  # at-least-once: dedupe
-        active = await total("active_meetings")
-        await watch.until("follow-ups due", lambda: _figure(figures("matching"), "followups_fired"), 3 * active)
-
-        due: list[FollowUpDue] = []
-
-        async def followups_published() -> int:
-            due[:] = [e for e in await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent) if isinstance(e, FollowUpDue)]
-            return len({e.id for e in due})
-
-        await watch.until("follow-ups on the topic", followups_published, 3 * active)
-        answers = followup_answers(population.seed, {e.id: e for e in due}.values())
-        await _publish(settings, topics(Topic.MEETING_FORMS), answers)
-        await watch.until("follow-up answers recorded", lambda: total("followup_answers", "total"), len(answers))
-
-        registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
-        rejections = unique([e for e in registration_events if isinstance(e, SignupRejected)])
-        reachable = sum(1 for r in rejections if all(v.code != "consent.missing" for v in r.payload.violations))  # no consent, no contact
-        expected = enrolled + reachable + 2 * (meeting_changes + len({e.id for e in due}))
-
-        async def delivered() -> bool:
-            sent = _dig(await figures("notifications"), "deliveries", "sent")
-            events = await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent)
-            return sent == expected and len({e.payload.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
-
-        await watch.until("e-mails sent", lambda: _count(sink), expected, also=delivered, soft=True)
-
+        expected = await stages.run()
     summary = DemoSummary(
         env.name,
         {s: env.database(s) for s in SERVICES},
@@ -431,53 +265,4 @@ async def _stages(
         warnings=watch.warnings,
         stage_seconds=watch.seconds,
     )
-    registration_events = await _events(settings, topics(Topic.REGISTRATION_EVENTS), RegistrationEvent)
-    registration_figures(summary, registration_events, await figures("registration"))
-    matching_events = await _events(settings, topics(Topic.MATCHING_EVENTS), MatchingEvent)
-    meetings = matching_figures(summary, missions, matching_events, await missions_figures())
-    notification_figures(summary, await _events(settings, topics(Topic.NOTIFICATION_EVENTS), NotificationEvent), sink.count)
-    pick_agendas(summary, meetings, registration_events)
-    return summary
-
-
-def _dig(found: dict[str, Any], *path: str) -> int:
-    for key in path:
-        found = found.get(key) or {} if isinstance(found, dict) else {}
-    return int(found) if isinstance(found, int | float) else 0
-
-
-async def _figure(figures: Awaitable[dict[str, Any]], *path: str) -> int:
-    return _dig(await figures, *path)
-
-
-async def _count(sink: MailSink) -> int:
-    return sink.count
-
-
-async def _consumed_by_all(settings: Settings, topic: str) -> int:
-    """Records of ``topic`` every service has committed past (the fewest of the three)."""
-    lags = await consumer_group_lags(settings)
-    size = (await topic_sizes(settings, [topic])).get(topic) or 0
-    done = []
-    for service in SERVICES:
-        group = f"{settings.topic_prefix}.{service}{GROUP_TOPIC_SEPARATOR}{topic}"
-        lag = next((g.lag for g in lags if g.group == group), None)
-        done.append(size - lag if lag is not None else 0)
-    return min(done)
-
-
-async def _publish(settings: Settings, topic: str, events: list[Envelope[Any]]) -> None:
-    if events:
-        await publish(settings, [envelope_record(topic, e) for e in events])
-
-
-async def _events(settings: Settings, topic: str, kind: Any) -> list[Any]:
-    events, _ = decode(await read_topic(settings, topic), kind)
-    return events
-
-
-async def _settled(settings: Settings, service: str) -> bool:
-    """Nothing left to consume for the service's groups (``<prefix>.<service>@<topic>``)."""
-    lags: list[GroupLag] = await consumer_group_lags(settings)
-    mine = [lag for lag in lags if lag.group.startswith(f"{settings.topic_prefix}.{service}{GROUP_TOPIC_SEPARATOR}")]
-    return bool(mine) and all(lag.lag == 0 for lag in mine)
+    return await stages.summarise(summary)
