@@ -74,7 +74,8 @@ sys.path.insert(0, str(ROOT))
 from bench.pipeline import _to_the_end  # noqa: E402
 from deploy.local import infra  # noqa: E402
 from outgoing_cli.demo.mail_sink import NOTIFICATION_HEADER, LocalSmtpServer  # noqa: E402
-from outgoing_cli.demo.population import Population, followup_answers, generate  # noqa: E402
+from outgoing_cli.demo.meetings import followup_answers  # noqa: E402
+from outgoing_cli.demo.population import Population, generate  # noqa: E402
 from outgoing_cli.kafka_read import consumer_group_lags, read_topic  # noqa: E402
 from services.registration.domain.companies import company_id_for, natural_key  # noqa: E402
 from shared.contracts.envelope import Envelope  # noqa: E402

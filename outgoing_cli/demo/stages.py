@@ -14,7 +14,8 @@ from typing import Any
 
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
-from outgoing_cli.demo.population import Population, followup_answers
+from outgoing_cli.demo.meetings import followup_answers
+from outgoing_cli.demo.population import Population
 from outgoing_cli.demo.summary import DemoSummary, matching_figures, notification_figures, pick_agendas, registration_figures, unique
 from outgoing_cli.demo.watch import Watch
 from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic, topic_sizes

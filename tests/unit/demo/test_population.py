@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outgoing_cli.demo.population import followup_answers, generate
+from outgoing_cli.demo.meetings import followup_answers
+from outgoing_cli.demo.population import generate
 from services.registration.domain.companies import company_id_for, natural_key, profile_of
 from services.registration.domain.eligibility import LOMBARD_PROVINCES, assess
 from services.registration.domain.partita_iva import is_valid
