@@ -101,7 +101,7 @@ def delivery_from(doc: dict[str, Any]) -> Delivery:
         attempts=[_attempt(a) for a in doc.get("attempt_log") or []],
         language=doc.get("language"),
         recipient=doc.get("recipient"),
-        sent_at=_utc(doc.get("sent_at")),
+        sent_at=_utc_or_none(doc.get("sent_at")),
         reason=doc.get("reason"),
         detail=doc.get("detail"),
         last_error=doc.get("last_error"),
@@ -117,8 +117,8 @@ def _attempt(doc: dict[str, Any]) -> Attempt:
         n=int(doc["n"]),
         state=doc["state"],
         message_id=doc.get("message_id") or "",
-        started_at=_utc(doc.get("started_at")) or datetime.min.replace(tzinfo=UTC),
-        finished_at=_utc(doc.get("finished_at")),
+        started_at=_utc_or_none(doc.get("started_at")) or datetime.min.replace(tzinfo=UTC),
+        finished_at=_utc_or_none(doc.get("finished_at")),
         code=doc.get("code"),
         detail=doc.get("detail") or "",
         resolved_by="operator" if operator else resolved_by,
@@ -126,7 +126,7 @@ def _attempt(doc: dict[str, Any]) -> Attempt:
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc_or_none(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
