@@ -52,8 +52,9 @@ HOT_QUERIES = [
     *timer_hot_queries(TIMERS),
     *(
         HotQuery(f"{c} by id", c, ("_id",), runs="per message or firing")
-        for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES, ATTEMPTS)
+        for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES)
     ),
+    HotQuery(f"{ATTEMPTS} by id", ATTEMPTS, ("_id",), runs="per delivery stored before attempts moved into it, when it loads"),
     HotQuery("a company's deliveries (erasure)", DELIVERIES, ("company_id",), runs="per erasure"),
     HotQuery("a company's delivery attempts (erasure)", ATTEMPTS, ("company_id",), runs="per erasure"),
     HotQuery("stale outbox entries of deliveries", DELIVERIES, (), f"{OUTBOX}.at", runs="per scan"),
