@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 from shared.contracts.matching import LocalTime, Meeting
 from shared.contracts.registration import CompanyProfile, Contact, ContactDetails, ContactDetailsRecorded
+from tests.support import FakeClock
+
+__all__ = ["FakeClock"]
 
 T0 = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
 START = datetime(2020, 10, 26, 9, 0, tzinfo=UTC)  # Monday after Europe left summer time: 10:00 in Rome, 14:30 in Kolkata
@@ -15,17 +18,6 @@ LOMBARD = "rossi-meccanica-0001"
 FOREIGN = "mumbai-tools-0002"
 LOMBARD_MAIL = "mario.rossi@rossi.example"
 FOREIGN_MAIL = "priya@mmt.example"
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def profile(company_id: str, role: str, name: str, **extra: Any) -> CompanyProfile:

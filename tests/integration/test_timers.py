@@ -13,22 +13,12 @@ import pytest
 from shared.mongo import create_client, ensure_indexes
 from shared.settings import Settings
 from shared.timers import ClaimedTimer, RetryAt, TimerRunner, TimerStore, timer_indexes
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2020, 10, 26, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -52,7 +42,7 @@ async def clients(db_settings: Settings) -> AsyncIterator[list[Any]]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -152,16 +152,12 @@ class Delivery(Aggregate):
             return
         self.state, self.reason, self.detail = "failed", reason, detail[:DETAIL_MAX]
         payload = events.DeliveryFailure(
-            notification_id=self.id,
-            kind=self.kind,
-            company_id=self.company_id,
+            **self._names(),
             source_event_id=self.source_event_id,
             attempts=len(self.attempts),
             reason=reason,
             detail=self.detail,
             smtp_code=code,
-            meeting_id=self.meeting_id,
-            mission_id=self.mission_id,
         )
         self._record(events.NotificationFailed, self.id, payload, now)
 
@@ -174,14 +170,10 @@ class Delivery(Aggregate):
             events.NotificationUnconfirmed,
             f"{self.id}|{attempt.n}",
             events.UnconfirmedSend(
-                notification_id=self.id,
-                kind=self.kind,
-                company_id=self.company_id,
+                **self._names(),
                 attempt=attempt.n,
                 message_id=attempt.message_id,
                 policy=policy,
-                meeting_id=self.meeting_id,
-                mission_id=self.mission_id,
             ),
             now,
         )
@@ -210,15 +202,11 @@ class Delivery(Aggregate):
             events.NotificationUnconfirmedResolved,
             f"{self.id}|{attempt.n}",
             events.UnconfirmedResolution(
-                notification_id=self.id,
-                kind=self.kind,
-                company_id=self.company_id,
+                **self._names(),
                 attempt=attempt.n,
                 resolution=resolution,
                 by="operator" if operator else "policy",
                 operator=operator,
-                meeting_id=self.meeting_id,
-                mission_id=self.mission_id,
             ),
             now,
         )
@@ -238,16 +226,22 @@ class Delivery(Aggregate):
     def _sent(self, now: datetime) -> None:
         self.state, self.sent_at = "sent", now
         payload = events.Delivery(
-            notification_id=self.id,
-            kind=self.kind,
-            company_id=self.company_id,
+            **self._names(),
             source_event_id=self.source_event_id,
             language=self.language or "en",
             attempts=max(1, len(self.attempts)),
-            meeting_id=self.meeting_id,
-            mission_id=self.mission_id,
         )
         self._record(events.NotificationSent, self.id, payload, now)
+
+    def _names(self) -> dict[str, Any]:
+        """What every outcome payload names: the notification, its kind, company, meeting and mission."""
+        return {
+            "notification_id": self.id,
+            "kind": self.kind,
+            "company_id": self.company_id,
+            "meeting_id": self.meeting_id,
+            "mission_id": self.mission_id,
+        }
 
     def _record(self, event_type: Any, name: str, payload: Any, now: datetime) -> None:
         """An outcome concerns the company and follows from the plan's source event."""

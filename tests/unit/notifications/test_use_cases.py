@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from services.notifications.domain.delivery import TERMINAL
+from services.notifications.domain.delivery import TERMINAL, Delivery
+from services.notifications.domain.plans import Plan
 from services.notifications.use_cases import DeliveryPolicy
 from shared.contracts.matching import MeetingCancellation, MeetingCancelled, MeetingMove, MeetingRescheduled, MeetingScheduled
 from shared.contracts.registration import CompanyErased, CompanyRegistered, Enrollment, EnrollmentConfirmed, Erasure
@@ -236,7 +237,7 @@ async def test_a_second_process_that_began_the_same_attempt_wins_and_this_one_se
         nonlocal raced
         if not raced and delivery.state == "sending":
             raced = True
-            rival = await h.store.delivery(delivery.id) or _copy_planned(delivery)
+            rival = await h.store.delivery(delivery.id) or Delivery.planned(Plan.from_data(timer.timer_id, timer.due_at, timer.data))
             rival.begin_attempt("it", LOMBARD_MAIL, "<rival@outgoing>", h.clock())
             await real_save(rival)
         return await real_save(delivery, prepared)
@@ -244,19 +245,6 @@ async def test_a_second_process_that_began_the_same_attempt_wins_and_this_one_se
     h.store.deliveries.save = other_process_first  # type: ignore[method-assign]
     assert await fire(h, timer.timer_id) == "done"
     assert not h.mail.received, "the rival's attempt is the rival's to finish"
-
-
-def _copy_planned(delivery: Any) -> Any:
-    from services.notifications.domain.delivery import Delivery
-
-    return Delivery(
-        id=delivery.id,
-        kind=delivery.kind,
-        company_id=delivery.company_id,
-        timer_id=delivery.timer_id,
-        source_event_id=delivery.source_event_id,
-        correlation_id=delivery.correlation_id,
-    )
 
 
 async def test_a_write_between_load_and_save_is_met_by_loading_again_not_by_sending_twice() -> None:
