@@ -349,7 +349,7 @@ def distinct_ids_by(events: Iterable[dict[str, Any]], kind: str, key: Callable[[
     grouped: dict[str, set[str]] = defaultdict(set)
     for event in events:
         if event["type"] == kind:
-            grouped[key(event["payload"])].add(event["id"])
+            grouped[key(event["data"])].add(event["id"])
     return grouped
 
 
@@ -613,7 +613,7 @@ class Run:
         """Enrollments passed on to the missions' command topic; companies in the profile read model."""
         enrollments = {e["id"] for e in events if e["type"] in ("enrollment.confirmed.v1", "enrollment.cancelled.v1")}
         checked, lost = await self._passed_on(enrollments, Topic.MATCHING_COMMANDS)
-        companies = {e["payload"]["company_id"] for e in events if e["type"] == "company.registered.v1"}
+        companies = {e["data"]["company_id"] for e in events if e["type"] == "company.registered.v1"}
         db = client[self.settings.database_for("matching")]
         known = {d["_id"] for d in await db["companies"].find({"_id": {"$in": sorted(companies)}}, {"_id": 1}).to_list()}
         return checked + len(companies), lost + sorted(f"company {c}" for c in companies - known)
@@ -624,7 +624,7 @@ class Run:
         states = {s["_id"]: s for s in await db["mission_states"].find({}, {"requests": 1, "participants": 1}).to_list()}
         checked, lost = 0, []
         for e in events:
-            payload, state = e["payload"], states.get(e.get("payload", {}).get("mission_id"), {})
+            payload, state = e["data"], states.get(e.get("data", {}).get("mission_id"), {})
             if e["type"] == "meeting.requested.v1":
                 checked += 1
                 if payload["request_id"] not in {r.get("request_id") for r in state.get("requests", [])}:
@@ -645,7 +645,7 @@ class Run:
             "meeting.cancelled.v1",
             "followup.due.v1",
         )
-        wanted = {e["id"] for e in events if e["type"] in causes and (e["type"] != "signup.rejected.v1" or e["payload"].get("company_id"))}
+        wanted = {e["id"] for e in events if e["type"] in causes and (e["type"] != "signup.rejected.v1" or e["data"].get("company_id"))}
         db = client[self.settings.database_for("notifications")]
         planned = {
             d["data"]["source_event_id"]
@@ -696,7 +696,7 @@ class Run:
                     ScheduleRequested.new(
                         source="fault-suite",
                         subject=m.mission_id,
-                        payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=self.plan.time_limit_s),
+                        data=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=self.plan.time_limit_s),
                     )
                     for m in missions
                 ],
@@ -749,7 +749,7 @@ class Run:
 
     async def _sent_and_superseded(self, notif: Any) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
         notifications = events_of(await read_topic(self.settings, self.cluster.topics(Topic.NOTIFICATION_EVENTS)))
-        sent = {(e["payload"]["source_event_id"], e["payload"]["company_id"]) for e in notifications if e["type"] == "notification.sent.v1"}
+        sent = {(e["data"]["source_event_id"], e["data"]["company_id"]) for e in notifications if e["type"] == "notification.sent.v1"}
         superseded = {(d["source_event_id"], d["company_id"]) for d in await notif["deliveries"].find({"state": "superseded"}).to_list()}
         return sent, superseded
 
@@ -770,16 +770,16 @@ class Run:
         registration = events_of(await read_topic(self.settings, self.cluster.topics(Topic.REGISTRATION_EVENTS)))
         matching = events_of(await read_topic(self.settings, self.cluster.topics(Topic.MATCHING_EVENTS)))
         contacts = events_of(await read_topic(self.settings, self.cluster.topics(Topic.CONTACTS)))
-        reachable = {e["payload"]["company_id"] for e in contacts if e["type"] == "contact.recorded.v1"}
-        expected = {(e["id"], e["payload"]["company_id"]) for e in registration if e["type"] == "enrollment.confirmed.v1"}
+        reachable = {e["data"]["company_id"] for e in contacts if e["type"] == "contact.recorded.v1"}
+        expected = {(e["id"], e["data"]["company_id"]) for e in registration if e["type"] == "enrollment.confirmed.v1"}
         expected |= {
-            (e["id"], e["payload"]["company_id"])
+            (e["id"], e["data"]["company_id"])
             for e in registration
-            if e["type"] == "signup.rejected.v1" and e["payload"].get("company_id") in reachable
+            if e["type"] == "signup.rejected.v1" and e["data"].get("company_id") in reachable
         }
         for e in matching:
             if e["type"] in ("meeting.scheduled.v1", "meeting.rescheduled.v1", "meeting.cancelled.v1", "followup.due.v1"):
-                payload = e["payload"].get("meeting", e["payload"])
+                payload = e["data"].get("meeting", e["data"])
                 expected |= {(e["id"], company) for company in payload["participants"]}
         return expected
 
@@ -841,7 +841,7 @@ class Run:
     async def _count_matching(self, match: Any, matching: list[dict[str, Any]]) -> None:
         problems = self.problems
         states = await match["mission_states"].find({}).to_list()
-        requested = {r.payload.request_id for r in self.population.requests}
+        requested = {r.data.request_id for r in self.population.requests}
         recorded = {r.get("request_id") for s in states for r in s.get("requests", []) if r.get("requester")}
         if requested - recorded:
             problems.append(f"meeting requests: {len(requested - recorded)} of {len(requested)} not recorded")
@@ -875,7 +875,7 @@ class Run:
         latest: dict[str, dict[str, Any]] = {}
         for event in matching:
             if event["type"] in ("meeting.scheduled.v1", "meeting.rescheduled.v1", "meeting.cancelled.v1"):
-                payload = event["payload"].get("meeting", event["payload"])
+                payload = event["data"].get("meeting", event["data"])
                 known = latest.get(payload["meeting_id"])
                 if known is None or payload["sequence"] >= known["sequence"]:
                     latest[payload["meeting_id"]] = {**payload, "type": event["type"]}
@@ -888,7 +888,7 @@ class Run:
         announcements: dict[str, set[str]] = defaultdict(set)
         for event in matching:
             if event["type"] in ("meeting.scheduled.v1", "meeting.rescheduled.v1", "meeting.cancelled.v1"):
-                payload = event["payload"].get("meeting", event["payload"])
+                payload = event["data"].get("meeting", event["data"])
                 announcements[f"{payload['meeting_id']}#{payload['sequence']}:{event['type']}"].add(event["id"])
         twice = {k: v for k, v in announcements.items() if len(v) > 1}
         if twice:
@@ -914,14 +914,14 @@ class Run:
         received = self.mailbox.snapshot()
         expected = await self._expected_emails()
         sent, superseded = await self._sent_and_superseded(notif)
-        sent_ids = {e["payload"]["notification_id"] for e in notifications if e["type"] == "notification.sent.v1"}
-        unconfirmed = {e["payload"]["notification_id"] for e in notifications if e["type"] == "notification.unconfirmed.v1"}
+        sent_ids = {e["data"]["notification_id"] for e in notifications if e["type"] == "notification.sent.v1"}
+        unconfirmed = {e["data"]["notification_id"] for e in notifications if e["type"] == "notification.unconfirmed.v1"}
         resolved = {
-            e["payload"]["notification_id"]: e["payload"].get("resolution")
+            e["data"]["notification_id"]: e["data"].get("resolution")
             for e in notifications
             if e["type"] == "notification.unconfirmed_resolved.v1"
         }
-        failed = {e["payload"]["notification_id"] for e in notifications if e["type"] == "notification.failed.v1"}
+        failed = {e["data"]["notification_id"] for e in notifications if e["type"] == "notification.failed.v1"}
         stored_sent = {d["_id"] for d in await notif["deliveries"].find({"state": "sent"}, {"_id": 1}).to_list()}
         still_unconfirmed = [d["_id"] for d in await notif["deliveries"].find({"state": "unconfirmed"}, {"_id": 1}).to_list()]
         missing = expected - sent - superseded

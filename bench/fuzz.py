@@ -102,19 +102,19 @@ def seeds(i: int) -> dict[Topic, bytes]:
         Topic.MEETING_FORMS: MeetingRequested.new(
             source="forms",
             subject=mission,
-            payload=MeetingRequest(request_id=f"r{i}", mission_id=mission, requester_id=firm, target_id=partner),
+            data=MeetingRequest(request_id=f"r{i}", mission_id=mission, requester_id=firm, target_id=partner),
         ).to_bytes(),
         Topic.OPERATOR_COMMANDS: ScheduleRequested.new(
-            source="fuzz", subject=mission, payload=ScheduleRequest(mission_id=mission, operator="fuzz", time_limit_s=1)
+            source="fuzz", subject=mission, data=ScheduleRequest(mission_id=mission, operator="fuzz", time_limit_s=1)
         ).to_bytes(),
         Topic.MISSIONS: mission_planned(MISSIONS_2020[i % len(MISSIONS_2020)]).to_bytes(),
         Topic.REGISTRATION_EVENTS: (
-            registered(firm, f"Fuzz {i}") if i % 2 else EnrollmentConfirmed.new(source="registration", subject=mission, payload=enrollment)
+            registered(firm, f"Fuzz {i}") if i % 2 else EnrollmentConfirmed.new(source="registration", subject=mission, data=enrollment)
         ).to_bytes(),
         Topic.CONTACTS: ContactDetailsRecorded.new(
             source="registration",
             subject=firm,
-            payload=ContactDetails(
+            data=ContactDetails(
                 company_id=firm, contact=Contact(name="Fuzz Person", email=f"fuzz{i}@fuzz.example"), preferred_language="it"
             ),
         ).to_bytes(),
@@ -245,7 +245,7 @@ def mutate(raw: bytes, rng: Draws) -> tuple[str, bytes, list[tuple[str, bytes | 
             headers = [
                 ("x-event-id", rng.randbytes(12)),
                 ("x-event-type", None),
-                ("x-correlation-id", b"c" * rng.choice([10, 10_000])),
+                ("correlation_id", b"c" * rng.choice([10, 10_000])),
                 ("\u00e8\u00e8", b"\x00"),
             ]
             return kind, raw, headers

@@ -150,7 +150,7 @@ def make_item(index: int, run: str) -> Item:
         privacy_consent=True,
         missions=[MISSION_ID],
     )
-    event = CompanySignupSubmitted.new(source="bench", subject=f"form-{index}", payload=Signup(applicant=applicant), time=SIGNUP_TIME)
+    event = CompanySignupSubmitted.new(source="bench", subject=f"form-{index}", data=Signup(applicant=applicant), time=SIGNUP_TIME)
     return Item(index, f"form-{index}".encode(), event.to_bytes(), event, company_id_for(natural_key(applicant)), email)
 
 
@@ -162,7 +162,7 @@ def stored_documents(item: Item, instance: str) -> dict[str, dict[str, Any]]:
     """The three documents registration keeps for an accepted signup, after its outbox flush:
     made by its own aggregates and codecs, as its store saves them on insert."""
     event = item.event
-    company_id = company_id_for(natural_key(event.payload.applicant))
+    company_id = company_id_for(natural_key(event.data.applicant))
     now = datetime.now(UTC)
 
     def saved(aggregate: Any, to_document: Any) -> dict[str, Any]:
@@ -178,8 +178,8 @@ def stored_documents(item: Item, instance: str) -> dict[str, dict[str, Any]]:
         }
 
     decision = SignupDecision.decide(event, Verdict([], [], [MISSION_ID]), instance)
-    company = Company.register(None, event, event.payload.applicant)
-    enrollment = Enrollment.confirm(None, event, company_id, MISSION_ID, event.payload.applicant.role, None)
+    company = Company.register(None, event, event.data.applicant)
+    enrollment = Enrollment.confirm(None, event, company_id, MISSION_ID, event.data.applicant.role, None)
     return {
         SIGNUPS: saved(decision, decision_document),
         COMPANIES: saved(company, company_document),
@@ -359,7 +359,7 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
 async def plan_mission(env: Environment, producer: AIOKafkaProducer, services: Iterable[str], timeout_s: float = 60.0) -> None:
     """Publish india-2020 and wait until every given service has it in its read model."""
     mission = next(m for m in MISSIONS_2020 if m.mission_id == MISSION_ID)
-    event = MissionPlanned.new(source="bench", subject=mission.mission_id, payload=mission)
+    event = MissionPlanned.new(source="bench", subject=mission.mission_id, data=mission)
     await producer.send_and_wait(env.topics(Topic.MISSIONS), event.to_bytes(), key=event.key)
     client = create_client(env.settings)
     try:
@@ -472,7 +472,7 @@ class Confirmations:
                     event = json.loads(record.value)
                     if event["type"] == CONFIRMED:
                         self.events += 1
-                        self.companies.add(event["payload"]["company_id"])
+                        self.companies.add(event["data"]["company_id"])
             if progress and time.monotonic() - last_print > 15:
                 last_print = time.monotonic()
                 print(f"    {progress}: {len(wanted & self.companies)}/{len(wanted)} confirmed", flush=True)
@@ -621,7 +621,7 @@ async def _watch_confirmations(consumer: AIOKafkaConsumer, confirmed_at: dict[st
                 if b'"' + CONFIRMED.encode() + b'"' in record.value:
                     event = json.loads(record.value)
                     if event["type"] == CONFIRMED:
-                        confirmed_at.setdefault(event["payload"]["company_id"], record.timestamp / 1000)
+                        confirmed_at.setdefault(event["data"]["company_id"], record.timestamp / 1000)
 
 
 def _spread(values: list[float]) -> dict[str, float]:

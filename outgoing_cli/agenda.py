@@ -26,8 +26,8 @@ from shared.contracts.registration import CompanyErased, CompanyRegistered, Comp
 
 def mission_of(event: Envelope[Any]) -> str | None:
     if isinstance(event, MeetingRescheduled):
-        return event.payload.meeting.mission_id
-    return getattr(event.payload, "mission_id", None)
+        return event.data.meeting.mission_id
+    return getattr(event.data, "mission_id", None)
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ def fold_meetings(events: Iterable[Envelope[Any]]) -> dict[str, Meeting]:
     latest: dict[str, _Latest] = {}
     for event in events:
         if isinstance(event, MeetingScheduled):
-            meeting_id, candidate = event.payload.meeting_id, _Latest(event.payload.sequence, event.payload)
+            meeting_id, candidate = event.data.meeting_id, _Latest(event.data.sequence, event.data)
         elif isinstance(event, MeetingRescheduled):
-            moved = event.payload.meeting
+            moved = event.data.meeting
             meeting_id, candidate = moved.meeting_id, _Latest(moved.sequence, moved)
         elif isinstance(event, MeetingCancelled):
-            meeting_id, candidate = event.payload.meeting_id, _Latest(event.payload.sequence, None)
+            meeting_id, candidate = event.data.meeting_id, _Latest(event.data.sequence, None)
         else:
             continue
         current = latest.get(meeting_id)
@@ -65,7 +65,7 @@ def _supersedes(candidate: _Latest, current: _Latest) -> bool:
 
 def latest_summary(events: Iterable[Envelope[Any]]) -> AgendaSummary | None:
     """The newest published agenda: highest version, then latest event time."""
-    summaries = [(e.payload.version, e.time, e.payload) for e in events if isinstance(e, AgendaPublished)]
+    summaries = [(e.data.version, e.time, e.data) for e in events if isinstance(e, AgendaPublished)]
     return max(summaries, key=lambda s: (s[0], s[1]))[2] if summaries else None
 
 
@@ -74,11 +74,11 @@ def company_names(events: Iterable[Envelope[Any]]) -> dict[str, str]:
     names: dict[str, str] = {}
     for event in events:
         if isinstance(event, CompanyRegistered):
-            names[event.payload.company_id] = event.payload.company_name
+            names[event.data.company_id] = event.data.company_name
         elif isinstance(event, CompanyUpdated):
-            names[event.payload.profile.company_id] = event.payload.profile.company_name
+            names[event.data.profile.company_id] = event.data.profile.company_name
         elif isinstance(event, CompanyErased):
-            names.pop(event.payload.company_id, None)
+            names.pop(event.data.company_id, None)
     return names
 
 

@@ -279,9 +279,9 @@ def park(
     """
     env = settings(ctx)
     order = RecordParkRequested.new(
-        source="outgoing-cli",
+        source="/outgoing/cli",
         subject=topic,
-        payload=RecordPark(topic=topic, partition=partition, offset=offset, service=service, operator=operator, reason=reason),  # type: ignore[arg-type]
+        data=RecordPark(topic=topic, partition=partition, offset=offset, service=service, operator=operator, reason=reason),  # type: ignore[arg-type]
     )
     run(_park(env, order), env)
     out.print(
@@ -290,7 +290,7 @@ def park(
 
 
 async def _park(env: Settings, order: RecordParkRequested) -> None:
-    p = order.payload
+    p = order.data
     if (p.partition, p.offset) not in await read_records(env, p.topic, [(p.partition, p.offset)]):
         raise CliError(
             f"no record at {p.topic}[{p.partition}]@{p.offset}; nothing was parked",

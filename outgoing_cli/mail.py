@@ -27,7 +27,7 @@ from shared.contracts.notifications import (
 from shared.contracts.topics import Topic, TopicNames
 from shared.settings import Settings
 
-SOURCE = "outgoing-cli"
+SOURCE = "/outgoing/cli"
 
 app = typer.Typer(no_args_is_help=True)
 unconfirmed = typer.Typer(no_args_is_help=True)
@@ -39,11 +39,11 @@ def open_unconfirmed(events: list[Any]) -> dict[str, NotificationUnconfirmed]:
     pending: dict[str, NotificationUnconfirmed] = {}
     for event in events:
         if isinstance(event, NotificationUnconfirmed):
-            pending[event.payload.notification_id] = event
+            pending[event.data.notification_id] = event
         elif isinstance(event, NotificationUnconfirmedResolved):
-            held = pending.get(event.payload.notification_id)
-            if held is not None and held.payload.attempt <= event.payload.attempt:
-                del pending[event.payload.notification_id]
+            held = pending.get(event.data.notification_id)
+            if held is not None and held.data.attempt <= event.data.attempt:
+                del pending[event.data.notification_id]
     return pending
 
 
@@ -69,7 +69,7 @@ def list_unconfirmed(ctx: typer.Context) -> None:
         title=f"unconfirmed sends in {env.topic_prefix!r}",
     )
     for nid, event in sorted(pending.items(), key=lambda item: item[1].time):
-        p = event.payload
+        p = event.data
         table.add_row(nid, p.kind, p.company_id, str(p.attempt), p.policy, event.time.strftime("%Y-%m-%d %H:%M:%S"), p.message_id)
     out.print(table)
     out.print(f"{len(pending)} waiting; resolve each with `outgoing mail unconfirmed resend|drop|delivered NOTIFICATION --operator NAME`")
@@ -92,8 +92,8 @@ async def _request(env: Settings, notification_id: str, action: str, operator: s
         )
     order = UnconfirmedResolutionRequested.new(
         source=SOURCE,
-        subject=held.payload.company_id,
-        payload=UnconfirmedAction(notification_id=notification_id, action=action, operator=operator, reason=reason),  # type: ignore[arg-type]
+        subject=held.data.company_id,
+        data=UnconfirmedAction(notification_id=notification_id, action=action, operator=operator, reason=reason),  # type: ignore[arg-type]
     )
     await publish(env, [envelope_record(TopicNames(env.topic_prefix)(Topic.OPERATOR_COMMANDS), order)])
 

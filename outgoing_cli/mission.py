@@ -24,7 +24,7 @@ from shared.contracts.registration import RegistrationEvent
 from shared.contracts.topics import Topic, TopicNames
 from shared.settings import Settings
 
-SOURCE = "operator-cli"
+SOURCE = "/outgoing/cli"
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -84,7 +84,7 @@ def plan(
     except CliError as error:
         raise fail(error) from None
     topic = TopicNames(env.topic_prefix)(Topic.MISSIONS)
-    records = [envelope_record(topic, MissionPlanned.new(source=SOURCE, subject=m.mission_id, payload=m)) for m in missions]
+    records = [envelope_record(topic, MissionPlanned.new(source=SOURCE, subject=m.mission_id, data=m)) for m in missions]
     run(publish(env, records), env)
     out.print(mission_table(missions, title=f"published {len(missions)} mission.planned.v1 on {topic}"))
 
@@ -106,7 +106,7 @@ def latest_per_key(records: list[Any]) -> dict[bytes, Any]:
 async def catalogue(env: Settings) -> tuple[list[Mission], int]:
     records = await read_topic(env, TopicNames(env.topic_prefix)(Topic.MISSIONS))
     events, skipped = decode(latest_per_key(records).values(), MissionPlanned)
-    return sorted((e.payload for e in events), key=lambda m: (m.window_start, m.mission_id)), skipped
+    return sorted((e.data for e in events), key=lambda m: (m.window_start, m.mission_id)), skipped
 
 
 def mission_table(missions: list[Mission], title: str) -> Table:
@@ -167,7 +167,7 @@ def schedule(
         )
     except ValidationError as error:
         raise fail(CliError(f"invalid schedule request: {describe_validation(error)}")) from None
-    event = ScheduleRequested.new(source=SOURCE, subject=mission_id, payload=request)
+    event = ScheduleRequested.new(source=SOURCE, subject=mission_id, data=request)
     topic = TopicNames(env.topic_prefix)(Topic.OPERATOR_COMMANDS)
     run(_schedule(env, topic, event), env)
     out.print(f"requested the agenda of {mission_id} (event {event.id}, time limit {request.time_limit_s:g}s) on {topic}")
@@ -175,9 +175,9 @@ def schedule(
 
 async def _schedule(env: Settings, topic: str, event: ScheduleRequested) -> None:
     missions, _ = await catalogue(env)
-    if event.payload.mission_id not in {m.mission_id for m in missions}:
+    if event.data.mission_id not in {m.mission_id for m in missions}:
         raise CliError(
-            f"mission {event.payload.mission_id!r} is not in the catalogue of {env.topic_prefix!r}",
+            f"mission {event.data.mission_id!r} is not in the catalogue of {env.topic_prefix!r}",
             "plan it first with `outgoing mission plan`",
         )
     await publish(env, [envelope_record(topic, event)])

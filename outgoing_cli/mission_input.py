@@ -69,7 +69,7 @@ def missions_from_file(path: Path) -> list[Mission]:
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise CliError(f"{path}: item {index} is not a JSON object")
-        payload = item.get("payload") if item.get("type") == MissionPlanned.EVENT_TYPE else item
+        payload = item.get("data") if item.get("type") == MissionPlanned.EVENT_TYPE else item
         missions.append(validated_mission(payload if isinstance(payload, dict) else {}, f"{path}: item {index}"))
     return missions
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaTimeoutError,
@@ -46,7 +47,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, Ser
 
 from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
-from shared.contracts.envelope import Envelope, find_mongo_operator
+from shared.contracts.envelope import CONTENT_TYPE, Envelope, find_mongo_operator
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -55,9 +56,13 @@ log = get_logger("outgoing.messaging")
 GROUP_TOPIC_SEPARATOR = "/"
 """Consumer groups are ``<prefix>.<service>/<topic>``; not ``@``, which log redaction would take for an e-mail address."""
 
+HEADER_CONTENT_TYPE = "content-type"
 HEADER_EVENT_ID = "x-event-id"
 HEADER_EVENT_TYPE = "x-event-type"
-HEADER_CORRELATION_ID = "x-correlation-id"
+HEADER_CORRELATION_ID = "correlation_id"
+"""FastStream's own correlation header; it carries the event's ``correlationid``, so a record has one correlation id."""
+DEAD_LETTER_CONTENT_TYPE = "application/octet-stream"
+"""A dead letter's value is the original record's bytes, whatever they were."""
 
 DLQ_REASON = "x-dlq-reason"
 DLQ_ERRORS = "x-dlq-errors"
@@ -121,7 +126,9 @@ class UnsafeInput(Exception):
 
 
 def event_headers(event: Envelope[Any]) -> dict[str, str]:
+    """The Kafka headers of a structured-mode CloudEvent, plus copies of its id and type for tools such as kcat."""
     return {
+        HEADER_CONTENT_TYPE: CONTENT_TYPE,
         HEADER_EVENT_ID: str(event.id),
         HEADER_EVENT_TYPE: event.type,
         HEADER_CORRELATION_ID: str(event.correlation_id),
@@ -130,7 +137,28 @@ def event_headers(event: Envelope[Any]) -> dict[str, str]:
 
 async def publish_event(broker: KafkaBroker, topic: str, event: Envelope[Any], key: str | None = None) -> None:
     """Publish one envelope, keyed by its subject unless told otherwise, and wait for the broker's acknowledgement."""
-    await broker.publish(event.to_bytes(), topic, key=key.encode() if key is not None else event.key, headers=event_headers(event))
+    key_bytes = key.encode() if key is not None else event.key
+    await broker.publish(event.to_bytes(), topic, key=key_bytes, headers=event_headers(event), correlation_id=str(event.correlation_id))
+
+
+def kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer:
+    """The connected aiokafka producer under FastStream's, for records FastStream would give empty headers.
+
+    FastStream adds a ``content-type`` header (empty for a null value) and a generated
+    ``correlation_id`` to every record; a tombstone should carry neither.
+    """
+    producer = getattr(getattr(broker.config.producer, "_producer", None), "producer", None)
+    if not isinstance(producer, AIOKafkaProducer):
+        raise KafkaConnectionError("the broker is not connected")
+    return producer
+
+
+async def send_tombstone(broker: KafkaBroker, topic: str, key: bytes, *, wait: bool = True) -> Awaitable[Any]:
+    """Delete ``key`` from a compacted topic: a null value and no headers, through the same producer (so in order)."""
+    future = await kafka_producer(broker).send(topic, value=None, key=key)
+    if wait:
+        await future
+    return future
 
 
 # ---------------------------------------------------------------- decoding
@@ -281,7 +309,7 @@ def _peek_ids(message: StreamMessage[Any]) -> dict[str, str]:
         if ids["event_id"] is None and len(message.body or b"") <= DLQ_MAX_BODY:
             body = json.loads(message.body)
             if isinstance(body, dict):
-                ids = {"event_id": body.get("id"), "correlation_id": body.get("correlation_id"), "event_type": body.get("type")}
+                ids = {"event_id": body.get("id"), "correlation_id": body.get("correlationid"), "event_type": body.get("type")}
         return {k: v[:200] for k, v in ids.items() if isinstance(v, str)}
     except Exception:  # noqa: BLE001 - best effort: a log context must never fail the record
         return {}
@@ -393,7 +421,11 @@ class DeadLetterMiddleware(BaseMiddleware):
             DLQ_SERVICE: self.policy.service,
             DLQ_GROUP: self.policy.group_id,
             DLQ_TIME: datetime.now(UTC).isoformat(),
+            HEADER_CONTENT_TYPE: DEAD_LETTER_CONTENT_TYPE,
         }
+        correlation = (msg.headers or {}).get(HEADER_CORRELATION_ID)
+        if isinstance(correlation, str) and correlation:
+            headers[HEADER_CORRELATION_ID] = correlation[:200]
         broker: KafkaBroker = self.context.get("broker")
         if len(body) > DLQ_MAX_BODY:
             await self._dead_letter_reference(broker, body, record.key, headers)

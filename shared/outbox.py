@@ -34,7 +34,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.internal import OutboxFlush, OutboxFlushRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.logging import get_logger
-from shared.messaging import event_headers, publish_event
+from shared.messaging import HEADER_CORRELATION_ID, event_headers, publish_event, send_tombstone
 from shared.polling import poll_forever
 
 log = get_logger("outgoing.outbox")
@@ -130,13 +130,18 @@ class Outbox:
         """Send in order without waiting for each acknowledgement, then wait for all of them."""
         futures = []
         for entry in entries:
-            value = entry["value"].encode() if entry["value"] is not None else None
+            topic, key = self.topics(Topic(entry["topic"])), entry["key"].encode()
+            if entry["value"] is None:
+                futures.append(await send_tombstone(self.broker, topic, key, wait=False))
+                continue
+            headers = entry.get("headers") or {}
             futures.append(
                 await self.broker.publish(
-                    value,
-                    self.topics(Topic(entry["topic"])),
-                    key=entry["key"].encode(),
-                    headers=entry.get("headers") or {},
+                    entry["value"].encode(),
+                    topic,
+                    key=key,
+                    headers=headers,
+                    correlation_id=headers.get(HEADER_CORRELATION_ID),
                     no_confirm=True,
                 )
             )
@@ -194,7 +199,7 @@ def ask_owners(broker: KafkaBroker, command_topic: str, owners: dict[str, Callab
         for doc in stale:
             payload = OutboxFlush(collection=collection, document_id=str(doc["_id"]))
             await publish_event(
-                broker, command_topic, OutboxFlushRequested.new(source=source, subject=owners[collection](doc), payload=payload)
+                broker, command_topic, OutboxFlushRequested.new(source=source, subject=owners[collection](doc), data=payload)
             )
         log.warning("stale outbox entries found; owners asked to flush", collection=collection, documents=len(stale))
         return len(stale)

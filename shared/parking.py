@@ -36,7 +36,7 @@ class ParkedRecords:
         self.parked = db[PARKED]
 
     async def park(self, order: RecordParkRequested) -> None:
-        p = order.payload
+        p = order.data
         await self.parked.update_one(
             {"_id": _key(p.topic, p.partition, p.offset)},
             {
@@ -59,13 +59,13 @@ class ParkedRecords:
 def subscribe_park_requests(broker: KafkaBroker, topic: str, group_id: str, service: str, parked: ParkedRecords) -> None:
     @consumer(broker, topic, f"{group_id}.parking")
     async def on_park_request(event: RecordParkRequested) -> None:
-        if event.payload.service not in (None, service):
+        if event.data.service not in (None, service):
             return
         await parked.park(event)
         log.warning(
             "record parked by an operator",
-            topic=event.payload.topic,
-            partition=event.payload.partition,
-            offset=event.payload.offset,
-            operator=event.payload.operator,
+            topic=event.data.topic,
+            partition=event.data.partition,
+            offset=event.data.offset,
+            operator=event.data.operator,
         )

@@ -66,7 +66,7 @@ def signup(
     applicant: LombardApplicant | ForeignApplicant, time: datetime = SIGNUP_TIME, subject: str | None = None
 ) -> CompanySignupSubmitted:
     return CompanySignupSubmitted.new(
-        source="forms", subject=subject or applicant.company_name[:50], payload=Signup(applicant=applicant), time=time
+        source="forms", subject=subject or applicant.company_name[:50], data=Signup(applicant=applicant), time=time
     )
 
 
@@ -75,4 +75,4 @@ def mission(mission_id: str = "india-2020") -> Mission:
 
 
 def mission_planned(m: Mission) -> MissionPlanned:
-    return MissionPlanned.new(source="operators", subject=m.mission_id, payload=m, time=datetime(2020, 9, 1, tzinfo=UTC))
+    return MissionPlanned.new(source="operators", subject=m.mission_id, data=m, time=datetime(2020, 9, 1, tzinfo=UTC))

@@ -35,7 +35,7 @@ def contact(company_id: str, name: str, email: str, language: str, chosen: str |
     details = ContactDetails(
         company_id=company_id, contact=Contact(name=name, email=email, preferred_language=chosen), preferred_language=language
     )
-    return ContactDetailsRecorded.new(source="registration", subject=company_id, payload=details, time=T0 - timedelta(days=30))
+    return ContactDetailsRecorded.new(source="registration", subject=company_id, data=details, time=T0 - timedelta(days=30))
 
 
 def meeting(

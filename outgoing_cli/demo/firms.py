@@ -228,9 +228,9 @@ class FirmGenerator:
     def signup(self, applicant: Applicant, at: datetime | None = None) -> CompanySignupSubmitted:
         self.counter += 1
         return CompanySignupSubmitted.new(
-            source="demo-forms",
+            source="/outgoing/demo/forms",
             subject=f"form-{self.counter:05d}",
-            payload=Signup(applicant=applicant),
+            data=Signup(applicant=applicant),
             time=at or self.signup_time(),
             event_id=event_id(self.seed, "signup", self.counter),
         )

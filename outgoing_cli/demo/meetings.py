@@ -60,9 +60,9 @@ def meeting_requests(
             )
             requests.append(
                 MeetingRequested.new(
-                    source="demo-forms",
+                    source="/outgoing/demo/forms",
                     subject=mission.mission_id,
-                    payload=payload,
+                    data=payload,
                     time=at,
                     event_id=event_id(seed, "request", request_id),
                 )
@@ -75,9 +75,9 @@ def meeting_requests(
             )
             answers.append(
                 MeetingRequestAnswered.new(
-                    source="demo-forms",
+                    source="/outgoing/demo/forms",
                     subject=mission.mission_id,
-                    payload=answer,
+                    data=answer,
                     time=at + timedelta(days=1),
                     event_id=event_id(seed, "answer", request_id),
                 )
@@ -98,8 +98,8 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
     satisfaction leans high, as the programme reported; some meetings lead to contracts.
     """
     answers = []
-    for event in sorted(due, key=lambda e: (e.payload.meeting_id, e.payload.kind)):
-        followup = event.payload
+    for event in sorted(due, key=lambda e: (e.data.meeting_id, e.data.kind)):
+        followup = event.data
         for company_id in followup.participants:
             rng = random.Random(f"{seed}:{followup.meeting_id}:{company_id}:{followup.kind}")
             if rng.random() >= RESPONSE_RATES[followup.kind]:
@@ -118,9 +118,9 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
             )
             answers.append(
                 FollowUpAnswered.new(
-                    source="demo-forms",
+                    source="/outgoing/demo/forms",
                     subject=followup.mission_id,
-                    payload=payload,
+                    data=payload,
                     time=followup.due_at + timedelta(days=2),
                     event_id=event_id(seed, "followup", followup.meeting_id, company_id, followup.kind),
                 )

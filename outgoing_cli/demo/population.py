@@ -70,9 +70,9 @@ class Population:
     def mission_events(self) -> list[MissionPlanned]:
         return [
             MissionPlanned.new(
-                source="demo-operator",
+                source="/outgoing/demo/operator",
                 subject=m.mission_id,
-                payload=m,
+                data=m,
                 time=datetime(2020, 8, 31, 9, tzinfo=UTC),
                 event_id=event_id(self.seed, "mission", m.mission_id),
             )
@@ -84,26 +84,22 @@ class Population:
 
     def company_ids(self, registered: Iterable[CompanyRegistered]) -> dict[str, str]:
         """Handle to company id, as registration published them (a profile names its company)."""
-        by_name = {(e.payload.role, e.payload.company_name): e.payload.company_id for e in registered}
+        by_name = {(e.data.role, e.data.company_name): e.data.company_id for e in registered}
         return {c.handle: by_name[(c.applicant.role, c.name)] for c in self.companies().values() if (c.applicant.role, c.name) in by_name}
 
     def meeting_forms(self, ids: Mapping[str, str]) -> list[MeetingRequested | MeetingRequestAnswered]:
         """The requests and answers, addressed with the companies' ids; a company without one is left out."""
         forms: list[MeetingRequested | MeetingRequestAnswered] = []
         for request, answer in zip(self.requests, self.answers, strict=True):
-            asked = request.payload
+            asked = request.data
             if asked.requester_id not in ids or asked.target_id not in ids:
                 continue
             forms.append(
                 request.model_copy(
-                    update={
-                        "payload": asked.model_copy(update={"requester_id": ids[asked.requester_id], "target_id": ids[asked.target_id]})
-                    }
+                    update={"data": asked.model_copy(update={"requester_id": ids[asked.requester_id], "target_id": ids[asked.target_id]})}
                 )
             )
-            forms.append(
-                answer.model_copy(update={"payload": answer.payload.model_copy(update={"answered_by": ids[answer.payload.answered_by]})})
-            )
+            forms.append(answer.model_copy(update={"data": answer.data.model_copy(update={"answered_by": ids[answer.data.answered_by]})}))
         return forms
 
 

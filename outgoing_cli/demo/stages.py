@@ -96,9 +96,9 @@ class Stages:
         missions = self.population.missions
         orders = [
             ScheduleRequested.new(
-                source="demo-operator",
+                source="/outgoing/demo/operator",
                 subject=m.mission_id,
-                payload=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=self.time_limit_s),
+                data=ScheduleRequest(mission_id=m.mission_id, operator=OPERATOR, time_limit_s=self.time_limit_s),
             )
             for m in missions
         ]
@@ -128,13 +128,13 @@ class Stages:
 
     async def mail(self) -> int:
         rejections = unique([e for e in await self._events(Topic.REGISTRATION_EVENTS, RegistrationEvent) if isinstance(e, SignupRejected)])
-        reachable = sum(1 for r in rejections if all(v.code != "consent.missing" for v in r.payload.violations))  # no consent, no contact
+        reachable = sum(1 for r in rejections if all(v.code != "consent.missing" for v in r.data.violations))  # no consent, no contact
         expected = self.enrolled + reachable + 2 * (self.meeting_changes + len({e.id for e in self.due}))
 
         async def delivered() -> bool:
             sent = _dig(await self._figures("notifications"), "deliveries", "sent")
             events = await self._events(Topic.NOTIFICATION_EVENTS, NotificationEvent)
-            return sent == expected and len({e.payload.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
+            return sent == expected and len({e.data.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
 
         await self.watch.until("e-mails sent", self._saved, expected, also=delivered, soft=True)
         return expected

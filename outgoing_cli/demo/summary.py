@@ -117,12 +117,12 @@ def registration_figures(summary: DemoSummary, events: list[Any], figures: dict[
     events = unique(events)
     summary.signups = int(figures.get("signups", 0))
     summary.outcomes = {k: v for k, v in (figures.get("outcomes") or {}).items() if v}
-    summary.companies_registered = len({e.payload.company_id for e in events if isinstance(e, CompanyRegistered)})
+    summary.companies_registered = len({e.data.company_id for e in events if isinstance(e, CompanyRegistered)})
     rejected = [e for e in events if isinstance(e, SignupRejected)]
     summary.signups_rejected = len(rejected)
-    summary.rejection_reasons = dict(Counter(v.code for e in rejected for v in e.payload.violations).most_common())
-    summary.reason_texts = {v.code: v.message_en for e in reversed(rejected) for v in e.payload.violations}
-    summary.enrollments = dict(Counter(e.payload.mission_id for e in events if isinstance(e, EnrollmentConfirmed)))
+    summary.rejection_reasons = dict(Counter(v.code for e in rejected for v in e.data.violations).most_common())
+    summary.reason_texts = {v.code: v.message_en for e in reversed(rejected) for v in e.data.violations}
+    summary.enrollments = dict(Counter(e.data.mission_id for e in events if isinstance(e, EnrollmentConfirmed)))
 
 
 def matching_figures(
@@ -134,7 +134,7 @@ def matching_figures(
     for mission in missions:
         known = figures.get(mission.mission_id, {})
         roles = known.get("participants") or {}
-        agenda = latest_summary(e for e in events if getattr(e.payload, "mission_id", None) == mission.mission_id)
+        agenda = latest_summary(e for e in events if getattr(e.data, "mission_id", None) == mission.mission_id)
         summary.missions.append(
             MissionFigures(
                 mission.mission_id,
@@ -170,8 +170,8 @@ def matching_figures(
 def notification_figures(summary: DemoSummary, events: list[Any], saved: int) -> None:
     events = unique(events)
     sent = [e for e in events if isinstance(e, NotificationSent)]
-    summary.emails_sent = len({e.payload.notification_id for e in sent})
-    summary.emails_by_kind = dict(Counter(e.payload.kind for e in sent).most_common())
+    summary.emails_sent = len({e.data.notification_id for e in sent})
+    summary.emails_by_kind = dict(Counter(e.data.kind for e in sent).most_common())
     summary.emails_failed = sum(1 for e in events if isinstance(e, NotificationFailed))
     summary.emails_saved = saved
 
@@ -179,8 +179,8 @@ def notification_figures(summary: DemoSummary, events: list[Any], saved: int) ->
 def pick_agendas(summary: DemoSummary, meetings: dict[str, Meeting], registration_events: list[Any]) -> None:
     """The Lombard firm with the most meetings, and a partner whose zone differs most from its market's."""
     names = company_names(registration_events)
-    profiles = {e.payload.company_id: e.payload for e in registration_events if isinstance(e, CompanyRegistered)}
-    profiles.update({e.payload.profile.company_id: e.payload.profile for e in registration_events if isinstance(e, CompanyUpdated)})
+    profiles = {e.data.company_id: e.data for e in registration_events if isinstance(e, CompanyRegistered)}
+    profiles.update({e.data.profile.company_id: e.data.profile for e in registration_events if isinstance(e, CompanyUpdated)})
     load = Counter(c for m in meetings.values() for c in m.participants)
     lombard = [c for c in load if profiles.get(c) and profiles[c].role == "lombard"]
     foreign = [c for c in load if profiles.get(c) and profiles[c].role == "foreign"]

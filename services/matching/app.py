@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         scanner = StaleOutboxScanner(
             runtime.db,
             OWNER_KEYS,
-            ask_owners(runtime.broker, runtime.topics(Topic.MATCHING_COMMANDS), OWNER_KEYS, source=SERVICE),
+            ask_owners(runtime.broker, runtime.topics(Topic.MATCHING_COMMANDS), OWNER_KEYS, source=f"/outgoing/{SERVICE}"),
             grace=timedelta(seconds=settings.outbox_grace_s),
             interval_s=settings.outbox_scan_interval_s,
             max_interval_s=settings.idle_poll_max_s,

@@ -61,9 +61,9 @@ class FollowUpPublisher:
     async def __call__(self, item: ClaimedTimer) -> None:
         followup = FollowUp.model_validate(item.timer.data, strict=False)
         event = FollowUpDue.new(
-            source="matching",
+            source="/outgoing/matching",
             subject=followup.mission_id,
-            payload=followup,
+            data=followup,
             event_id=uuid5(NAMESPACE_URL, f"outgoing:{item.firing_id}"),
             time=followup.due_at,
         )

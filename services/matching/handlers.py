@@ -63,7 +63,7 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     @consumer(broker, topics(Topic.MATCHING_COMMANDS), group, concurrency=parallel)
     async def on_mission_command(event: MissionCommandOrFlush) -> None:
         if isinstance(event, OutboxFlushRequested):
-            matching.store.touch(event.payload.collection, event.payload.document_id)
+            matching.store.touch(event.data.collection, event.data.document_id)
         else:
             await matching.handle(event)
         await outbox.flush(matching.store.drain_touched())

@@ -27,7 +27,7 @@ from shared.logging import get_logger
 from shared.messaging import Contention
 
 log = get_logger("outgoing.matching")
-SOURCE = "matching"
+SOURCE = "/outgoing/matching"
 PROPOSALS_PER_COMPANY_FACTOR = 2
 INCREMENTAL_TIME_LIMIT_S = 10.0
 
@@ -53,18 +53,18 @@ class Matching:
     # ------------------------------------------------------------ read models
 
     async def plan_mission(self, event: MissionPlanned) -> None:
-        await self.store.save_mission(event.payload)
+        await self.store.save_mission(event.data)
 
     async def record_company(self, event: CompanyRegistered | CompanyUpdated | CompanyErased) -> None:
         match event:
             case CompanyRegistered():
-                await self.store.save_profile(event.payload, event.time)
+                await self.store.save_profile(event.data, event.time)
             case CompanyUpdated():
-                await self.store.save_profile(event.payload.profile, event.time)
+                await self.store.save_profile(event.data.profile, event.time)
             case CompanyErased():
-                await self.store.forget_company(event.payload.company_id, event.time)
+                await self.store.forget_company(event.data.company_id, event.time)
                 return
-        company_id = event.payload.company_id if isinstance(event, CompanyRegistered) else event.payload.profile.company_id
+        company_id = event.data.company_id if isinstance(event, CompanyRegistered) else event.data.profile.company_id
         for mission_id in await self.store.missions_awaiting_profile(company_id):
             await self._ask_replan(mission_id, company_id, event)
 
@@ -75,7 +75,7 @@ class Matching:
                 cause,
                 source=SOURCE,
                 subject=mission_id,
-                payload=ProfileReady(company_id=company_id, mission_id=mission_id),
+                data=ProfileReady(company_id=company_id, mission_id=mission_id),
                 discriminator=company_id,
             )
             await self.request_replan(ready)
@@ -147,4 +147,4 @@ class Matching:
 
 
 def mission_of(event: MissionCommand) -> str:
-    return event.payload.mission_id
+    return event.data.mission_id

@@ -77,7 +77,7 @@ def register_operator_commands(runtime: Runtime, notifications: Notifications) -
 
     @consumer(broker, topics(Topic.OPERATOR_COMMANDS), group)
     async def on_unconfirmed_resolution(event: UnconfirmedResolutionRequested) -> None:
-        order = event.payload
+        order = event.data
         if not await notifications.resolve_unconfirmed(order.notification_id, order.action, order.operator):
             log.warning(
                 "nothing held under that notification id; already resolved?", notification_id=order.notification_id, operator=order.operator

@@ -83,7 +83,7 @@ class Notifications:
     # ------------------------------------------------------------ read models
 
     async def contact_recorded(self, event: ContactDetailsRecorded) -> None:
-        details = event.payload
+        details = event.data
         contact = {
             "name": details.contact.name,
             "email": str(details.contact.email),
@@ -96,14 +96,14 @@ class Notifications:
         await self.store.delete_contact(company_id)
 
     async def company_changed(self, event: CompanyRegistered | CompanyUpdated) -> None:
-        profile = event.payload if isinstance(event, CompanyRegistered) else event.payload.profile
+        profile = event.data if isinstance(event, CompanyRegistered) else event.data.profile
         await self.store.save_company(profile.model_dump(mode="json"), event.time)
 
     async def mission_planned(self, event: MissionPlanned) -> None:
-        await self.store.save_mission(event.payload.model_dump(mode="json"), event.time)
+        await self.store.save_mission(event.data.model_dump(mode="json"), event.time)
 
     async def company_erased(self, event: CompanyErased) -> None:
-        company_id = event.payload.company_id
+        company_id = event.data.company_id
         cancelled = await self.timers.cancel_group(company_id)
         scrubbed = await self.store.erase(company_id, event.time)
         log.info("company erased from notifications", company_id=company_id, timers_cancelled=cancelled, **scrubbed)
@@ -111,7 +111,7 @@ class Notifications:
     # ------------------------------------------------------------ planning
 
     async def enrollment_confirmed(self, event: EnrollmentConfirmed) -> None:
-        enrollment = event.payload
+        enrollment = event.data
         plan = planning.single(
             "enrollment_confirmation",
             event.id,
@@ -124,7 +124,7 @@ class Notifications:
         await self._plan([plan])
 
     async def signup_rejected(self, event: SignupRejected) -> None:
-        rejection = event.payload
+        rejection = event.data
         if rejection.company_id is None:
             log.warning("rejection without a company id: nobody to address", signup_id=str(rejection.signup_id))
             return
@@ -139,13 +139,13 @@ class Notifications:
 
     async def meeting_scheduled(self, event: MeetingScheduled | MeetingRescheduled) -> None:
         if isinstance(event, MeetingScheduled):
-            meeting, kind, extra = event.payload, "meeting_invitation", {}
+            meeting, kind, extra = event.data, "meeting_invitation", {}
         else:
-            meeting, kind = event.payload.meeting, "meeting_update"
+            meeting, kind = event.data.meeting, "meeting_update"
             extra = {
-                "previous_start": event.payload.previous_start.isoformat(),
-                "previous_end": event.payload.previous_end.isoformat(),
-                "reason": event.payload.reason,
+                "previous_start": event.data.previous_start.isoformat(),
+                "previous_end": event.data.previous_end.isoformat(),
+                "reason": event.data.reason,
             }
         if await self._stale(meeting.meeting_id, meeting.sequence, event.id):
             return
@@ -157,7 +157,7 @@ class Notifications:
             await self.timers.cancel(timer_id)
 
     async def meeting_cancelled(self, event: MeetingCancelled) -> None:
-        cancellation = event.payload
+        cancellation = event.data
         if await self._stale(cancellation.meeting_id, cancellation.sequence, event.id, cancelling=True):
             return
         known = {
@@ -173,7 +173,7 @@ class Notifications:
         await self._plan(planning.meeting_plans("meeting_cancellation", event.id, event.correlation_id, cancellation, event.time, extra))
 
     async def followup_due(self, event: FollowUpDue) -> None:
-        await self._plan(planning.followup_plans(event.id, event.correlation_id, event.payload))
+        await self._plan(planning.followup_plans(event.id, event.correlation_id, event.data))
 
     async def _stale(self, meeting_id: str, sequence: int, event_id: UUID, cancelling: bool = False) -> bool:
         """An older version of the meeting than the one already seen; a replay of the latest is not stale."""

@@ -63,5 +63,5 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
             case SignupRejectedByOperator():
                 await registration.reject_by_operator(event)
             case OutboxFlushRequested():
-                registration.store.touch(event.payload.collection, event.payload.document_id)
+                registration.store.touch(event.data.collection, event.data.document_id)
         await outbox.flush(registration.store.drain_touched())

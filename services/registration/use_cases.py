@@ -39,24 +39,24 @@ class Registration:
     instance: str = "local"
 
     async def plan_mission(self, event: MissionPlanned) -> None:
-        await self.store.save_mission(event.payload)
-        log.info("mission planned", mission_id=event.payload.mission_id, status=event.payload.status)
+        await self.store.save_mission(event.data)
+        log.info("mission planned", mission_id=event.data.mission_id, status=event.data.status)
 
     async def owner_of(self, event: SignupFormEvent | OperatorOverride) -> str:
         """The company an input is about: the key of its partition on the command topic."""
         match event:
             case CompanySignupSubmitted() | SignupUpdated():
-                return company_id_for(natural_key(event.payload.applicant))
+                return company_id_for(natural_key(event.data.applicant))
             case SignupWithdrawn() | ErasureRequested():
-                return resolve(event.payload.company)
+                return resolve(event.data.company)
             case SignupRejectedByOperator():
-                return event.payload.company_id
+                return event.data.company_id
             case SignupApprovedByOperator():
                 return (await self._decision(event)).company_id
         raise PermanentFailure(f"no owner for {event.type}")
 
     async def apply_signup(self, event: CompanySignupSubmitted | SignupUpdated) -> None:
-        applicant = event.payload.applicant
+        applicant = event.data.applicant
         verdict = assess(applicant, await self.store.missions(applicant.missions), event.time)
         saved = await self.store.decisions.change(
             str(event.id), lambda d: d or SignupDecision.decide(event, verdict, self.instance), insert_first=True
@@ -89,12 +89,12 @@ class Registration:
             await self._enroll(event, decision.company_id, mission_id, applicant.role, override=None)
 
     async def withdraw(self, event: SignupWithdrawn) -> None:
-        company_id = resolve(event.payload.company)
-        cancelled = await self._cancel_enrollments(event, company_id, event.payload.mission_id, "withdrawn", event.payload.reason)
-        log.info("signup withdrawn", company_id=company_id, mission_id=event.payload.mission_id, cancelled=cancelled)
+        company_id = resolve(event.data.company)
+        cancelled = await self._cancel_enrollments(event, company_id, event.data.mission_id, "withdrawn", event.data.reason)
+        log.info("signup withdrawn", company_id=company_id, mission_id=event.data.mission_id, cancelled=cancelled)
 
     async def reject_by_operator(self, event: SignupRejectedByOperator) -> None:
-        order = event.payload
+        order = event.data
         cancelled = await self._cancel_enrollments(event, order.company_id, order.mission_id, "operator", order.reason, Override.of(event))
         log.info(
             "operator rejected enrollment",
@@ -107,7 +107,7 @@ class Registration:
 
     async def approve_by_operator(self, event: SignupApprovedByOperator) -> None:
         """Enrolls a signup the rules turned down, in every mission of the catalogue it asked for."""
-        order = event.payload
+        order = event.data
         decision = await self._decision(event)
         applicant = decision.applicant
         if applicant is None:
@@ -131,7 +131,7 @@ class Registration:
 
     async def erase(self, event: ErasureRequested) -> None:
         """GDPR art. 17: keep only statistics, tell everyone else to forget the company too."""
-        company_id = resolve(event.payload.company)
+        company_id = resolve(event.data.company)
         saved = await self.store.companies.change(company_id, lambda c: Company.erase(c, event, company_id))
         if saved is None or saved.aggregate.pending_erasure != str(event.id):
             return  # done before: this is a replay, and what came after it stays
@@ -144,9 +144,9 @@ class Registration:
         log.info("company erased", company_id=company_id, enrollments_cancelled=cancelled, decisions_scrubbed=scrubbed)
 
     async def _decision(self, event: SignupApprovedByOperator) -> SignupDecision:
-        decision = await self.store.decisions.get(str(event.payload.signup_id))
+        decision = await self.store.decisions.get(str(event.data.signup_id))
         if decision is None:
-            raise PermanentFailure(f"signup {event.payload.signup_id} is unknown")
+            raise PermanentFailure(f"signup {event.data.signup_id} is unknown")
         return decision
 
     async def _register(self, event: Envelope[object], applicant: Applicant) -> Company:

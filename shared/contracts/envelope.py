@@ -1,4 +1,4 @@
-"""The envelope every Outgoing event travels in.
+"""The envelope every Outgoing event travels in: a CloudEvents 1.0 event, structured JSON mode.
 
 Validation is strict and closed (extra fields are errors) so that a producer's mistake
 surfaces at the consumer as a dead-lettered message with a reason, never as silently
@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Generic, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$"
 _FORBIDDEN_KEY = re.compile(r"^\$|\.")
@@ -67,28 +76,57 @@ class Contract(BaseModel):
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
+SPEC_VERSION: Final = "1.0"
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+"""The Kafka ``content-type`` header of a structured-mode CloudEvent (Kafka protocol binding, 3.2)."""
+DATA_CONTENT_TYPE: Final = "application/json"
+SCHEMA_BASE = "https://schemas.outgoing.example/events/"
+"""Where ``dataschema`` points: ``<SCHEMA_BASE><type>.json``, the file of that name in docs/schemas/."""
+
+_URI_REFERENCE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+
+
+def schema_uri(event_type: str) -> str:
+    """The JSON Schema of one event type's ``data``; its ``$id`` in docs/schemas/."""
+    return f"{SCHEMA_BASE}{event_type}.json"
+
+
+def _uri_reference(value: str) -> str:
+    if not _URI_REFERENCE.match(value):
+        raise ValueError("must be a URI-reference (RFC 3986): no spaces, no characters outside the URI set")
+    return value
+
+
+UriReference = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_uri_reference)]
 
 EVENT_TYPES: dict[str, type[Envelope[Any]]] = {}
 """Every event type declared in the contracts, by its versioned type name."""
 
 
 class Envelope(Contract, Generic[PayloadT]):
-    """id, type (with its version), source, UTC time, correlation and causation ids, subject and payload.
+    """A CloudEvents 1.0 event in structured JSON mode: the context attributes, then ``data``.
 
+    ``correlationid`` and ``causationid`` are extension attributes, named as the spec wants
+    (lowercase letters and digits); in Python they are ``correlation_id`` and ``causation_id``.
     ``subject`` is also the Kafka key, so all events about one subject stay in order.
     Concrete events narrow ``type`` to a Literal, which makes unions of them discriminated.
     """
 
+    model_config = ConfigDict(validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
+
     EVENT_TYPE: ClassVar[str] = ""
 
+    specversion: Literal["1.0"]
     id: UUID
+    source: UriReference
     type: Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
-    source: Annotated[str, Field(min_length=1, max_length=200)]
-    time: UtcDatetime
-    correlation_id: UUID
-    causation_id: UUID | None = None
     subject: Annotated[str, Field(min_length=1, max_length=200)]
-    payload: PayloadT
+    time: UtcDatetime
+    datacontenttype: Literal["application/json"]
+    dataschema: Annotated[str, Field(min_length=1, max_length=300)]
+    correlation_id: UUID = Field(alias="correlationid")
+    causation_id: UUID | None = Field(default=None, alias="causationid")
+    data: PayloadT
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -99,13 +137,54 @@ class Envelope(Contract, Generic[PayloadT]):
             cls.EVENT_TYPE = declared
             EVENT_TYPES[declared] = cls
 
+    @model_validator(mode="after")
+    def _schema_of_its_type(self) -> Envelope[PayloadT]:
+        if self.dataschema != schema_uri(self.type):
+            raise ValueError(f"dataschema must be {schema_uri(self.type)!r} for an event of type {self.type!r}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _absent_when_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An extension attribute without a value is left out, as CloudEvents wants, not sent as null."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("causationid", ...) is None:
+            del dumped["causationid"]
+        return dumped
+
+    @classmethod
+    def _build(
+        cls,
+        *,
+        event_id: UUID,
+        event_type: str,
+        source: str,
+        subject: str,
+        time: datetime,
+        correlation_id: UUID,
+        causation_id: UUID | None,
+        data: Any,
+    ) -> Any:
+        return cls(
+            specversion=SPEC_VERSION,
+            id=event_id,
+            source=source,
+            type=event_type,
+            subject=subject,
+            time=time,
+            datacontenttype=DATA_CONTENT_TYPE,
+            dataschema=schema_uri(event_type),
+            correlationid=correlation_id,
+            causationid=causation_id,
+            data=data,
+        )
+
     @classmethod
     def new(
         cls,
         *,
         source: str,
         subject: str,
-        payload: PayloadT,
+        data: PayloadT,
         caused_by: Envelope[Any] | None = None,
         event_id: UUID | None = None,
         time: datetime | None = None,
@@ -113,38 +192,38 @@ class Envelope(Contract, Generic[PayloadT]):
     ) -> Any:
         """A fresh event; correlation flows from the causing event, causation points at it."""
         event_id = event_id or uuid4()
-        return cls(
-            id=event_id,
-            type=type or cls.EVENT_TYPE,
+        return cls._build(
+            event_id=event_id,
+            event_type=type or cls.EVENT_TYPE,
             source=source,
-            time=(time or datetime.now(UTC)),
+            subject=subject,
+            time=time or datetime.now(UTC),
             correlation_id=caused_by.correlation_id if caused_by else event_id,
             causation_id=caused_by.id if caused_by else None,
-            subject=subject,
-            payload=payload,
+            data=data,
         )
 
     @classmethod
-    def caused_by(cls, cause: Envelope[Any], *, source: str, subject: str, payload: PayloadT, discriminator: str = "") -> Any:
+    def caused_by(cls, cause: Envelope[Any], *, source: str, subject: str, data: PayloadT, discriminator: str = "") -> Any:
         """A consequence of ``cause`` whose id is derived from it, so re-deriving it yields the same event id."""
         event_id = uuid5(cause.id, f"{cls.EVENT_TYPE}|{subject}|{discriminator}")
-        return cls.new(source=source, subject=subject, payload=payload, caused_by=cause, event_id=event_id)
+        return cls.new(source=source, subject=subject, data=data, caused_by=cause, event_id=event_id)
 
     @classmethod
     def derived(
-        cls, name: str, *, source: str, subject: str, payload: PayloadT, correlation_id: UUID, causation_id: UUID | None, time: datetime
+        cls, name: str, *, source: str, subject: str, data: PayloadT, correlation_id: UUID, causation_id: UUID | None, time: datetime
     ) -> Any:
         """An event whose id derives from ``name``, what it is the outcome of (a notification,
         an attempt): recomputed after a crash, it is the same event."""
-        return cls(
-            id=uuid5(NAMESPACE_URL, f"{cls.EVENT_TYPE}|{name}"),
-            type=cls.EVENT_TYPE,
+        return cls._build(
+            event_id=uuid5(NAMESPACE_URL, f"{cls.EVENT_TYPE}|{name}"),
+            event_type=cls.EVENT_TYPE,
             source=source,
+            subject=subject,
             time=time,
             correlation_id=correlation_id,
             causation_id=causation_id,
-            subject=subject,
-            payload=payload,
+            data=data,
         )
 
     def to_bytes(self) -> bytes:

@@ -75,7 +75,7 @@ async def test_the_demo_summary_is_what_the_system_recorded(demo_settings: Setti
         registration_events = await events(settings, Topic.REGISTRATION_EVENTS, RegistrationEvent)
         decisions = await registration["signups"].find({}).to_list()
         assert summary.signups == len(decisions) == len(population.signups)
-        registered = {e.payload.company_id for e in registration_events if isinstance(e, CompanyRegistered)}
+        registered = {e.data.company_id for e in registration_events if isinstance(e, CompanyRegistered)}
         assert summary.companies_registered == len(registered) == await registration["companies"].count_documents({})
         assert summary.companies_registered == len(population.lombard) + len(population.foreign) + sum(
             b.company_registered for b in population.bad
@@ -99,7 +99,7 @@ async def test_the_demo_summary_is_what_the_system_recorded(demo_settings: Setti
 
         # e-mails: expected = sent events = delivery log = files saved
         sent = {
-            e.payload.notification_id
+            e.data.notification_id
             for e in await events(settings, Topic.NOTIFICATION_EVENTS, NotificationEvent)
             if isinstance(e, NotificationSent)
         }

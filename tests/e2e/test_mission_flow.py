@@ -152,7 +152,7 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
 
             # Registration decides; notifications confirms in Italian or English, and explains a rejection.
             registered = await flow.wait_events(Topic.REGISTRATION_EVENTS, "company.registered.v1", 4)
-            ids = {e["payload"]["company_name"]: e["payload"]["company_id"] for e in registered}
+            ids = {e["data"]["company_name"]: e["data"]["company_id"] for e in registered}
             [confirmation] = await flow.mail("mario.rossi@rossi.example", "Iscrizione confermata")
             assert "India" in str(confirmation["Subject"])
             await flow.mail("priya@mmt.example", "Enrollment confirmed")
@@ -166,22 +166,20 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
                 requester_id=ids["Pune Lathes Ltd"],
                 target_id=ids["Bianchi Utensili S.p.A."],
             )
-            await flow.send(Topic.MEETING_FORMS, MeetingRequested.new(source="forms", subject="req-1", payload=request))
+            await flow.send(Topic.MEETING_FORMS, MeetingRequested.new(source="forms", subject="req-1", data=request))
             answer = MeetingRequestAnswer(
                 request_id="req-1", mission_id=MISSION.mission_id, answered_by=ids["Bianchi Utensili S.p.A."], answer="accepted"
             )
-            await flow.send(Topic.MEETING_FORMS, MeetingRequestAnswered.new(source="forms", subject="req-1", payload=answer))
+            await flow.send(Topic.MEETING_FORMS, MeetingRequestAnswered.new(source="forms", subject="req-1", data=answer))
             await eventually(lambda: _request_answered(flow, ids), 60)
             schedule = ScheduleRequest(mission_id=MISSION.mission_id, operator="Giulia", time_limit_s=5)
-            await flow.send(
-                Topic.OPERATOR_COMMANDS, ScheduleRequested.new(source="operators", subject=MISSION.mission_id, payload=schedule)
-            )
+            await flow.send(Topic.OPERATOR_COMMANDS, ScheduleRequested.new(source="operators", subject=MISSION.mission_id, data=schedule))
 
             [agenda] = await flow.wait_events(Topic.MATCHING_EVENTS, "agenda.published.v1", 1)
-            assert agenda["payload"]["meetings"] == 4 and agenda["payload"]["unscheduled"] == 0
+            assert agenda["data"]["meetings"] == 4 and agenda["data"]["unscheduled"] == 0
             scheduled = await flow.wait_events(Topic.MATCHING_EVENTS, "meeting.scheduled.v1", 4)
             pair = {ids["Bianchi Utensili S.p.A."], ids["Pune Lathes Ltd"]}
-            accepted_meeting = next(e["payload"] for e in scheduled if set(e["payload"]["participants"]) == pair)
+            accepted_meeting = next(e["data"] for e in scheduled if set(e["data"]["participants"]) == pair)
 
             # Each side is invited in its own language, at its own local time, with the calendar entry.
             [to_lucia] = await flow.mail("lucia@bianchi.example", "Incontro B2B con Pune Lathes Ltd")
@@ -201,18 +199,16 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
                 unavailable=[TimeSpan(start=start, end=datetime.fromisoformat(accepted_meeting["end"]))],
                 operator="Giulia",
             )
-            await flow.send(
-                Topic.OPERATOR_COMMANDS, AvailabilityChanged.new(source="operators", subject=MISSION.mission_id, payload=change)
-            )
+            await flow.send(Topic.OPERATOR_COMMANDS, AvailabilityChanged.new(source="operators", subject=MISSION.mission_id, data=change))
             [moved] = await flow.wait_events(Topic.MATCHING_EVENTS, "meeting.rescheduled.v1", 1)
-            assert moved["payload"]["meeting"]["meeting_id"] == accepted_meeting["meeting_id"]
+            assert moved["data"]["meeting"]["meeting_id"] == accepted_meeting["meeting_id"]
             [update] = await flow.mail("lucia@bianchi.example", "Incontro spostato")
             method, event = ics_event(update)
             assert method == "REQUEST" and str(event["UID"]) == uid and int(event["SEQUENCE"]) == 1
-            assert event.decoded("DTSTART") == datetime.fromisoformat(moved["payload"]["meeting"]["start"]) != start
+            assert event.decoded("DTSTART") == datetime.fromisoformat(moved["data"]["meeting"]["start"]) != start
 
             # A day before the moved meeting, its reminder, at the new time.
-            new_start = datetime.fromisoformat(moved["payload"]["meeting"]["start"])
+            new_start = datetime.fromisoformat(moved["data"]["meeting"]["start"])
             clock.now = new_start - timedelta(hours=23)
             reminders = await flow.mail("lucia@bianchi.example", "Promemoria")
             assert any(new_start.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M") in text_of(r) for r in reminders)
@@ -220,13 +216,13 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
             # After the meetings: the attendance check, with a link to the form.
             clock.now = datetime(2027, 3, 24, tzinfo=UTC)
             due = await flow.wait_events(Topic.MATCHING_EVENTS, "followup.due.v1", 4)
-            assert {e["payload"]["kind"] for e in due} == {"attendance"}
+            assert {e["data"]["kind"] for e in due} == {"attendance"}
             check, _ = await flow.mail("lucia@bianchi.example", "L'incontro con", count=2)
             assert settings.survey_base_url in text_of(check)
 
             # Erasure: registration forgets the contact, notifications scrubs its addresses.
             erase = ErasureRequest(company=CompanyRef(company_id=ids["Pune Lathes Ltd"]), requested_by="dpo@agency.example")
-            await flow.send(Topic.SIGNUP_FORMS, ErasureRequested.new(source="forms", subject="erase", payload=erase))
+            await flow.send(Topic.SIGNUP_FORMS, ErasureRequested.new(source="forms", subject="erase", data=erase))
             await flow.wait_events(Topic.REGISTRATION_EVENTS, "company.erased.v1", 1)
 
             async def scrubbed() -> bool:
@@ -236,7 +232,7 @@ async def test_a_mission_from_signup_to_follow_up(settings: Settings) -> None:
             await eventually(scrubbed, 60)
             sent = await flow.events(Topic.NOTIFICATION_EVENTS, "notification.sent.v1")
             assert len(sent) == len(sink.messages), "every mail the server accepted is reported to the CRMs, once"
-            assert all("@" not in str(e["payload"]) for e in sent), "no address travels in notification events"
+            assert all("@" not in str(e["data"]) for e in sent), "no address travels in notification events"
             await flow.client.close()
 
 

@@ -30,8 +30,8 @@ async def store(settings: Settings) -> AsyncIterator[RegistrationStore]:
 
 async def test_a_save_applies_only_to_the_version_it_loaded(store: RegistrationStore) -> None:
     event = signup(lombard())
-    await store.companies.save(Company.register(None, event, event.payload.applicant))
-    company_id = company_id_for(natural_key(event.payload.applicant))
+    await store.companies.save(Company.register(None, event, event.data.applicant))
+    company_id = company_id_for(natural_key(event.data.applicant))
     first, second = await store.companies.get(company_id), await store.companies.get(company_id)
     assert first is not None and second is not None and first.version == second.version == 1
 
@@ -45,17 +45,17 @@ async def test_a_save_applies_only_to_the_version_it_loaded(store: RegistrationS
     assert stored is not None and stored["version"] == 2 and stored["profile"]["offer"] == "A"
     assert [o["value"] is not None for o in stored["outbox"]] == [True, True, True], "contact, registered, then the update"
     with pytest.raises(Conflict):
-        await store.companies.save(Company.register(None, event, event.payload.applicant))
+        await store.companies.save(Company.register(None, event, event.data.applicant))
 
 
 async def test_erasure_removes_the_contact_field_and_the_outbox_carries_the_tombstone(store: RegistrationStore) -> None:
     event = signup(lombard())
     await store.companies.change(
-        company_id_for(natural_key(event.payload.applicant)), lambda c: Company.register(c, event, event.payload.applicant)
+        company_id_for(natural_key(event.data.applicant)), lambda c: Company.register(c, event, event.data.applicant)
     )
-    company_id = company_id_for(natural_key(event.payload.applicant))
+    company_id = company_id_for(natural_key(event.data.applicant))
     order = ErasureRequested.new(
-        source="forms", subject="x", payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="dpo")
+        source="forms", subject="x", data=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="dpo")
     )
     saved = await store.companies.change(company_id, lambda c: Company.erase(c, order, company_id))
     assert saved is not None and saved.written
@@ -70,7 +70,7 @@ async def test_erasure_removes_the_contact_field_and_the_outbox_carries_the_tomb
 
 async def test_a_document_written_before_documents_had_versions_is_loaded_and_saved(store: RegistrationStore) -> None:
     event = signup(lombard())
-    company_id = company_id_for(natural_key(event.payload.applicant))
+    company_id = company_id_for(natural_key(event.data.applicant))
     enrollment_id = f"{company_id}:india-2020"
     await store.db[ENROLLMENTS].insert_one(
         {
@@ -85,7 +85,7 @@ async def test_a_document_written_before_documents_had_versions_is_loaded_and_sa
     )
     [legacy] = await store.enrollments_of(company_id)
     assert legacy.version == 0 and legacy.has_applied(event)
-    withdrawal = SignupWithdrawn.new(source="forms", subject="x", payload=Withdrawal(company=CompanyRef(company_id=company_id)))
+    withdrawal = SignupWithdrawn.new(source="forms", subject="x", data=Withdrawal(company=CompanyRef(company_id=company_id)))
 
     def withdrawn(enrollment: Enrollment | None) -> Enrollment | None:
         assert enrollment is not None and enrollment.cancel(withdrawal, "withdrawn")
@@ -99,7 +99,7 @@ async def test_a_document_written_before_documents_had_versions_is_loaded_and_sa
 
 async def test_a_replay_writes_nothing_but_still_flushes(store: RegistrationStore) -> None:
     event = signup(lombard())
-    company_id = company_id_for(natural_key(event.payload.applicant))
+    company_id = company_id_for(natural_key(event.data.applicant))
     await store.enrollments.change(
         f"{company_id}:india-2020", lambda e: Enrollment.confirm(e, event, company_id, "india-2020", "lombard", None), insert_first=True
     )

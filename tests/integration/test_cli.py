@@ -102,7 +102,7 @@ async def test_emit_publishes_every_line_keyed_by_subject(settings: Settings, tm
     events = [
         signup(lombard()),
         signup(foreign()),
-        ScheduleRequested.new(source="ops", subject="india-2020", payload=ScheduleRequest(mission_id="india-2020", operator="Anna")),
+        ScheduleRequested.new(source="ops", subject="india-2020", data=ScheduleRequest(mission_id="india-2020", operator="Anna")),
     ]
     lines = [e.model_dump_json() for e in events]
     path = tmp_path / "forms.jsonl"
@@ -123,14 +123,14 @@ async def test_emit_publishes_every_line_keyed_by_subject(settings: Settings, tm
 
 async def test_emit_with_one_bad_line_publishes_nothing(settings: Settings, tmp_path) -> None:
     broken = json.loads(signup(foreign()).model_dump_json())
-    del broken["payload"]["applicant"]["timezone"]
+    del broken["data"]["applicant"]["timezone"]
     path = tmp_path / "forms.jsonl"
     path.write_text("\n".join([signup(lombard()).model_dump_json(), json.dumps(broken), signup(foreign()).model_dump_json()]) + "\n")
 
     result = await invoke(settings, "emit", str(path))
 
     assert result.exit_code == 1
-    assert "line 2: signup.submitted.v1 does not match its contract: payload.applicant.foreign.timezone: Field required" in result.stderr
+    assert "line 2: signup.submitted.v1 does not match its contract: data.applicant.foreign.timezone: Field required" in result.stderr
     assert "nothing was published" in result.stderr
     names = TopicNames(settings.topic_prefix)
     assert await topic_sizes(settings, [names(Topic.SIGNUP_FORMS)]) == {names(Topic.SIGNUP_FORMS): 0}
@@ -189,7 +189,7 @@ async def test_schedule_publishes_the_operators_command_keyed_by_mission(setting
     [record] = await read_topic(settings, names(Topic.OPERATOR_COMMANDS), 1)
     event = ScheduleRequested.model_validate_json(record.value)
     assert record.key == b"india-2020"
-    assert event.payload == ScheduleRequest(mission_id="india-2020", operator="Anna Bianchi", time_limit_s=12.0, fairness=5)
+    assert event.data == ScheduleRequest(mission_id="india-2020", operator="Anna Bianchi", time_limit_s=12.0, fairness=5)
 
 
 # ---------------------------------------------------------------- agenda
@@ -247,7 +247,7 @@ async def test_agenda_folds_meeting_events_and_shows_local_times(settings: Setti
 def dead_letter_headers(settings: Settings, source_offset: int) -> list[tuple[str, bytes]]:
     return [
         (DLQ_REASON, b"invalid"),
-        (DLQ_ERRORS, b'[{"loc": "payload.applicant", "type": "missing", "msg": "Field required"}]'),
+        (DLQ_ERRORS, b'[{"loc": "data.applicant", "type": "missing", "msg": "Field required"}]'),
         (DLQ_SOURCE_TOPIC, TopicNames(settings.topic_prefix)(Topic.SIGNUP_FORMS).encode()),
         (DLQ_SOURCE_PARTITION, b"0"),
         (DLQ_SOURCE_OFFSET, str(source_offset).encode()),

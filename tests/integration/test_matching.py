@@ -115,13 +115,11 @@ class Harness:
         return await eventually(enough, timeout, interval=0.5)
 
     async def enroll(self, profile: CompanyProfile, mission_id: str = "india-2020") -> None:
-        await self.send(
-            Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=profile.company_id, payload=profile)
-        )
+        await self.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=profile.company_id, data=profile))
         enrollment = Enrollment(
             enrollment_id=f"{profile.company_id}:{mission_id}", company_id=profile.company_id, mission_id=mission_id, role=profile.role
         )
-        await self.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject=mission_id, payload=enrollment))
+        await self.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject=mission_id, data=enrollment))
 
     async def participants(self, mission_id: str = "india-2020") -> dict[str, Any]:
         doc = await self.db[MISSION_STATES].find_one({"_id": mission_id}) or {}
@@ -137,7 +135,7 @@ class Harness:
         command = ScheduleRequested.new(
             source="operators",
             subject=mission_id,
-            payload=ScheduleRequest(mission_id=mission_id, operator="Giulia", time_limit_s=time_limit_s),
+            data=ScheduleRequest(mission_id=mission_id, operator="Giulia", time_limit_s=time_limit_s),
         )
         await self.send(Topic.OPERATOR_COMMANDS, command)
         return command
@@ -147,7 +145,7 @@ class Harness:
         latest: dict[str, dict[str, Any]] = {}
         for event in await self.events():
             if event["type"] in ("meeting.scheduled.v1", "meeting.rescheduled.v1", "meeting.cancelled.v1"):
-                payload = event["payload"]
+                payload = event["data"]
                 meeting = payload.get("meeting", payload)
                 known = latest.get(meeting["meeting_id"])
                 if known is None or meeting["sequence"] > known["sequence"]:
@@ -193,12 +191,12 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
     accepted = MeetingRequested.new(
         source="forms",
         subject="r1",
-        payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id="foreign-0009", target_id="lombard-0001"),
+        data=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id="foreign-0009", target_id="lombard-0001"),
     )
     declined = MeetingRequested.new(
         source="forms",
         subject="r2",
-        payload=MeetingRequest(request_id="r2", mission_id="india-2020", requester_id="lombard-0002", target_id="foreign-0002"),
+        data=MeetingRequest(request_id="r2", mission_id="india-2020", requester_id="lombard-0002", target_id="foreign-0002"),
     )
     await service.send(Topic.MEETING_FORMS, accepted)
     await service.send(Topic.MEETING_FORMS, declined)
@@ -207,7 +205,7 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
         MeetingRequestAnswered.new(
             source="forms",
             subject="r1",
-            payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by="lombard-0001", answer="accepted"),
+            data=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by="lombard-0001", answer="accepted"),
         ),
     )
     await service.send(
@@ -215,15 +213,15 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
         MeetingRequestAnswered.new(
             source="forms",
             subject="r2",
-            payload=MeetingRequestAnswer(request_id="r2", mission_id="india-2020", answered_by="foreign-0002", answer="declined"),
+            data=MeetingRequestAnswer(request_id="r2", mission_id="india-2020", answered_by="foreign-0002", answer="declined"),
         ),
     )
     await eventually(lambda: _answers(service, 2))
     command = await service.schedule()
 
     [agenda] = await service.wait_for(1, "agenda.published.v1")
-    summary = agenda["payload"]
-    assert agenda["subject"] == "india-2020" and agenda["causation_id"] == str(command.id)
+    summary = agenda["data"]
+    assert agenda["subject"] == "india-2020" and agenda.get("causationid") == str(command.id)
     assert summary["status"] in ("optimal", "feasible") and summary["unscheduled"] == 0
     meetings = await service.current_meetings()
     assert len(meetings) == summary["meetings"] > 0
@@ -245,7 +243,7 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
         assert meeting["video_url"].startswith("https://") and meeting["sequence"] == 0
 
     proposed = await service.wait_for(7, "matches.proposed.v1")
-    by_company = {e["payload"]["company_id"]: e["payload"]["proposals"] for e in proposed}
+    by_company = {e["data"]["company_id"]: e["data"]["proposals"] for e in proposed}
     first = by_company["lombard-0001"]
     assert any(p["partner_id"] == "foreign-0009" and p["requested"] == "by_partner" for p in first)
     top = next(p for p in first if p["partner_id"] == "foreign-0001")
@@ -257,11 +255,11 @@ async def test_a_mission_is_matched_scheduled_and_explained(service: Harness) ->
 
     # Replaying the operator's command changes nothing and emits nothing. A second command
     # for the same mission, behind it in the same partition, proves the replay was handled.
-    caused = [e["id"] for e in await service.events() if e["causation_id"] == str(command.id)]
+    caused = [e["id"] for e in await service.events() if e.get("causationid") == str(command.id)]
     await service.send(Topic.OPERATOR_COMMANDS, command)
     await service.schedule()
     await service.wait_for(2, "agenda.published.v1")
-    assert [e["id"] for e in await service.events() if e["causation_id"] == str(command.id)] == caused
+    assert [e["id"] for e in await service.events() if e.get("causationid") == str(command.id)] == caused
     assert (await service.db[MISSION_STATES].find_one({"_id": "india-2020"}))["agenda_version"] == 2
 
 
@@ -282,7 +280,7 @@ async def test_late_enrollment_cancellation_and_availability_change_move_as_litt
     # A late enrollment adds meetings without moving any confirmed one.
     await service.enroll(foreign_profile(4))
     [_, late] = await service.wait_for(2, "agenda.published.v1")
-    assert late["payload"]["moved"] == 0
+    assert late["data"]["moved"] == 0
     second = await service.current_meetings()
     assert len(second) == 12
     assert all(second[mid]["start"] == m["start"] for mid, m in first.items())
@@ -296,14 +294,14 @@ async def test_late_enrollment_cancellation_and_availability_change_move_as_litt
         AvailabilityChanged.new(
             source="operators",
             subject="x",
-            payload=AvailabilityChange(mission_id="india-2020", company_id="foreign-0004", unavailable=[span], operator="Giulia"),
+            data=AvailabilityChange(mission_id="india-2020", company_id="foreign-0004", unavailable=[span], operator="Giulia"),
         ),
     )
     [moved] = await service.wait_for(1, "meeting.rescheduled.v1")
-    assert moved["payload"]["meeting"]["meeting_id"] == victim["meeting_id"]
-    assert moved["payload"]["meeting"]["sequence"] == 1 and moved["payload"]["previous_start"] == victim["start"]
-    assert moved["payload"]["meeting"]["start"] != victim["start"]
-    assert moved["payload"]["reason"] == "a participant became unavailable at the original time"
+    assert moved["data"]["meeting"]["meeting_id"] == victim["meeting_id"]
+    assert moved["data"]["meeting"]["sequence"] == 1 and moved["data"]["previous_start"] == victim["start"]
+    assert moved["data"]["meeting"]["start"] != victim["start"]
+    assert moved["data"]["reason"] == "a participant became unavailable at the original time"
     third = await service.current_meetings()
     assert_no_double_booking(third)
     assert sum(1 for mid in second if third[mid]["start"] != second[mid]["start"]) == 1
@@ -312,12 +310,10 @@ async def test_late_enrollment_cancellation_and_availability_change_move_as_litt
     cancellation = EnrollmentCancellation(
         enrollment_id="lombard-0003:india-2020", company_id="lombard-0003", mission_id="india-2020", reason="withdrawn"
     )
-    await service.send(
-        Topic.REGISTRATION_EVENTS, EnrollmentCancelled.new(source="registration", subject="india-2020", payload=cancellation)
-    )
+    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentCancelled.new(source="registration", subject="india-2020", data=cancellation))
     cancelled = await service.wait_for(4, "meeting.cancelled.v1")
-    assert all("lombard-0003" in e["payload"]["participants"] for e in cancelled)
-    assert all(e["payload"]["reason"] == "a participant left the mission" for e in cancelled)
+    assert all("lombard-0003" in e["data"]["participants"] for e in cancelled)
+    assert all(e["data"]["reason"] == "a participant left the mission" for e in cancelled)
     final = await service.current_meetings()
     assert len(final) == 8 and all("lombard-0003" not in m["participants"] for m in final.values())
     assert await service.db[BOOKINGS].count_documents({"company_id": "lombard-0003"}) == 0
@@ -332,11 +328,11 @@ async def test_an_operator_forbidding_a_scheduled_pair_cancels_its_meeting(servi
     order = PairOrder(
         mission_id="india-2020", lombard_id="lombard-0001", foreign_id="foreign-0001", operator="Giulia", reason="conflict of interest"
     )
-    await service.send(Topic.OPERATOR_COMMANDS, PairForbiddenByOperator.new(source="operators", subject="india-2020", payload=order))
+    await service.send(Topic.OPERATOR_COMMANDS, PairForbiddenByOperator.new(source="operators", subject="india-2020", data=order))
     [cancelled] = await service.wait_for(1, "meeting.cancelled.v1")
-    assert cancelled["payload"]["participants"] == ["lombard-0001", "foreign-0001"]
-    assert cancelled["payload"]["sequence"] == 1
-    assert cancelled["payload"]["reason"] == "the pair was excluded by the mission's operators"
+    assert cancelled["data"]["participants"] == ["lombard-0001", "foreign-0001"]
+    assert cancelled["data"]["sequence"] == 1
+    assert cancelled["data"]["reason"] == "the pair was excluded by the mission's operators"
 
 
 async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> None:
@@ -368,11 +364,11 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
         due = await harness.wait_for(4, "followup.due.v1")
         await _whole_polls(runners)
         due = [e for e in await harness.events() if e["type"] == "followup.due.v1"]
-        kinds = Counter((e["payload"]["meeting_id"], e["payload"]["kind"]) for e in due)
+        kinds = Counter((e["data"]["meeting_id"], e["data"]["kind"]) for e in due)
         assert set(kinds) == {(mid, kind) for mid in meetings for kind in ("attendance", "satisfaction")}
         assert all(n == 1 for n in kinds.values()), f"a follow-up fired twice: {kinds}"
         for event in due:
-            payload = event["payload"]
+            payload = event["data"]
             end = datetime.fromisoformat(meetings[payload["meeting_id"]]["end"])
             expected = end if payload["kind"] == "attendance" else end + timedelta(days=7)
             assert datetime.fromisoformat(payload["due_at"]) == expected and event["subject"] == "india-2020"
@@ -380,7 +376,7 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
         answer = FollowUpAnswer(
             meeting_id=next(iter(meetings)), mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5
         )
-        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", payload=answer))
+        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", data=answer))
 
         async def recorded() -> bool:
             doc = await harness.db[MISSION_STATES].find_one({"_id": "india-2020"}) or {}
@@ -519,12 +515,12 @@ async def test_an_enrollment_that_overtakes_its_profile_is_planned_once_the_prof
     enrollment = Enrollment(
         enrollment_id=f"{late.company_id}:india-2020", company_id=late.company_id, mission_id="india-2020", role="foreign"
     )
-    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=enrollment))
+    await service.send(Topic.REGISTRATION_EVENTS, EnrollmentConfirmed.new(source="registration", subject="india-2020", data=enrollment))
     await service.wait_enrolled(4)
     await service.wait_for(2, "agenda.published.v1")
     assert not [m for m in (await service.current_meetings()).values() if late.company_id in m["participants"]]
 
-    await service.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=late.company_id, payload=late))
+    await service.send(Topic.REGISTRATION_EVENTS, CompanyRegistered.new(source="registration", subject=late.company_id, data=late))
     await service.wait_for(3, "agenda.published.v1")
     meetings = await service.current_meetings()
     assert len([m for m in meetings.values() if late.company_id in m["participants"]]) == 2
@@ -542,6 +538,6 @@ async def test_cancelling_a_mission_cancels_its_whole_agenda(service: Harness) -
 
     await service.send(Topic.MISSIONS, mission_planned(INDIA.model_copy(update={"status": "cancelled"})))
     cancelled = await service.wait_for(2, "meeting.cancelled.v1")
-    assert {e["payload"]["reason"] for e in cancelled} == {"the mission was cancelled"}
+    assert {e["data"]["reason"] for e in cancelled} == {"the mission was cancelled"}
     assert await service.current_meetings() == {}
     assert await service.db[BOOKINGS].count_documents({"mission_id": "india-2020"}) == 0

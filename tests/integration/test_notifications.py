@@ -114,7 +114,7 @@ class Harness:
             await self.send(
                 Topic.REGISTRATION_EVENTS,
                 CompanyRegistered.new(
-                    source="registration", subject=company_profile.company_id, payload=company_profile, time=T0 - timedelta(days=30)
+                    source="registration", subject=company_profile.company_id, data=company_profile, time=T0 - timedelta(days=30)
                 ),
             )
         await self.send(Topic.CONTACTS, contact(LOMBARD, "Mario Rossi", LOMBARD_MAIL, "it"))
@@ -171,7 +171,7 @@ def event_of(calendar: Calendar) -> Any:
 
 async def test_invitation_update_and_cancellation_replace_one_calendar_entry(service: Harness) -> None:
     await service.setup_companies()
-    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0)
+    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0)
     await service.send(Topic.MATCHING_EVENTS, scheduled)
     await service.sink.wait_for(2)
 
@@ -219,7 +219,7 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     )
     service.clock.advance(minutes=5)
     await service.send(
-        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock())
+        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", data=move, time=service.clock())
     )
     await service.sink.wait_for(4)
     update = service.sink.to(FOREIGN_MAIL)[1]
@@ -243,7 +243,7 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     )
     service.clock.advance(minutes=5)
     await service.send(
-        Topic.MATCHING_EVENTS, MeetingCancelled.new(source="matching", subject="india-2020", payload=cancellation, time=service.clock())
+        Topic.MATCHING_EVENTS, MeetingCancelled.new(source="matching", subject="india-2020", data=cancellation, time=service.clock())
     )
     await service.sink.wait_for(6)
     cancel = service.sink.to(LOMBARD_MAIL)[2]
@@ -254,7 +254,7 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
     assert "annullato" in bodies(cancel)[0]
 
     sent = await service.wait_outcomes(6)
-    assert Counter(e["payload"]["kind"] for e in sent) == {"meeting_invitation": 2, "meeting_update": 2, "meeting_cancellation": 2}
+    assert Counter(e["data"]["kind"] for e in sent) == {"meeting_invitation": 2, "meeting_update": 2, "meeting_cancellation": 2}
     raw_events = json.dumps(await service.outcomes())
     assert LOMBARD_MAIL not in raw_events and FOREIGN_MAIL not in raw_events and "Mario" not in raw_events
     assert {e["subject"] for e in sent} == {LOMBARD, FOREIGN}
@@ -266,7 +266,7 @@ async def test_invitation_update_and_cancellation_replace_one_calendar_entry(ser
 
 async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harness) -> None:
     await service.setup_companies()
-    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0))
+    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0))
     await service.sink.wait_for(2)
 
     service.clock.now = START - timedelta(hours=24, seconds=1)
@@ -283,7 +283,7 @@ async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harne
     moved_to = START + timedelta(days=2)
     move = MeetingMove(meeting=meeting(moved_to, sequence=1), previous_start=START, previous_end=START + timedelta(minutes=30), reason="")
     await service.send(
-        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=service.clock.now)
+        Topic.MATCHING_EVENTS, MeetingRescheduled.new(source="matching", subject="india-2020", data=move, time=service.clock.now)
     )
     await service.sink.wait_for(6)  # the two updates
     service.clock.now = START - timedelta(hours=1)
@@ -301,7 +301,7 @@ async def test_reminders_fire_24h_and_1h_before_and_follow_a_move(service: Harne
     service.clock.now = moved_to + timedelta(days=1)
     await service.settle_runner()
     assert len(service.sink.messages) == 10
-    assert Counter(e["payload"]["kind"] for e in await service.wait_outcomes(10)) == {
+    assert Counter(e["data"]["kind"] for e in await service.wait_outcomes(10)) == {
         "meeting_invitation": 2,
         "meeting_update": 2,
         "reminder": 6,
@@ -320,7 +320,7 @@ async def test_followups_link_to_the_form_when_due(service: Harness) -> None:
         meeting_end=START + timedelta(minutes=30),
         due_at=due,
     )
-    await service.send(Topic.MATCHING_EVENTS, FollowUpDue.new(source="matching", subject="india-2020", payload=followup, time=T0))
+    await service.send(Topic.MATCHING_EVENTS, FollowUpDue.new(source="matching", subject="india-2020", data=followup, time=T0))
     await service.settle_runner()
     assert service.sink.messages == []
     service.clock.now = due
@@ -339,7 +339,7 @@ async def test_confirmation_and_rejection_in_each_language_even_when_the_contact
     confirmed = EnrollmentConfirmed.new(
         source="registration",
         subject="india-2020",
-        payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+        data=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
         time=T0,
     )
     await service.send(Topic.REGISTRATION_EVENTS, confirmed)
@@ -352,7 +352,7 @@ async def test_confirmation_and_rejection_in_each_language_even_when_the_contact
     rejected = SignupRejected.new(
         source="registration",
         subject=late,
-        payload=Rejection(signup_id=uuid4(), company_id=late, role="lombard", violations=violations, preferred_language="it"),
+        data=Rejection(signup_id=uuid4(), company_id=late, role="lombard", violations=violations, preferred_language="it"),
         time=T0,
     )
     await service.send(Topic.REGISTRATION_EVENTS, rejected)
@@ -376,7 +376,7 @@ async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -
         EnrollmentConfirmed.new(
             source="registration",
             subject="india-2020",
-            payload=Enrollment(enrollment_id="e2", company_id=ghost, mission_id="india-2020", role="foreign"),
+            data=Enrollment(enrollment_id="e2", company_id=ghost, mission_id="india-2020", role="foreign"),
             time=T0,
         ),
     )
@@ -384,7 +384,7 @@ async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -
         await service.settle_runner()
         service.clock.advance(minutes=2)
     [failed] = await service.wait_outcomes(1, "notification.failed.v1")
-    assert failed["payload"]["reason"] == "no_contact" and failed["payload"]["company_id"] == ghost and failed["payload"]["attempts"] == 0
+    assert failed["data"]["reason"] == "no_contact" and failed["data"]["company_id"] == ghost and failed["data"]["attempts"] == 0
     assert service.sink.messages == []
 
 
@@ -392,11 +392,11 @@ async def test_a_recipient_never_known_is_reported_as_failed(service: Harness) -
 
 
 async def test_nothing_is_sent_twice_after_a_restart_and_redelivery(mail_settings: Settings, sink: SmtpSink, clock: FakeClock) -> None:
-    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0)
+    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0)
     confirmed = EnrollmentConfirmed.new(
         source="registration",
         subject="india-2020",
-        payload=Enrollment(enrollment_id="e1", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
+        data=Enrollment(enrollment_id="e1", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
         time=T0,
     )
     app, runtime = create_app(mail_settings, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=POLICY)
@@ -420,7 +420,7 @@ async def test_nothing_is_sent_twice_after_a_restart_and_redelivery(mail_setting
             EnrollmentConfirmed.new(
                 source="registration",
                 subject="india-2020",
-                payload=Enrollment(enrollment_id="e9", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+                data=Enrollment(enrollment_id="e9", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
                 time=T0,
             ),
         )
@@ -441,7 +441,7 @@ def _confirmation() -> EnrollmentConfirmed:
     return EnrollmentConfirmed.new(
         source="registration",
         subject="india-2020",
-        payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+        data=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
         time=T0,
     )
 
@@ -476,12 +476,10 @@ async def test_a_send_whose_process_died_is_resent_by_policy_and_says_so(service
     [noticed] = [e for e in events if e["type"] == "notification.unconfirmed.v1"]
     [resolved] = [e for e in events if e["type"] == "notification.unconfirmed_resolved.v1"]
     assert (
-        noticed["payload"]["policy"] == "resend"
-        and noticed["payload"]["attempt"] == 1
-        and noticed["payload"]["message_id"] == first["Message-ID"]
+        noticed["data"]["policy"] == "resend" and noticed["data"]["attempt"] == 1 and noticed["data"]["message_id"] == first["Message-ID"]
     )
-    assert (resolved["payload"]["resolution"], resolved["payload"]["by"]) == ("resent", "policy")
-    assert sent["payload"]["attempts"] == 2 and LOMBARD_MAIL not in json.dumps(events)
+    assert (resolved["data"]["resolution"], resolved["data"]["by"]) == ("resent", "policy")
+    assert sent["data"]["attempts"] == 2 and LOMBARD_MAIL not in json.dumps(events)
     [delivery] = await service.db[DELIVERIES].find({}).to_list()
     assert [a["state"] for a in delivery["attempt_log"]] == ["unconfirmed_resent", "sent"]
 
@@ -501,14 +499,14 @@ async def test_a_held_unconfirmed_send_waits_for_the_operator_who_resolves_it_ov
         service.clock.advance(minutes=10)
         [noticed] = await service.wait_outcomes(1, "notification.unconfirmed.v1")
         await service.settle_runner()
-        assert noticed["payload"]["policy"] == "hold" and len(service.sink.messages) == 1, "held: not resent"
+        assert noticed["data"]["policy"] == "hold" and len(service.sink.messages) == 1, "held: not resent"
         assert (await service.db[DELIVERIES].find_one({}))["state"] == "unconfirmed"
 
         from outgoing_cli import console
         from tests.integration.test_cli import invoke, ok
 
         console.out.width = console.err.width = 250
-        nid = noticed["payload"]["notification_id"]
+        nid = noticed["data"]["notification_id"]
         assert nid in ok(await invoke(service.settings, "mail", "unconfirmed", "list"))
         ok(
             await invoke(
@@ -524,13 +522,13 @@ async def test_a_held_unconfirmed_send_waits_for_the_operator_who_resolves_it_ov
             )
         )
         [resolved] = await service.wait_outcomes(1, "notification.unconfirmed_resolved.v1")
-        assert (resolved["payload"]["resolution"], resolved["payload"]["by"], resolved["payload"]["operator"]) == (
+        assert (resolved["data"]["resolution"], resolved["data"]["by"], resolved["data"]["operator"]) == (
             "delivered",
             "operator",
             "anna.bianchi",
         )
         [sent] = await service.wait_outcomes(1)
-        assert sent["payload"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
+        assert sent["data"]["kind"] == "enrollment_confirmation" and len(service.sink.messages) == 1
         assert nid not in ok(await invoke(service.settings, "mail", "unconfirmed", "list")), "resolved: no longer listed"
 
 
@@ -546,7 +544,7 @@ async def test_a_connection_lost_after_data_is_an_unconfirmed_send_not_a_plain_r
         "notification.unconfirmed.v1",
         "notification.unconfirmed_resolved.v1",
     ]
-    assert len(service.sink.messages) == 2 and sent["payload"]["attempts"] == 2
+    assert len(service.sink.messages) == 2 and sent["data"]["attempts"] == 2
 
 
 # ---------------------------------------------------------------- failures
@@ -561,7 +559,7 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
         EnrollmentConfirmed.new(
             source="registration",
             subject="india-2020",
-            payload=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
+            data=Enrollment(enrollment_id="e1", company_id=LOMBARD, mission_id="india-2020", role="lombard"),
             time=T0,
         ),
     )
@@ -570,15 +568,15 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
         EnrollmentConfirmed.new(
             source="registration",
             subject="india-2020",
-            payload=Enrollment(enrollment_id="e2", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
+            data=Enrollment(enrollment_id="e2", company_id=FOREIGN, mission_id="india-2020", role="foreign"),
             time=T0,
         ),
     )
     [failed] = await service.wait_outcomes(1, "notification.failed.v1")
     assert (
-        failed["payload"]["reason"] == "permanent_smtp_error"
-        and failed["payload"]["smtp_code"] == 550
-        and failed["payload"]["company_id"] == FOREIGN
+        failed["data"]["reason"] == "permanent_smtp_error"
+        and failed["data"]["smtp_code"] == 550
+        and failed["data"]["company_id"] == FOREIGN
     )
     assert FOREIGN_MAIL not in json.dumps(failed)
     await service.wait_db(DELIVERIES, {"attempt_log.state": "temporary"}, 1)
@@ -588,7 +586,7 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
     [delivered] = await service.sink.wait_for(1)
     assert delivered["Subject"] == "Iscrizione confermata: missione India"
     [sent] = await service.wait_outcomes(1)
-    assert sent["payload"]["attempts"] == 3 and sent["payload"]["company_id"] == LOMBARD
+    assert sent["data"]["attempts"] == 3 and sent["data"]["company_id"] == LOMBARD
     log = (await service.db[DELIVERIES].find_one({"company_id": LOMBARD}))["attempt_log"]
     assert [(a["n"], a["state"], a.get("code")) for a in log] == [(1, "temporary", 451), (2, "temporary", 451), (3, "sent", None)]
     assert [a["state"] for a in (await service.db[DELIVERIES].find_one({"company_id": FOREIGN}))["attempt_log"]] == ["permanent"]
@@ -601,7 +599,7 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
 async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harness) -> None:
     tricky = 'Evil <script>alert("x")</script>, Rossi; C:\\temp'
     await service.setup_companies(foreign_name=tricky)
-    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0))
+    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0))
     [invitation] = await service.sink.wait_for(1, address=LOMBARD_MAIL)
     text, html = bodies(invitation)
     assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
@@ -614,20 +612,20 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
     # A line break in a company name is refused by the contract itself: it never reaches a template.
     injected = json.loads(
         CompanyRegistered.new(
-            source="registration", subject="injected-co-0005", payload=profile("injected-co-0005", "foreign", "Acme"), time=T0
+            source="registration", subject="injected-co-0005", data=profile("injected-co-0005", "foreign", "Acme"), time=T0
         ).model_dump_json()
     )
-    injected["payload"]["company_name"] = "Acme\r\nBcc: victim@evil.example"
+    injected["data"]["company_name"] = "Acme\r\nBcc: victim@evil.example"
     await service.send_raw(Topic.REGISTRATION_EVENTS, json.dumps(injected).encode(), b"injected-co-0005")
 
     bad_zone = json.loads(
         MeetingScheduled.new(
-            source="matching", subject="india-2020", payload=meeting(meeting_id="india-2020-m0003"), time=T0
+            source="matching", subject="india-2020", data=meeting(meeting_id="india-2020-m0003"), time=T0
         ).model_dump_json()
     )
-    bad_zone["payload"]["local_times"][0]["timezone"] = "Mars/Olympus_Mons"
+    bad_zone["data"]["local_times"][0]["timezone"] = "Mars/Olympus_Mons"
     bad_address = json.loads(contact(LOMBARD, "Mario Rossi", LOMBARD_MAIL, "it").model_dump_json())
-    bad_address["payload"]["contact"]["email"] = "mario@@rossi"
+    bad_address["data"]["contact"]["email"] = "mario@@rossi"
     await service.send_raw(Topic.MATCHING_EVENTS, json.dumps(bad_zone).encode(), b"india-2020")
     await service.send_raw(Topic.CONTACTS, json.dumps(bad_address).encode(), LOMBARD.encode())
     # A fuzzer find: a tombstone whose key is not a company id was a handler error, retried before it was dead-lettered.
@@ -649,14 +647,14 @@ async def test_injection_attempts_never_reach_the_mail_server_raw(service: Harne
 
 async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(service: Harness) -> None:
     await service.setup_companies()
-    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0))
+    await service.send(Topic.MATCHING_EVENTS, MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0))
     await service.sink.wait_for(2)
     await service.wait_db(DELIVERIES, {"state": "sent"}, 2)
     # A delivery is recorded as sent a moment before its timer is marked fired; erasing in
     # between cancels that timer instead (the e-mail went out either way).
     await service.wait_db(TIMERS, {"group": FOREIGN, "state": "fired"}, 1)
 
-    erased = CompanyErased.new(source="registration", subject=FOREIGN, payload=Erasure(company_id=FOREIGN), time=T0 + timedelta(hours=1))
+    erased = CompanyErased.new(source="registration", subject=FOREIGN, data=Erasure(company_id=FOREIGN), time=T0 + timedelta(hours=1))
     await service.send(Topic.REGISTRATION_EVENTS, erased)
     await service.wait_db("erasures", {"_id": FOREIGN})
     await service.send_raw(Topic.CONTACTS, None, FOREIGN.encode())
@@ -698,7 +696,7 @@ async def test_outcome_events_a_crash_left_in_a_delivery_are_published_by_the_st
         language="it",
         attempts=1,
     )
-    left = NotificationSent.new(source="notifications", subject=LOMBARD, payload=payload)
+    left = NotificationSent.new(source="notifications", subject=LOMBARD, data=payload)
     entry = {**pending(Topic.NOTIFICATION_EVENTS, left, key=LOMBARD), "at": datetime.now(UTC) - timedelta(minutes=5)}
     scanning = mail_settings.model_copy(update={"outbox_grace_s": 0.5, "outbox_scan_interval_s": 0.3})
     app, runtime = create_app(scanning, configure_logs=False, clock=clock, poll_interval_s=0.2, policy=POLICY)

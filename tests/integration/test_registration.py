@@ -84,7 +84,7 @@ class Harness:
 
     async def _enrolled_and_published(self, signup_id: Any) -> bool:
         events = await self.events()
-        return any(e["type"] == "enrollment.confirmed.v1" and e["causation_id"] == str(signup_id) for e in events)
+        return any(e["type"] == "enrollment.confirmed.v1" and e.get("causationid") == str(signup_id) for e in events)
 
 
 @pytest.fixture
@@ -109,26 +109,26 @@ async def test_lombard_company_is_registered_and_enrolled(service: Harness) -> N
     enrolled = await service.wait_for(2, "enrollment.confirmed.v1")
     [registered] = await service.wait_for(1, "company.registered.v1")
 
-    company_id = registered["payload"]["company_id"]
-    assert registered["subject"] == company_id and registered["causation_id"] == str(event.id)
-    assert registered["payload"]["province"] == "BG" and registered["payload"]["sectors"] == ["meccanica_metallurgia"]
-    assert sorted((e["subject"], e["payload"]["company_id"]) for e in enrolled) == [("india-2020", company_id), ("uk-2020", company_id)]
+    company_id = registered["data"]["company_id"]
+    assert registered["subject"] == company_id and registered.get("causationid") == str(event.id)
+    assert registered["data"]["province"] == "BG" and registered["data"]["sectors"] == ["meccanica_metallurgia"]
+    assert sorted((e["subject"], e["data"]["company_id"]) for e in enrolled) == [("india-2020", company_id), ("uk-2020", company_id)]
     assert await service.db[COMPANIES].count_documents({}) == 1
     assert await service.db[ENROLLMENTS].count_documents({"company_id": company_id, "status": "confirmed"}) == 2
 
     raw = b"".join(r.value for r in await topic_records(service.settings, service.topics(Topic.REGISTRATION_EVENTS)))
     assert b"mario.rossi@rossi.example" not in raw and b"Mario Rossi" not in raw, "personal data leaked into public events"
     [contact] = await service.wait_for(1, "contact.recorded.v1", Topic.CONTACTS)
-    assert contact["subject"] == company_id and contact["payload"]["contact"]["email"] == "mario.rossi@rossi.example"
+    assert contact["subject"] == company_id and contact["data"]["contact"]["email"] == "mario.rossi@rossi.example"
 
 
 async def test_foreign_partner_is_registered_and_enrolled(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(foreign()))
     [registered] = await service.wait_for(1, "company.registered.v1")
     [enrolled] = await service.wait_for(1, "enrollment.confirmed.v1")
-    assert registered["payload"]["role"] == "foreign" and registered["payload"]["timezone"] == "Asia/Kolkata"
-    assert registered["payload"]["preferred_language"] == "en"
-    assert enrolled["payload"]["role"] == "foreign" and enrolled["subject"] == "india-2020"
+    assert registered["data"]["role"] == "foreign" and registered["data"]["timezone"] == "Asia/Kolkata"
+    assert registered["data"]["preferred_language"] == "en"
+    assert enrolled["data"]["role"] == "foreign" and enrolled["subject"] == "india-2020"
 
 
 # ---------------------------------------------------------------- eligibility
@@ -151,7 +151,7 @@ async def test_each_rule_rejects_with_its_reason_code(service: Harness) -> None:
     for event in cases.values():
         await service.send(Topic.SIGNUP_FORMS, event)
     rejections = await service.wait_for(len(cases), "signup.rejected.v1")
-    by_signup = {r["payload"]["signup_id"]: r["payload"] for r in rejections}
+    by_signup = {r["data"]["signup_id"]: r["data"] for r in rejections}
     for code, event in cases.items():
         payload = by_signup[str(event.id)]
         assert [v["code"] for v in payload["violations"]] == [code]
@@ -168,7 +168,7 @@ async def test_signup_again_updates_the_existing_company(service: Harness) -> No
     again = signup(lombard(offer="Now also robotic cells", partita_iva="IT " + valid_partita_iva()))
     await service.send(Topic.SIGNUP_FORMS, again)
     [updated] = await service.wait_for(1, "company.updated.v1")
-    assert updated["payload"]["changed_fields"] == ["offer"]
+    assert updated["data"]["changed_fields"] == ["offer"]
     assert await service.db[COMPANIES].count_documents({}) == 1
     company = await service.db[COMPANIES].find_one({})
     assert company["profile"]["offer"] == "Now also robotic cells" and company["version"] == 2
@@ -179,10 +179,10 @@ async def test_signup_again_updates_the_existing_company(service: Harness) -> No
 async def test_signup_updated_event_changes_the_record(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(foreign()))
     await service.wait_for(1, "company.registered.v1")
-    update = SignupUpdated.new(source="forms", subject="x", payload=Signup(applicant=foreign(city="Pune")))
+    update = SignupUpdated.new(source="forms", subject="x", data=Signup(applicant=foreign(city="Pune")))
     await service.send(Topic.SIGNUP_FORMS, update)
     [updated] = await service.wait_for(1, "company.updated.v1")
-    assert updated["payload"]["changed_fields"] == ["city"]
+    assert updated["data"]["changed_fields"] == ["city"]
 
 
 # ---------------------------------------------------------------- idempotency
@@ -198,7 +198,7 @@ async def test_replaying_the_same_event_changes_and_emits_nothing(service: Harne
     await service.settle()
     after = await service.db[COMPANIES].find_one({"_id": before["_id"]})
     assert after["version"] == before["version"] and after["profile"] == before["profile"]
-    counts = Counter(e["type"] for e in await service.events() if e["causation_id"] == str(event.id))
+    counts = Counter(e["type"] for e in await service.events() if e.get("causationid") == str(event.id))
     assert counts == {"company.registered.v1": 1, "enrollment.confirmed.v1": 1}
 
 
@@ -218,7 +218,7 @@ async def test_concurrent_duplicates_in_two_consumer_instances_make_one_company(
         assert await harness.db[COMPANIES].count_documents({"natural_key": f"it:{valid_partita_iva()}"}) == 1
         assert await harness.db[ENROLLMENTS].count_documents({"mission_id": "india-2020"}) == 2  # the company and the sentinel
         events = await harness.events()
-        assert len([e for e in of_type(events, "company.registered.v1") if e["payload"]["company_name"].startswith("Rossi")]) == 1
+        assert len([e for e in of_type(events, "company.registered.v1") if e["data"]["company_name"].startswith("Rossi")]) == 1
         assert len(of_type(events, "enrollment.confirmed.v1")) == 2
 
 
@@ -232,13 +232,13 @@ async def _handled_by(harness: Harness) -> list[dict[str, Any]]:
 async def test_poison_messages_reach_the_dead_letter_topic_with_their_reason(service: Harness) -> None:
     good = signup(lombard()).model_dump(mode="json")
     with_operator = json.loads(json.dumps(good))
-    with_operator["payload"]["applicant"]["partita_iva"] = {"$gt": ""}
+    with_operator["data"]["applicant"]["partita_iva"] = {"$gt": ""}
     dotted = json.loads(json.dumps(good))
-    dotted["payload"]["applicant"]["contact"]["a.b"] = "x"
+    dotted["data"]["applicant"]["contact"]["a.b"] = "x"
     where = json.loads(json.dumps(good))
     where["$where"] = "sleep(1000)"
     bad_schema = json.loads(json.dumps(good))
-    bad_schema["payload"]["applicant"]["contact"]["email"] = "not-an-address"
+    bad_schema["data"]["applicant"]["contact"]["email"] = "not-an-address"
     poison = [
         b"\xff\xfe not json",
         json.dumps(bad_schema).encode(),
@@ -256,7 +256,7 @@ async def test_poison_messages_reach_the_dead_letter_topic_with_their_reason(ser
     assert all(h[DLQ_SOURCE_TOPIC] == service.topics(Topic.SIGNUP_FORMS) for h in headers)
     assert all(h[DLQ_SOURCE_PARTITION].isdigit() and h[DLQ_SOURCE_OFFSET].isdigit() for h in headers)
     assert "json_invalid" in headers[0][DLQ_ERRORS]
-    assert "payload.applicant.lombard.contact.email" in headers[1][DLQ_ERRORS]
+    assert "data.applicant.lombard.contact.email" in headers[1][DLQ_ERRORS]
     assert "$gt" in headers[2][DLQ_ERRORS] and "a.b" in headers[3][DLQ_ERRORS] and "$where" in headers[4][DLQ_ERRORS]
     assert "not-an-address" not in headers[1][DLQ_ERRORS], "the offending input must not be copied into headers"
     assert await service.db[COMPANIES].count_documents({}) == 1  # only the sentinel
@@ -313,11 +313,11 @@ async def test_withdrawal_cancels_the_enrollment(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(lombard(missions=["india-2020", "uk-2020"])))
     await service.wait_for(2, "enrollment.confirmed.v1")
     withdrawal = SignupWithdrawn.new(
-        source="forms", subject="w", payload=Withdrawal(company=CompanyRef(partita_iva=valid_partita_iva()), mission_id="uk-2020")
+        source="forms", subject="w", data=Withdrawal(company=CompanyRef(partita_iva=valid_partita_iva()), mission_id="uk-2020")
     )
     await service.send(Topic.SIGNUP_FORMS, withdrawal)
     [cancelled] = await service.wait_for(1, "enrollment.cancelled.v1")
-    assert cancelled["subject"] == "uk-2020" and cancelled["payload"]["reason"] == "withdrawn"
+    assert cancelled["subject"] == "uk-2020" and cancelled["data"]["reason"] == "withdrawn"
     assert await service.db[ENROLLMENTS].count_documents({"status": "confirmed"}) == 1
 
 
@@ -328,12 +328,12 @@ async def test_operator_approval_enrolls_a_rejected_signup_and_records_who_and_w
     approval = SignupApprovedByOperator.new(
         source="operators",
         subject="op",
-        payload=OperatorApproval(signup_id=late.id, operator="Giulia Bianchi", reason="late paperwork, agreed by phone"),
+        data=OperatorApproval(signup_id=late.id, operator="Giulia Bianchi", reason="late paperwork, agreed by phone"),
     )
     await service.send(Topic.OPERATOR_COMMANDS, approval)
     [enrolled] = await service.wait_for(1, "enrollment.confirmed.v1")
-    assert enrolled["payload"]["override"] is True
-    enrollment = await service.db[ENROLLMENTS].find_one({"_id": enrolled["payload"]["enrollment_id"]})
+    assert enrolled["data"]["override"] is True
+    enrollment = await service.db[ENROLLMENTS].find_one({"_id": enrolled["data"]["enrollment_id"]})
     assert enrollment["override"]["operator"] == "Giulia Bianchi" and enrollment["override"]["reason"] == "late paperwork, agreed by phone"
     decision = await service.db[SIGNUPS].find_one({"_id": str(late.id)})
     assert [o["operator"] for o in decision["overrides"]] == ["Giulia Bianchi"]
@@ -342,15 +342,15 @@ async def test_operator_approval_enrolls_a_rejected_signup_and_records_who_and_w
 async def test_operator_rejection_cancels_and_records_who_and_why(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(foreign()))
     [enrolled] = await service.wait_for(1, "enrollment.confirmed.v1")
-    company_id = enrolled["payload"]["company_id"]
+    company_id = enrolled["data"]["company_id"]
     order = SignupRejectedByOperator.new(
         source="operators",
         subject=company_id,
-        payload=OperatorRejection(company_id=company_id, operator="Luca Verdi", reason="scouting check failed"),
+        data=OperatorRejection(company_id=company_id, operator="Luca Verdi", reason="scouting check failed"),
     )
     await service.send(Topic.OPERATOR_COMMANDS, order)
     [cancelled] = await service.wait_for(1, "enrollment.cancelled.v1")
-    assert cancelled["payload"]["reason"] == "operator" and cancelled["payload"]["note"] == "scouting check failed"
+    assert cancelled["data"]["reason"] == "operator" and cancelled["data"]["note"] == "scouting check failed"
     enrollment = await service.db[ENROLLMENTS].find_one({"company_id": company_id})
     assert enrollment["status"] == "cancelled" and enrollment["override"]["operator"] == "Luca Verdi"
 
@@ -358,16 +358,16 @@ async def test_operator_rejection_cancels_and_records_who_and_why(service: Harne
 async def test_erasure_keeps_statistics_and_tells_everyone(service: Harness) -> None:
     await service.send(Topic.SIGNUP_FORMS, signup(lombard()))
     [registered] = await service.wait_for(1, "company.registered.v1")
-    company_id = registered["payload"]["company_id"]
+    company_id = registered["data"]["company_id"]
     erasure = ErasureRequested.new(
-        source="dpo", subject=company_id, payload=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="DPO")
+        source="dpo", subject=company_id, data=ErasureRequest(company=CompanyRef(company_id=company_id), requested_by="DPO")
     )
     await service.send(Topic.SIGNUP_FORMS, erasure)
     await service.send(Topic.SIGNUP_FORMS, erasure)  # replay
     [erased] = await service.wait_for(1, "company.erased.v1")
     assert erased["subject"] == company_id
     [cancelled] = await service.wait_for(1, "enrollment.cancelled.v1")
-    assert cancelled["payload"]["reason"] == "erased"
+    assert cancelled["data"]["reason"] == "erased"
 
     company = await service.db[COMPANIES].find_one({"_id": company_id})
     assert company["status"] == "erased" and "contact" not in company
@@ -421,16 +421,16 @@ async def test_a_signup_replayed_after_its_mission_was_planned_keeps_its_first_d
         early = signup(lombard(company_name="Troppo Presto S.r.l.", partita_iva=valid_partita_iva("0777777777")))
         await harness.send(Topic.SIGNUP_FORMS, early)
         [rejected] = await harness.wait_for(1, "signup.rejected.v1")
-        assert [v["code"] for v in rejected["payload"]["violations"]] == ["mission.unknown"]
+        assert [v["code"] for v in rejected["data"]["violations"]] == ["mission.unknown"]
 
         await harness.plan_missions()
         await harness.send(Topic.SIGNUP_FORMS, early)  # the same event again, as after a crash
         # A new signup of the same company follows it through the same partitions: once it
         # is handled (and, the mission now known, confirmed), so was the replay.
-        again = signup(early.payload.applicant)
+        again = signup(early.data.applicant)
         await harness.send(Topic.SIGNUP_FORMS, again)
         await eventually(lambda: harness._enrolled_and_published(again.id))
         decision = await harness.db[SIGNUPS].find_one({"_id": str(early.id)})
         assert decision["outcome"] == "partial" and decision["eligible_missions"] == []
-        confirmed = [e for e in await harness.events() if e["type"] == "enrollment.confirmed.v1" and e["causation_id"] == str(early.id)]
+        confirmed = [e for e in await harness.events() if e["type"] == "enrollment.confirmed.v1" and e.get("causationid") == str(early.id)]
         assert confirmed == [], "the replay enrolled the company against its stored decision"

@@ -55,7 +55,7 @@ def ping_service(settings: Settings, received: asyncio.Queue[PingSent]):
 async def test_envelope_round_trips_through_the_real_broker_intact(settings: Settings) -> None:
     received: asyncio.Queue[PingSent] = asyncio.Queue()
     app, runtime = ping_service(settings, received)
-    sent = PingSent.new(source="tests", subject="ping-1", payload=Ping(text="ciao, Milano – 東京", n=7))
+    sent = PingSent.new(source="tests", subject="ping-1", data=Ping(text="ciao, Milano – 東京", n=7))
     async with running(app):
         await publish_event(runtime.broker, runtime.topics(Topic.SMOKE), sent)
         got = await asyncio.wait_for(received.get(), 30)
@@ -70,7 +70,7 @@ async def test_invalid_bytes_go_to_the_dead_letter_topic_and_the_consumer_surviv
     received: asyncio.Queue[PingSent] = asyncio.Queue()
     app, runtime = ping_service(settings, received)
     topic = runtime.topics(Topic.SMOKE)
-    good = PingSent.new(source="tests", subject="k", payload=Ping(text="after", n=1))
+    good = PingSent.new(source="tests", subject="k", data=Ping(text="after", n=1))
     async with running(app):
         await runtime.broker.publish(b"{not json", topic, key=b"k")
         await runtime.broker.publish(b'{"id": "x"}', topic, key=b"k")

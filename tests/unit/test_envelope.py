@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import re
+
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import uuid4
@@ -9,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.contracts.envelope import Contract, Envelope, find_mongo_operator
+from shared.contracts.envelope import Contract, Envelope, find_mongo_operator, schema_uri
 
 
 class Sample(Contract):
@@ -24,22 +27,22 @@ class SampleHappened(Envelope[Sample]):
 def raw(**overrides: object) -> dict[str, object]:
     event_id = str(uuid4())
     body: dict[str, object] = {
+        "specversion": "1.0",
         "id": event_id,
         "type": "sample.happened.v1",
-        "source": "tests",
+        "source": "/tests",
         "time": "2020-10-19T09:00:00+02:00",
-        "correlation_id": event_id,
-        "causation_id": None,
+        "datacontenttype": "application/json",
+        "dataschema": schema_uri("sample.happened.v1"),
+        "correlationid": event_id,
         "subject": "company-1",
-        "payload": {"name": "Rossi S.p.A."},
+        "data": {"name": "Rossi S.p.A."},
     }
     body.update(overrides)
     return body
 
 
 def from_json(body: dict[str, object]) -> SampleHappened:
-    import json
-
     return SampleHappened.model_validate_json(json.dumps(body))
 
 
@@ -47,6 +50,40 @@ def test_time_is_normalised_to_utc() -> None:
     event = from_json(raw())
     assert event.time == datetime(2020, 10, 19, 7, 0, tzinfo=UTC)
     assert event.time.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("specversion", "0.3", "1.0"),
+        ("datacontenttype", "text/plain", "application/json"),
+        ("dataschema", schema_uri("sample.other.v1"), "dataschema must be"),
+        ("source", "forms with spaces", "URI-reference"),
+        ("source", "", "at least 1"),
+    ],
+)
+def test_cloudevents_attributes_are_checked(field: str, value: str, why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        from_json(raw(**{field: value}))
+
+
+@pytest.mark.parametrize("missing", ["specversion", "id", "source", "datacontenttype", "dataschema", "correlationid", "data"])
+def test_required_attributes_must_be_there(missing: str) -> None:
+    body = raw()
+    del body[missing]
+    with pytest.raises(ValidationError, match=missing):
+        from_json(body)
+
+
+def test_extensions_use_the_names_cloudevents_allows_and_python_names_are_refused() -> None:
+    event = SampleHappened.new(source="/tests", subject="company-1", data=Sample(name="Rossi"))
+    dumped = json.loads(event.to_bytes())
+    assert all(re.fullmatch(r"[a-z0-9]{1,20}", name) for name in dumped), sorted(dumped)
+    assert "causationid" not in dumped, "an extension without a value is absent, not null"
+    caused = SampleHappened.new(source="/tests", subject="company-1", data=Sample(name="Rossi"), caused_by=event)
+    assert json.loads(caused.to_bytes())["causationid"] == str(event.id)
+    with pytest.raises(ValidationError, match="correlation_id"):
+        from_json(raw(correlation_id=str(uuid4())))
 
 
 def test_naive_time_is_rejected() -> None:
@@ -58,12 +95,12 @@ def test_extra_fields_are_forbidden_at_every_level() -> None:
     with pytest.raises(ValidationError, match="extra"):
         from_json(raw(unexpected=1))
     with pytest.raises(ValidationError, match="extra"):
-        from_json(raw(payload={"name": "x", "surprise": True}))
+        from_json(raw(data={"name": "x", "surprise": True}))
 
 
 def test_strict_mode_refuses_coercion() -> None:
     with pytest.raises(ValidationError):
-        from_json(raw(payload={"name": 42}))
+        from_json(raw(data={"name": 42}))
 
 
 @pytest.mark.parametrize("bad_type", ["company.registered", "Company.Registered.v1", "x.v1", "a.b.v0"])
@@ -79,21 +116,21 @@ def test_type_must_match_the_model() -> None:
 
 def test_mongo_operators_in_free_form_mappings_are_rejected() -> None:
     with pytest.raises(ValidationError, match="MongoDB operator"):
-        from_json(raw(payload={"name": "x", "tags": {"$where": "1"}}))
+        from_json(raw(data={"name": "x", "tags": {"$where": "1"}}))
     with pytest.raises(ValidationError, match="MongoDB operator"):
-        from_json(raw(payload={"name": "x", "tags": {"a.b": "1"}}))
+        from_json(raw(data={"name": "x", "tags": {"a.b": "1"}}))
 
 
 def test_new_event_chains_correlation_and_causation() -> None:
-    first = SampleHappened.new(source="a", subject="s", payload=Sample(name="n"))
-    second = SampleHappened.new(source="b", subject="s", payload=Sample(name="m"), caused_by=first)
+    first = SampleHappened.new(source="a", subject="s", data=Sample(name="n"))
+    second = SampleHappened.new(source="b", subject="s", data=Sample(name="m"), caused_by=first)
     assert first.correlation_id == first.id and first.causation_id is None
     assert second.correlation_id == first.id and second.causation_id == first.id
 
 
 @given(st.datetimes(timezones=st.timezones()))
 def test_round_trip_through_json_is_lossless(moment: datetime) -> None:
-    event = SampleHappened.new(source="t", subject="s", payload=Sample(name="n"), time=moment)
+    event = SampleHappened.new(source="t", subject="s", data=Sample(name="n"), time=moment)
     again = SampleHappened.model_validate_json(event.to_bytes())
     assert again == event
     # Compare instants: PEP 495 makes an ambiguous wall time unequal to every other zone's.

@@ -87,6 +87,6 @@ def test_a_meeting_sequence_mongodb_cannot_store_is_refused_by_the_contract() ->
     from tests.unit.cli.builders import meeting, scheduled, utc
 
     event = json.loads(scheduled(meeting("india-2020-m1", utc(2020, 10, 20, 9))).to_bytes())
-    event["payload"]["sequence"] = 123456789012345678901234567890
+    event["data"]["sequence"] = 123456789012345678901234567890
     with pytest.raises(ValidationError, match="sequence"):
         TypeAdapter(MatchingEvent).validate_json(json.dumps(event))

@@ -32,7 +32,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.registration import CompanyProfile
 
-SOURCE = "matching"
+SOURCE = "/outgoing/matching"
 
 
 def meeting_event(
@@ -51,18 +51,18 @@ def meeting_event(
             reason=change.reason,
         )
         cancelled: Envelope[Any] = MeetingCancelled.caused_by(
-            cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=discriminator
+            cause, source=SOURCE, subject=mission_id, data=payload, discriminator=discriminator
         )
         return cancelled
     meeting = meeting_payload(placed, mission_id, profiles, video_base_url)
     if change.kind == "rescheduled" and change.previous is not None:
         move = MeetingMove(meeting=meeting, previous_start=change.previous.start, previous_end=change.previous.end, reason=change.reason)
         moved: Envelope[Any] = MeetingRescheduled.caused_by(
-            cause, source=SOURCE, subject=mission_id, payload=move, discriminator=discriminator
+            cause, source=SOURCE, subject=mission_id, data=move, discriminator=discriminator
         )
         return moved
     scheduled: Envelope[Any] = MeetingScheduled.caused_by(
-        cause, source=SOURCE, subject=mission_id, payload=meeting, discriminator=discriminator
+        cause, source=SOURCE, subject=mission_id, data=meeting, discriminator=discriminator
     )
     return scheduled
 
@@ -76,9 +76,7 @@ def proposal_events(cause: Envelope[Any], plan: Plan, mission_id: str, limit: in
             continue
         told[company_id] = digest
         payload = MatchList(mission_id=mission_id, company_id=company_id, proposals=proposals)
-        event: Envelope[Any] = MatchesProposed.caused_by(
-            cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=company_id
-        )
+        event: Envelope[Any] = MatchesProposed.caused_by(cause, source=SOURCE, subject=mission_id, data=payload, discriminator=company_id)
         yield event
 
 
@@ -97,7 +95,7 @@ def agenda_published(cause: Envelope[Any], mission_id: str, version: int, plan: 
         breaks=dict(schedule.breaks),
         moved=len(schedule.moved),
     )
-    published: AgendaPublished = AgendaPublished.caused_by(cause, source=SOURCE, subject=mission_id, payload=summary)
+    published: AgendaPublished = AgendaPublished.caused_by(cause, source=SOURCE, subject=mission_id, data=summary)
     return published
 
 

@@ -149,11 +149,11 @@ class Mission(Aggregate):
         self.applying(event)
         match event:
             case EnrollmentConfirmed():
-                entry = self.participants.setdefault(event.payload.company_id, Participant())
-                was, entry.role, entry.status = entry.status, event.payload.role, "confirmed"
+                entry = self.participants.setdefault(event.data.company_id, Participant())
+                was, entry.role, entry.status = entry.status, event.data.role, "confirmed"
                 return was != "confirmed"
             case EnrollmentCancelled():
-                found = self.participants.get(event.payload.company_id)
+                found = self.participants.get(event.data.company_id)
                 if found is None or found.status != "confirmed":
                     return False
                 found.status = "cancelled"
@@ -164,26 +164,26 @@ class Mission(Aggregate):
                 return self._answered(event)
             case PairForcedByOperator() | PairForbiddenByOperator():
                 kind: Literal["forced", "forbidden"] = "forced" if isinstance(event, PairForcedByOperator) else "forbidden"
-                pair = (event.payload.lombard_id, event.payload.foreign_id)
+                pair = (event.data.lombard_id, event.data.foreign_id)
                 self.orders = [o for o in self.orders if (o.lombard_id, o.foreign_id) != pair]
-                self.orders.append(Order(*pair, order=kind, operator=event.payload.operator, reason=event.payload.reason))
+                self.orders.append(Order(*pair, order=kind, operator=event.data.operator, reason=event.data.reason))
                 return True
             case AvailabilityChanged():
-                entry = self.participants.setdefault(event.payload.company_id, Participant())
-                entry.unavailable = tuple((span.start, span.end) for span in event.payload.unavailable)
+                entry = self.participants.setdefault(event.data.company_id, Participant())
+                entry.unavailable = tuple((span.start, span.end) for span in event.data.unavailable)
                 return entry.status == "confirmed"
             case ScheduleRequested():
                 self.scheduled = True
-                self.schedule_options = ScheduleOptions(event.payload.time_limit_s, event.payload.fairness, event.payload.operator)
+                self.schedule_options = ScheduleOptions(event.data.time_limit_s, event.data.fairness, event.data.operator)
                 return True
             case MissionPlanned():
                 return self.scheduled
             case ParticipantProfileReady():
-                return event.payload.company_id in self.awaiting_profile
+                return event.data.company_id in self.awaiting_profile
             case FollowUpAnswered():
                 # Structured answers only: free-text comments stay on the topic, out of a document that outlives erasure.
-                key = f"{event.payload.meeting_id}|{event.payload.company_id}|{event.payload.kind}"
-                self.followup_answers[key] = event.payload.model_dump(mode="json", exclude={"comment"})
+                key = f"{event.data.meeting_id}|{event.data.company_id}|{event.data.kind}"
+                self.followup_answers[key] = event.data.model_dump(mode="json", exclude={"comment"})
                 return False
 
     def _request(self, request_id: str) -> Request:
@@ -195,9 +195,9 @@ class Mission(Aggregate):
         return request
 
     def _requested(self, event: MeetingRequested) -> bool:
-        request = self._request(event.payload.request_id)
-        request.requester, request.target = event.payload.requester_id, event.payload.target_id
-        if request.answer is not None and request.answered_by != event.payload.target_id:
+        request = self._request(event.data.request_id)
+        request.requester, request.target = event.data.requester_id, event.data.target_id
+        if request.answer is not None and request.answered_by != event.data.target_id:
             self.warnings.append(
                 (
                     "answer by a company the request was not sent to discarded",
@@ -209,11 +209,11 @@ class Mission(Aggregate):
         return request.answer is not None
 
     def _answered(self, event: MeetingRequestAnswered) -> bool:
-        request = self._request(event.payload.request_id)
-        if request.target not in (None, event.payload.answered_by):
-            raise Refused(f"request {event.payload.request_id} can only be answered by the company it was sent to")
-        changed = request.answer != event.payload.answer
-        request.answer, request.answered_by = event.payload.answer, event.payload.answered_by
+        request = self._request(event.data.request_id)
+        if request.target not in (None, event.data.answered_by):
+            raise Refused(f"request {event.data.request_id} can only be answered by the company it was sent to")
+        changed = request.answer != event.data.answer
+        request.answer, request.answered_by = event.data.answer, event.data.answered_by
         return changed and request.requester is not None
 
     # ------------------------------------------------------------ planning
@@ -252,7 +252,7 @@ class Mission(Aggregate):
         for change in plan.changes:
             self.record(Topic.MATCHING_EVENTS, meeting_event(cause, change, state.participants, mission_id, video_base_url))
         published = agenda_published(cause, mission_id, self.agenda_version, plan)
-        self.summary = published.payload
+        self.summary = published.data
         self.record(Topic.MATCHING_EVENTS, published)
         return plan.changes
 

@@ -21,7 +21,7 @@ from shared.aggregate import Aggregate
 from shared.contracts import notifications as events
 from shared.contracts.topics import Topic
 
-SOURCE = "notifications"
+SOURCE = "/outgoing/notifications"
 
 DeliveryState = Literal["planned", "sending", "retrying", "unconfirmed", "sent", "failed", "superseded", "dropped"]
 AttemptState = Literal["sending", "sent", "temporary", "permanent", "unconfirmed_resent", "abandoned"]
@@ -252,6 +252,6 @@ class Delivery(Aggregate):
             correlation_id=self.correlation_id,
             causation_id=self.source_event_id,
             time=now,
-            payload=payload,
+            data=payload,
         )
         self.record(Topic.NOTIFICATION_EVENTS, event, key=self.company_id)

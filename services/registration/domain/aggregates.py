@@ -26,7 +26,7 @@ from shared.contracts import registration as events
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
 
-SOURCE = "registration"
+SOURCE = "/outgoing/registration"
 Applicant = events.LombardApplicant | events.ForeignApplicant
 Role = Literal["lombard", "foreign"]
 Reason = Literal["withdrawn", "operator", "erased"]
@@ -48,11 +48,11 @@ class Override:
         approved = isinstance(order, events.SignupApprovedByOperator)
         return cls(
             action="approved" if approved else "rejected",
-            operator=order.payload.operator,
-            reason=order.payload.reason,
+            operator=order.data.operator,
+            reason=order.data.reason,
             at=order.time,
             event_id=str(order.id),
-            signup_id=str(order.payload.signup_id) if isinstance(order, events.SignupApprovedByOperator) else None,
+            signup_id=str(order.data.signup_id) if isinstance(order, events.SignupApprovedByOperator) else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,7 +62,7 @@ class Override:
 def contact_recorded(cause: Envelope[Any], company_id: str, applicant: Applicant) -> events.ContactDetailsRecorded:
     details = events.ContactDetails(company_id=company_id, contact=applicant.contact, preferred_language=preferred_language(applicant))
     recorded: events.ContactDetailsRecorded = events.ContactDetailsRecorded.caused_by(
-        cause, source=SOURCE, subject=company_id, payload=details
+        cause, source=SOURCE, subject=company_id, data=details
     )
     return recorded
 
@@ -88,7 +88,7 @@ class SignupDecision(Aggregate):
 
     @classmethod
     def decide(cls, signup: events.CompanySignupSubmitted | events.SignupUpdated, verdict: Verdict, decided_by: str) -> SignupDecision:
-        applicant = signup.payload.applicant
+        applicant = signup.data.applicant
         company_id = company_id_for(natural_key(applicant))
         outcome: Literal["accepted", "partial", "rejected"] = "accepted"
         if verdict.violations:
@@ -117,7 +117,7 @@ class SignupDecision(Aggregate):
                 preferred_language=preferred_language(applicant),
             )
             decision.record(
-                Topic.REGISTRATION_EVENTS, events.SignupRejected.caused_by(signup, source=SOURCE, subject=company_id, payload=rejection)
+                Topic.REGISTRATION_EVENTS, events.SignupRejected.caused_by(signup, source=SOURCE, subject=company_id, data=rejection)
             )
         return decision
 
@@ -171,7 +171,7 @@ class Company(Aggregate):
             company.applying(cause)
             company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
             company.record(
-                Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, payload=profile)
+                Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, data=profile)
             )
             return company
         current.sign_up_again(cause, applicant, key, profile)
@@ -188,16 +188,14 @@ class Company(Aggregate):
         self.applying(cause)
         if was_erased or before is None:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
-            self.record(
-                Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=self.id, payload=profile)
-            )
+            self.record(Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=self.id, data=profile))
             return
         if contact_before != applicant.contact:
             self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
         changed = changed_fields(before.model_dump(mode="json"), profile.model_dump(mode="json"))
         if changed:
             change = events.CompanyChange(profile=profile, changed_fields=changed)
-            self.record(Topic.REGISTRATION_EVENTS, events.CompanyUpdated.caused_by(cause, source=SOURCE, subject=self.id, payload=change))
+            self.record(Topic.REGISTRATION_EVENTS, events.CompanyUpdated.caused_by(cause, source=SOURCE, subject=self.id, data=change))
 
     @classmethod
     def erase(cls, current: Company | None, cause: events.ErasureRequested, company_id: str) -> Company:
@@ -214,7 +212,7 @@ class Company(Aggregate):
         current.profile, current.contact, current.erased_at, current.pending_erasure = None, None, cause.time, str(cause.id)
         current.applying(cause)
         current.record_tombstone(Topic.CONTACTS, company_id)
-        erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, payload=events.Erasure(company_id=company_id))
+        erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, data=events.Erasure(company_id=company_id))
         current.record(Topic.REGISTRATION_EVENTS, erased)
         return current
 
@@ -260,7 +258,7 @@ class Enrollment(Aggregate):
         )
         current.record(
             Topic.REGISTRATION_EVENTS,
-            events.EnrollmentConfirmed.caused_by(cause, source=SOURCE, subject=mission_id, payload=payload, discriminator=company_id),
+            events.EnrollmentConfirmed.caused_by(cause, source=SOURCE, subject=mission_id, data=payload, discriminator=company_id),
         )
         return current
 
@@ -278,7 +276,7 @@ class Enrollment(Aggregate):
         self.record(
             Topic.REGISTRATION_EVENTS,
             events.EnrollmentCancelled.caused_by(
-                cause, source=SOURCE, subject=self.mission_id, payload=payload, discriminator=self.company_id
+                cause, source=SOURCE, subject=self.mission_id, data=payload, discriminator=self.company_id
             ),
         )
         return True

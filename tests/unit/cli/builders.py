@@ -64,12 +64,12 @@ def meeting(
 
 
 def scheduled(m: Meeting) -> MeetingScheduled:
-    return MeetingScheduled.new(source="matching", subject=m.mission_id, payload=m)
+    return MeetingScheduled.new(source="matching", subject=m.mission_id, data=m)
 
 
 def rescheduled(m: Meeting, previous: Meeting) -> MeetingRescheduled:
     move = MeetingMove(meeting=m, previous_start=previous.start, previous_end=previous.end, reason="operator moved it")
-    return MeetingRescheduled.new(source="matching", subject=m.mission_id, payload=move)
+    return MeetingRescheduled.new(source="matching", subject=m.mission_id, data=move)
 
 
 def cancelled(m: Meeting, sequence: int) -> MeetingCancelled:
@@ -82,7 +82,7 @@ def cancelled(m: Meeting, sequence: int) -> MeetingCancelled:
         sequence=sequence,
         reason="withdrawn",
     )
-    return MeetingCancelled.new(source="matching", subject=m.mission_id, payload=payload)
+    return MeetingCancelled.new(source="matching", subject=m.mission_id, data=payload)
 
 
 def agenda_published(version: int, breaks: dict[str, int], mission: str = MISSION, time: datetime | None = None) -> AgendaPublished:
@@ -97,7 +97,7 @@ def agenda_published(version: int, breaks: dict[str, int], mission: str = MISSIO
         seconds=1.5,
         breaks=breaks,
     )
-    return AgendaPublished.new(source="matching", subject=mission, payload=summary, time=time)
+    return AgendaPublished.new(source="matching", subject=mission, data=summary, time=time)
 
 
 def registered(company_id: str, name: str, role: str = "lombard") -> CompanyRegistered:
@@ -111,7 +111,7 @@ def registered(company_id: str, name: str, role: str = "lombard") -> CompanyRegi
         languages=["it"],
         preferred_language="it",
     )
-    return CompanyRegistered.new(source="registration", subject=company_id, payload=profile)
+    return CompanyRegistered.new(source="registration", subject=company_id, data=profile)
 
 
 def utc(*args: int) -> datetime:

@@ -76,7 +76,7 @@ def test_the_latest_agenda_is_the_highest_version() -> None:
 
 
 def test_breaks_are_filtered_by_company() -> None:
-    summary = agenda_published(1, {LOMBARD: 2, PARTNER: 0, OTHER: 3}).payload
+    summary = agenda_published(1, {LOMBARD: 2, PARTNER: 0, OTHER: 3}).data
     assert breaks_of(summary, OTHER) == {OTHER: 3}
     assert breaks_of(summary) == {OTHER: 3, PARTNER: 0, LOMBARD: 2}
     assert breaks_of(None, OTHER) == {}
@@ -93,13 +93,13 @@ def test_mission_of_reads_every_kind_of_event() -> None:
 
 
 def test_company_names_follow_registration_and_forget_erased_companies() -> None:
-    renamed = registered(PARTNER, "Toronto Tools Inc.", role="foreign").payload.model_copy(update={"company_name": "Toronto Tools Ltd."})
+    renamed = registered(PARTNER, "Toronto Tools Inc.", role="foreign").data.model_copy(update={"company_name": "Toronto Tools Ltd."})
     events = [
         registered(LOMBARD, "Rossi Meccanica S.r.l."),
         registered(PARTNER, "Toronto Tools Inc.", role="foreign"),
-        CompanyUpdated.new(source="registration", subject=PARTNER, payload=CompanyChange(profile=renamed, changed_fields=["company_name"])),
+        CompanyUpdated.new(source="registration", subject=PARTNER, data=CompanyChange(profile=renamed, changed_fields=["company_name"])),
         registered(OTHER, "Moda Milano S.p.A."),
-        CompanyErased.new(source="registration", subject=OTHER, payload=Erasure(company_id=OTHER)),
+        CompanyErased.new(source="registration", subject=OTHER, data=Erasure(company_id=OTHER)),
     ]
     assert company_names(events) == {LOMBARD: "Rossi Meccanica S.r.l.", PARTNER: "Toronto Tools Ltd."}
 

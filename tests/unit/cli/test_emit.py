@@ -18,7 +18,7 @@ from tests.unit.cli.builders import LOMBARD, registered
 GOOD_SIGNUP = signup(lombard()).model_dump_json()
 GOOD_PARTNER = signup(foreign()).model_dump_json()
 GOOD_COMMAND = ScheduleRequested.new(
-    source="ops", subject="india-2020", payload=ScheduleRequest(mission_id="india-2020", operator="Anna")
+    source="ops", subject="india-2020", data=ScheduleRequest(mission_id="india-2020", operator="Anna")
 ).model_dump_json()
 
 
@@ -97,7 +97,7 @@ def test_good_lines_are_kept_with_their_exact_bytes_and_topic() -> None:
 
 def test_each_bad_line_is_reported_by_its_number_and_reason() -> None:
     no_consent = json.loads(GOOD_SIGNUP)
-    no_consent["payload"]["applicant"]["privacy_consent"] = "yes"
+    no_consent["data"]["applicant"]["privacy_consent"] = "yes"
     extra = json.loads(GOOD_COMMAND) | {"unexpected": 1}
     valid, problems = validate_lines(
         lines(
@@ -115,7 +115,7 @@ def test_each_bad_line_is_reported_by_its_number_and_reason() -> None:
     assert [v.number for v in valid] == [1, 9]
     reasons = {p.number: p.reason for p in problems}
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8]
-    assert "payload.applicant.lombard.privacy_consent" in reasons[2] and "boolean" in reasons[2]
+    assert "data.applicant.lombard.privacy_consent" in reasons[2] and "boolean" in reasons[2]
     assert reasons[3].startswith("not valid JSON")
     assert reasons[4] == "not a JSON object"
     assert reasons[5] == 'no "type" field naming the event type'
@@ -128,14 +128,14 @@ def test_each_bad_line_is_reported_by_its_number_and_reason() -> None:
 def test_strict_mode_rejects_what_lax_mode_would_coerce() -> None:
     """The consumers decode in strict JSON mode: a number given as a string is an error here too."""
     command = json.loads(GOOD_COMMAND)
-    command["payload"]["time_limit_s"] = "30"
+    command["data"]["time_limit_s"] = "30"
     _, [problem] = validate_lines(lines(json.dumps(command)))
-    assert problem.number == 1 and "payload.time_limit_s" in problem.reason
+    assert problem.number == 1 and "data.time_limit_s" in problem.reason
 
 
 def test_reasons_never_echo_the_offending_value() -> None:
     bad_email = json.loads(GOOD_SIGNUP)
-    bad_email["payload"]["applicant"]["contact"]["email"] = "mario.rossi-at-example"
+    bad_email["data"]["applicant"]["contact"]["email"] = "mario.rossi-at-example"
     _, [problem] = validate_lines(lines(json.dumps(bad_email)))
     assert "contact.email" in problem.reason
     assert "mario.rossi-at-example" not in problem.reason

@@ -20,7 +20,7 @@ def noticed(nid: str, attempt: int, minutes: int = 0) -> NotificationUnconfirmed
         policy="hold",
     )
     return NotificationUnconfirmed.new(
-        source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes)
+        source="notifications", subject="rossi-meccanica-0001", data=payload, time=T0 + timedelta(minutes=minutes)
     )
 
 
@@ -35,14 +35,14 @@ def resolved(nid: str, attempt: int, minutes: int = 1) -> NotificationUnconfirme
         operator="anna",
     )
     return NotificationUnconfirmedResolved.new(
-        source="notifications", subject="rossi-meccanica-0001", payload=payload, time=T0 + timedelta(minutes=minutes)
+        source="notifications", subject="rossi-meccanica-0001", data=payload, time=T0 + timedelta(minutes=minutes)
     )
 
 
 def test_a_resolution_closes_its_attempt_and_a_later_unconfirmed_attempt_reopens() -> None:
     events = [noticed("a", 1), noticed("b", 1), resolved("a", 1), noticed("a", 2, minutes=5)]
     pending = open_unconfirmed(events)
-    assert sorted(pending) == ["a", "b"] and pending["a"].payload.attempt == 2
+    assert sorted(pending) == ["a", "b"] and pending["a"].data.attempt == 2
 
 
 def test_a_resolution_of_an_earlier_attempt_does_not_close_a_later_one() -> None:

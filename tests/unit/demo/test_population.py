@@ -39,22 +39,22 @@ def test_good_signups_pass_every_rule(population):
     for signup in population.signups:
         if signup.id in bad_ids:
             continue
-        verdict = assess(signup.payload.applicant, missions, signup.time)
-        assert verdict.violations == [], signup.payload.applicant.company_name
+        verdict = assess(signup.data.applicant, missions, signup.time)
+        assert verdict.violations == [], signup.data.applicant.company_name
     assert sum(population.enrollments.values()) == sum(len(c.applicant.missions) for c in population.companies().values())
 
 
 def test_each_bad_signup_fails_exactly_its_rule(population):
     missions = {m.mission_id: m for m in population.missions}
     for bad in population.bad:
-        verdict = assess(bad.signup.payload.applicant, missions, bad.signup.time)
+        verdict = assess(bad.signup.data.applicant, missions, bad.signup.time)
         assert tuple(v.code for v in verdict.violations) == bad.reasons, bad.label
         assert verdict.company_accepted == bad.company_registered, bad.label
     assert len({code for bad in population.bad for code in bad.reasons}) == len(population.bad)
 
 
 def test_every_company_is_distinct_to_registration(population):
-    keys = [natural_key(s.payload.applicant) for s in population.signups]
+    keys = [natural_key(s.data.applicant) for s in population.signups]
     assert len(set(keys)) == len(keys)
 
 
@@ -64,7 +64,7 @@ def test_meeting_forms_are_addressed_with_the_ids_registration_published(populat
         CompanyRegistered.new(
             source="registration",
             subject=company_id_for(natural_key(c.applicant)),
-            payload=profile_of(company_id_for(natural_key(c.applicant)), c.applicant),
+            data=profile_of(company_id_for(natural_key(c.applicant)), c.applicant),
         )
         for c in population.companies().values()
     ]
@@ -74,11 +74,11 @@ def test_meeting_forms_are_addressed_with_the_ids_registration_published(populat
     assert len(forms) == 2 * len(population.requests)
     real = set(ids.values())
     for form in forms:
-        p = form.payload
+        p = form.data
         assert {p.requester_id, p.target_id} <= real if isinstance(form, MeetingRequested) else p.answered_by in real
     missing = next(iter(ids))
     fewer = population.meeting_forms({h: i for h, i in ids.items() if h != missing})
-    asking = [r for r in population.requests if missing in (r.payload.requester_id, r.payload.target_id)]
+    asking = [r for r in population.requests if missing in (r.data.requester_id, r.data.target_id)]
     assert asking and len(fewer) == 2 * (len(population.requests) - len(asking)), "a company without an id yet is left out"
 
 
@@ -103,10 +103,10 @@ def test_population_spreads_over_sectors_markets_and_zones():
 
 def test_requests_stay_inside_their_mission(population):
     companies = population.companies()
-    answers = {a.payload.request_id: a.payload for a in population.answers}
+    answers = {a.data.request_id: a.data for a in population.answers}
     assert population.requests
     for request in population.requests:
-        r = request.payload
+        r = request.data
         assert r.mission_id in companies[r.requester_id].applicant.missions
         assert r.mission_id in companies[r.target_id].applicant.missions
         assert {companies[r.requester_id].applicant.role, companies[r.target_id].applicant.role} == {"lombard", "foreign"}
@@ -130,10 +130,10 @@ def test_followup_answers_do_not_depend_on_arrival_order(population):
                 meeting_end=begin + timedelta(minutes=30),
                 due_at=begin + timedelta(days=7),
             )
-            due.append(FollowUpDue.new(source="matching", subject="india-2020", payload=payload))
+            due.append(FollowUpDue.new(source="matching", subject="india-2020", data=payload))
     forward = followup_answers(1, due)
     backward = followup_answers(1, list(reversed(due)))
     assert [a.model_dump_json() for a in forward] == [a.model_dump_json() for a in backward]
-    kinds = Counter(a.payload.kind for a in forward)
+    kinds = Counter(a.data.kind for a in forward)
     assert set(kinds) == {"attendance", "satisfaction", "outcome"}
-    assert all(a.payload.satisfaction in range(1, 6) for a in forward if a.payload.kind == "satisfaction")
+    assert all(a.data.satisfaction in range(1, 6) for a in forward if a.data.kind == "satisfaction")

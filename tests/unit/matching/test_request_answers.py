@@ -15,7 +15,7 @@ def requested() -> MeetingRequested:
     return MeetingRequested.new(
         source="forms",
         subject="india-2020",
-        payload=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id=REQUESTER, target_id=TARGET),
+        data=MeetingRequest(request_id="r1", mission_id="india-2020", requester_id=REQUESTER, target_id=TARGET),
     )
 
 
@@ -23,7 +23,7 @@ def answered(by: str) -> MeetingRequestAnswered:
     return MeetingRequestAnswered.new(
         source="forms",
         subject="india-2020",
-        payload=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by=by, answer="accepted"),
+        data=MeetingRequestAnswer(request_id="r1", mission_id="india-2020", answered_by=by, answer="accepted"),
     )
 
 

@@ -68,12 +68,12 @@ async def fresh(with_profiles: bool = True) -> tuple[Matching, FakeMatchingStore
 
 def enrolled(company_id: str, role: Any) -> EnrollmentConfirmed:
     payload = Enrollment(enrollment_id=f"{company_id}:{MISSION}", company_id=company_id, mission_id=MISSION, role=role)
-    return EnrollmentConfirmed.new(source="registration", subject=MISSION, payload=payload, time=T0)
+    return EnrollmentConfirmed.new(source="registration", subject=MISSION, data=payload, time=T0)
 
 
 def schedule(time_limit_s: float = 2.0) -> ScheduleRequested:
     return ScheduleRequested.new(
-        source="operators", subject=MISSION, payload=ScheduleRequest(mission_id=MISSION, operator="op", time_limit_s=time_limit_s)
+        source="operators", subject=MISSION, data=ScheduleRequest(mission_id=MISSION, operator="op", time_limit_s=time_limit_s)
     )
 
 
@@ -98,11 +98,11 @@ async def test_scheduling_books_every_meeting_once_and_publishes_each_with_the_s
     scheduled = events_of(store, "meeting.scheduled.v1")
     assert scheduled and types(store)[-1] == "agenda.published.v1"
     [summary] = events_of(store, "agenda.published.v1")
-    assert summary.payload.meetings == len(scheduled)
-    assert {d["meeting_id"] for d in store.booked.values()} == {e.payload.meeting_id for e in scheduled}
+    assert summary.data.meetings == len(scheduled)
+    assert {d["meeting_id"] for d in store.booked.values()} == {e.data.meeting_id for e in scheduled}
     assert len(recorder.synced) == 1 and len(recorder.synced[0][1]) == len(scheduled)
     for event in scheduled:
-        assert {t.timezone for t in event.payload.local_times} == {"Europe/Rome", "Asia/Kolkata"}
+        assert {t.timezone for t in event.data.local_times} == {"Europe/Rome", "Asia/Kolkata"}
 
 
 async def test_a_redelivered_command_publishes_nothing_new_and_redoes_its_side_effects() -> None:
@@ -123,11 +123,11 @@ async def test_a_cancelled_enrollment_cancels_its_meetings_and_frees_their_booki
     matching, store, _ = await fresh()
     await matching.handle(schedule())
     leaving = LOMBARDS[0].company_id
-    theirs = {e.payload.meeting_id for e in events_of(store, "meeting.scheduled.v1") if leaving in e.payload.participants}
+    theirs = {e.data.meeting_id for e in events_of(store, "meeting.scheduled.v1") if leaving in e.data.participants}
     assert theirs
     payload = EnrollmentCancellation(enrollment_id=f"{leaving}:{MISSION}", company_id=leaving, mission_id=MISSION, reason="withdrawn")
-    await matching.handle(EnrollmentCancelled.new(source="registration", subject=MISSION, payload=payload))
-    assert {e.payload.meeting_id for e in events_of(store, "meeting.cancelled.v1")} == theirs
+    await matching.handle(EnrollmentCancelled.new(source="registration", subject=MISSION, data=payload))
+    assert {e.data.meeting_id for e in events_of(store, "meeting.cancelled.v1")} == theirs
     assert not any(d["company_id"] == leaving for d in store.booked.values())
 
 
@@ -135,21 +135,21 @@ async def test_an_accepted_request_is_on_the_agenda() -> None:
     matching, store, _ = await fresh()
     lombard, partner = LOMBARDS[2].company_id, FOREIGNS[1].company_id
     request = MeetingRequest(request_id="r1", mission_id=MISSION, requester_id=lombard, target_id=partner)
-    await matching.handle(MeetingRequested.new(source="forms", subject=MISSION, payload=request))
+    await matching.handle(MeetingRequested.new(source="forms", subject=MISSION, data=request))
     answer = MeetingRequestAnswer(request_id="r1", mission_id=MISSION, answered_by=partner, answer="accepted")
-    await matching.handle(MeetingRequestAnswered.new(source="forms", subject=MISSION, payload=answer))
+    await matching.handle(MeetingRequestAnswered.new(source="forms", subject=MISSION, data=answer))
     await matching.handle(schedule())
-    assert any(set(e.payload.participants) == {lombard, partner} for e in events_of(store, "meeting.scheduled.v1"))
+    assert any(set(e.data.participants) == {lombard, partner} for e in events_of(store, "meeting.scheduled.v1"))
 
 
 async def test_an_answer_from_the_wrong_company_is_refused_and_changes_nothing() -> None:
     matching, store, _ = await fresh()
     request = MeetingRequest(request_id="r1", mission_id=MISSION, requester_id=LOMBARDS[0].company_id, target_id=FOREIGNS[0].company_id)
-    await matching.handle(MeetingRequested.new(source="forms", subject=MISSION, payload=request))
+    await matching.handle(MeetingRequested.new(source="forms", subject=MISSION, data=request))
     before = store.missions.docs[MISSION]["version"]  # type: ignore[attr-defined]
     answer = MeetingRequestAnswer(request_id="r1", mission_id=MISSION, answered_by=FOREIGNS[1].company_id, answer="accepted")
     with pytest.raises(Refused):
-        await matching.handle(MeetingRequestAnswered.new(source="forms", subject=MISSION, payload=answer))
+        await matching.handle(MeetingRequestAnswered.new(source="forms", subject=MISSION, data=answer))
     assert store.missions.docs[MISSION]["version"] == before  # type: ignore[attr-defined]
 
 
@@ -160,12 +160,12 @@ async def test_a_participant_without_a_profile_waits_and_is_planned_once_it_arri
     await matching.handle(schedule())
     mission = await store.missions.get(MISSION)
     assert mission is not None and mission.awaiting_profile == [FOREIGNS[0].company_id]
-    await matching.record_company(CompanyRegistered.new(source="registration", subject=FOREIGNS[0].company_id, payload=FOREIGNS[0]))
+    await matching.record_company(CompanyRegistered.new(source="registration", subject=FOREIGNS[0].company_id, data=FOREIGNS[0]))
     [ready] = recorder.replans
     await matching.handle(ready)
     mission = await store.missions.get(MISSION)
     assert mission is not None and mission.awaiting_profile == []
-    assert any(FOREIGNS[0].company_id in e.payload.participants for e in events_of(store, "meeting.scheduled.v1"))
+    assert any(FOREIGNS[0].company_id in e.data.participants for e in events_of(store, "meeting.scheduled.v1"))
 
 
 async def test_a_plan_that_would_not_fit_one_document_is_refused_before_anything_is_booked() -> None:
@@ -219,21 +219,21 @@ def _history(draw: Any) -> list[Envelope[Any]]:
             payload = EnrollmentCancellation(
                 enrollment_id=f"{lombard}:{MISSION}", company_id=lombard, mission_id=MISSION, reason="withdrawn"
             )
-            history.append(EnrollmentCancelled.new(source="registration", subject=MISSION, payload=payload))
+            history.append(EnrollmentCancelled.new(source="registration", subject=MISSION, data=payload))
         elif action == "request":
             request = MeetingRequest(request_id=f"r{i}{j}", mission_id=MISSION, requester_id=lombard, target_id=partner)
-            history.append(MeetingRequested.new(source="forms", subject=MISSION, payload=request))
+            history.append(MeetingRequested.new(source="forms", subject=MISSION, data=request))
         elif action in ("accept", "decline"):
             answer = MeetingRequestAnswer(
                 request_id=f"r{i}{j}", mission_id=MISSION, answered_by=partner, answer="accepted" if action == "accept" else "declined"
             )
-            history.append(MeetingRequestAnswered.new(source="forms", subject=MISSION, payload=answer))
+            history.append(MeetingRequestAnswered.new(source="forms", subject=MISSION, data=answer))
         elif action == "busy":
             start = datetime(2020, 10, 19 + n % 5, 4, tzinfo=UTC)
             change = AvailabilityChange(
                 mission_id=MISSION, company_id=partner, unavailable=[TimeSpan(start=start, end=start + timedelta(hours=3))], operator="op"
             )
-            history.append(AvailabilityChanged.new(source="operators", subject=MISSION, payload=change))
+            history.append(AvailabilityChanged.new(source="operators", subject=MISSION, data=change))
         else:
             history.append(schedule(time_limit_s=1.0))
     return history

@@ -36,7 +36,7 @@ async def ready(policy: DeliveryPolicy | None = None, *, contacts: bool = True) 
     await h.notifications.mission_planned(mission_planned(mission("india-2020")))
     for company in (profile(LOMBARD, "lombard", "Rossi Meccanica S.r.l."), profile(FOREIGN, "foreign", "Mumbai Machine Tools Pvt Ltd")):
         await h.notifications.company_changed(
-            CompanyRegistered.new(source="registration", subject=company.company_id, payload=company, time=T0 - timedelta(days=30))
+            CompanyRegistered.new(source="registration", subject=company.company_id, data=company, time=T0 - timedelta(days=30))
         )
     if contacts:
         await h.notifications.contact_recorded(contact(LOMBARD, "Mario Rossi", LOMBARD_MAIL, "it"))
@@ -46,7 +46,7 @@ async def ready(policy: DeliveryPolicy | None = None, *, contacts: bool = True) 
 
 def confirmation(company_id: str = LOMBARD, role: str = "lombard") -> EnrollmentConfirmed:
     payload = Enrollment(enrollment_id=f"e-{company_id}", company_id=company_id, mission_id="india-2020", role=role)  # type: ignore[arg-type]
-    return EnrollmentConfirmed.new(source="registration", subject="india-2020", payload=payload, time=T0)
+    return EnrollmentConfirmed.new(source="registration", subject="india-2020", data=payload, time=T0)
 
 
 async def fire(h: Harness, timer_id: str) -> str:
@@ -88,7 +88,7 @@ async def test_a_confirmation_is_sent_once_however_often_its_event_and_its_timer
     [message] = h.mail.received
     assert message["To"] == f"Mario Rossi <{LOMBARD_MAIL}>" and message["Subject"] == "Iscrizione confermata: missione India"
     [sent] = h.store.events(SENT)
-    assert (sent.payload.attempts, sent.payload.language, sent.subject) == (1, "it", LOMBARD)
+    assert (sent.data.attempts, sent.data.language, sent.subject) == (1, "it", LOMBARD)
     assert sent.causation_id == event.id and LOMBARD_MAIL not in sent.model_dump_json()
     assert the_delivery(h)["state"] == "sent" and [a["state"] for a in the_delivery(h)["attempt_log"]] == ["sent"]
 
@@ -103,7 +103,7 @@ async def test_a_recipient_without_a_contact_waits_with_backoff_then_fails_as_no
     assert not h.store.docs, "waiting writes nothing"
     assert await fire(h, timer.timer_id) == "done"
     [failed] = h.store.events(FAILED)
-    assert (failed.payload.reason, failed.payload.attempts) == ("no_contact", 0) and not h.mail.received
+    assert (failed.data.reason, failed.data.attempts) == ("no_contact", 0) and not h.mail.received
 
 
 async def test_a_contact_that_arrives_while_waiting_is_used() -> None:
@@ -126,7 +126,7 @@ async def test_a_contact_name_with_control_characters_fails_at_once_as_an_invali
     [timer] = h.timers.pending()
     assert await fire(h, timer.timer_id) == "done"
     [failed] = h.store.events(FAILED)
-    assert failed.payload.reason == "invalid_recipient" and "control characters" in failed.payload.detail and not h.mail.received
+    assert failed.data.reason == "invalid_recipient" and "control characters" in failed.data.detail and not h.mail.received
 
 
 async def test_temporary_failures_are_retried_with_backoff_and_permanent_ones_reported_once() -> None:
@@ -136,7 +136,7 @@ async def test_temporary_failures_are_retried_with_backoff_and_permanent_ones_re
     [timer] = h.timers.pending()
     assert [await fire(h, timer.timer_id) for _ in range(3)] == ["retry", "retry", "done"]
     [sent] = h.store.events(SENT)
-    assert sent.payload.attempts == 3 and len(h.mail.received) == 1
+    assert sent.data.attempts == 3 and len(h.mail.received) == 1
     assert [(a["n"], a["state"], a["code"]) for a in the_delivery(h)["attempt_log"]] == [
         (1, "temporary", 451),
         (2, "temporary", 451),
@@ -150,8 +150,8 @@ async def test_temporary_failures_are_retried_with_backoff_and_permanent_ones_re
     assert await fire(h, timer.timer_id) == "done"
     assert await fire(h, timer.timer_id) == "done"
     [failed] = h.store.events(FAILED)
-    assert (failed.payload.reason, failed.payload.smtp_code, failed.payload.attempts) == ("permanent_smtp_error", 550, 1)
-    assert "someone@example.test" not in failed.payload.detail and "someone@example.test" not in str(the_delivery(h))
+    assert (failed.data.reason, failed.data.smtp_code, failed.data.attempts) == ("permanent_smtp_error", 550, 1)
+    assert "someone@example.test" not in failed.data.detail and "someone@example.test" not in str(the_delivery(h))
 
 
 async def test_retries_run_out_after_the_attempts_allowed() -> None:
@@ -161,7 +161,7 @@ async def test_retries_run_out_after_the_attempts_allowed() -> None:
     [timer] = h.timers.pending()
     assert [await fire(h, timer.timer_id) for _ in range(3)] == ["retry", "done", "done"]
     [failed] = h.store.events(FAILED)
-    assert (failed.payload.reason, failed.payload.attempts) == ("retries_exhausted", 2) and not h.store.events(SENT)
+    assert (failed.data.reason, failed.data.attempts) == ("retries_exhausted", 2) and not h.store.events(SENT)
 
 
 # ---------------------------------------------------------------- unconfirmed sends
@@ -180,10 +180,10 @@ async def test_an_unconfirmed_send_is_reported_and_resent_by_policy_with_the_sam
     assert first["Message-ID"] == second["Message-ID"]
     [noticed] = h.store.events(UNCONFIRMED)
     [resolved] = h.store.events(RESOLVED)
-    assert (noticed.payload.attempt, noticed.payload.policy, noticed.payload.message_id) == (1, "resend", first["Message-ID"])
-    assert (resolved.payload.resolution, resolved.payload.by) == ("resent", "policy")
+    assert (noticed.data.attempt, noticed.data.policy, noticed.data.message_id) == (1, "resend", first["Message-ID"])
+    assert (resolved.data.resolution, resolved.data.by) == ("resent", "policy")
     [sent] = h.store.events(SENT)
-    assert sent.payload.attempts == 2
+    assert sent.data.attempts == 2
     assert [a["state"] for a in the_delivery(h)["attempt_log"]] == ["unconfirmed_resent", "sent"]
 
 
@@ -201,9 +201,9 @@ async def test_a_held_send_waits_for_the_operator_and_each_verdict_counts_once()
     assert await h.notifications.resolve_unconfirmed(nid, "delivered", "anna.bianchi")
     assert not await h.notifications.resolve_unconfirmed(nid, "resend", "someone.else"), "resolved already"
     [resolved] = h.store.events(RESOLVED)
-    assert (resolved.payload.resolution, resolved.payload.by, resolved.payload.operator) == ("delivered", "operator", "anna.bianchi")
+    assert (resolved.data.resolution, resolved.data.by, resolved.data.operator) == ("delivered", "operator", "anna.bianchi")
     [sent] = h.store.events(SENT)
-    assert sent.payload.attempts == 1 and len(h.mail.received) == 1
+    assert sent.data.attempts == 1 and len(h.mail.received) == 1
     assert not await h.notifications.resolve_unconfirmed("no-such-notification", "drop", "anna.bianchi")
 
 
@@ -256,7 +256,7 @@ async def test_a_write_between_load_and_save_is_met_by_loading_again_not_by_send
     assert await fire(h, timer.timer_id) == "retry"
     h.store.deliveries.interfere(_nid(h), 2)  # type: ignore[attr-defined]
     assert await fire(h, timer.timer_id) == "done"
-    assert len(h.mail.received) == 1 and h.store.events(SENT)[0].payload.attempts == 2
+    assert len(h.mail.received) == 1 and h.store.events(SENT)[0].data.attempts == 2
 
 
 def _nid(h: Harness) -> str:
@@ -268,7 +268,7 @@ async def test_an_erasure_during_the_send_keeps_the_outcome_and_not_the_address(
     h = await ready()
     await h.notifications.enrollment_confirmed(confirmation())
     [timer] = h.timers.pending()
-    erasure = CompanyErased.new(source="registration", subject=LOMBARD, payload=Erasure(company_id=LOMBARD), time=T0 + timedelta(minutes=1))
+    erasure = CompanyErased.new(source="registration", subject=LOMBARD, data=Erasure(company_id=LOMBARD), time=T0 + timedelta(minutes=1))
 
     async def erase() -> None:
         await h.notifications.company_erased(erasure)
@@ -301,7 +301,7 @@ async def test_a_legacy_delivery_with_its_attempts_apart_is_read_and_resolved_by
     h.store.legacy_attempts[f"{nid}#1"] = {"_id": f"{nid}#1", "n": 1, "state": "sending", "message_id": "<m@outgoing>", "started_at": T0}
     assert await fire(h, timer.timer_id) == "done"
     [noticed] = h.store.events(UNCONFIRMED)
-    assert noticed.payload.message_id == "<m@outgoing>" and h.store.events(SENT)[0].payload.attempts == 2
+    assert noticed.data.message_id == "<m@outgoing>" and h.store.events(SENT)[0].data.attempts == 2
     assert the_delivery(h)["version"] == 3 and [a["n"] for a in the_delivery(h)["attempt_log"]] == [1, 2]
 
 
@@ -310,12 +310,12 @@ async def test_a_legacy_delivery_with_its_attempts_apart_is_read_and_resolved_by
 
 async def test_a_reminder_for_a_meeting_moved_since_is_superseded_and_the_update_carries_the_new_sequence() -> None:
     h = await ready()
-    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0)
+    scheduled = MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0)
     await h.notifications.meeting_scheduled(scheduled)
     moved = meeting(start=START + timedelta(days=1), sequence=1)
     move = MeetingMove(meeting=moved, previous_start=START, previous_end=START + timedelta(minutes=30), reason="partner asked")
     await h.notifications.meeting_scheduled(
-        MeetingRescheduled.new(source="matching", subject="india-2020", payload=move, time=T0 + timedelta(hours=1))
+        MeetingRescheduled.new(source="matching", subject="india-2020", data=move, time=T0 + timedelta(hours=1))
     )
     await h.notifications.meeting_scheduled(scheduled)  # a late replay of the first version changes nothing
     h.clock.now = START + timedelta(days=2)
@@ -330,7 +330,7 @@ async def test_a_reminder_for_a_meeting_moved_since_is_superseded_and_the_update
 
 async def test_a_cancellation_cancels_the_reminders_and_tells_both_sides() -> None:
     h = await ready()
-    await h.notifications.meeting_scheduled(MeetingScheduled.new(source="matching", subject="india-2020", payload=meeting(), time=T0))
+    await h.notifications.meeting_scheduled(MeetingScheduled.new(source="matching", subject="india-2020", data=meeting(), time=T0))
     cancellation = MeetingCancellation(
         meeting_id="india-2020-m0001",
         mission_id="india-2020",
@@ -341,7 +341,7 @@ async def test_a_cancellation_cancels_the_reminders_and_tells_both_sides() -> No
         reason="withdrawn",
     )
     await h.notifications.meeting_cancelled(
-        MeetingCancelled.new(source="matching", subject="india-2020", payload=cancellation, time=T0 + timedelta(hours=1))
+        MeetingCancelled.new(source="matching", subject="india-2020", data=cancellation, time=T0 + timedelta(hours=1))
     )
     assert not [t for t in h.timers.pending() if t.timer_id.startswith("reminder:")]
     h.clock.now = START
@@ -380,5 +380,5 @@ async def test_whatever_the_server_and_the_process_do_nothing_reaches_the_server
     assert len({e.id for e in h.store.events()}) == len(h.store.events()), "no event recorded twice"
     if sent:
         assert h.mail.received, "sent means the server took it"
-        assert sent[0].payload.attempts == len(doc["attempt_log"])
+        assert sent[0].data.attempts == len(doc["attempt_log"])
     assert {m["Message-ID"] for m in h.mail.received} <= {doc["attempt_log"][0]["message_id"]}

@@ -48,7 +48,7 @@ def company_of(applicant: Any) -> str:
 
 
 def operator(event_type: type[Envelope[Any]], payload: Any) -> Any:
-    return event_type.new(source="operators", subject="op", payload=payload, time=SIGNUP_TIME + timedelta(days=1))
+    return event_type.new(source="operators", subject="op", data=payload, time=SIGNUP_TIME + timedelta(days=1))
 
 
 # ---------------------------------------------------------------- signups
@@ -59,7 +59,7 @@ async def test_an_eligible_signup_registers_the_company_and_enrolls_it_once() ->
     event = signup(lombard())
     await registration.apply_signup(event)
     assert store.types() == ["contact.recorded.v1", "company.registered.v1", "enrollment.confirmed.v1"]
-    company = await store.companies.get(company_of(event.payload.applicant))
+    company = await store.companies.get(company_of(event.data.applicant))
     assert company is not None and company.status == "active" and company.version == 1
     assert company.profile is not None and company.profile.province == "BG"
     decision = await store.decisions.get(str(event.id))
@@ -88,8 +88,8 @@ async def test_a_company_outside_lombardy_is_rejected_with_its_reason_and_its_co
     await registration.apply_signup(event)
     assert store.types() == ["contact.recorded.v1", "signup.rejected.v1"]
     rejected = store.published[-1].event
-    assert rejected is not None and [v.code for v in rejected.payload.violations] == ["site.not_in_lombardy"]
-    assert await store.companies.get(company_of(event.payload.applicant)) is None
+    assert rejected is not None and [v.code for v in rejected.data.violations] == ["site.not_in_lombardy"]
+    assert await store.companies.get(company_of(event.data.applicant)) is None
 
 
 async def test_without_consent_a_rejection_keeps_no_personal_data() -> None:
@@ -118,7 +118,7 @@ async def test_a_second_signup_publishes_only_what_changed() -> None:
     await registration.apply_signup(same_contact)
     updated = store.published[-1].event
     assert store.types()[3:] == ["company.updated.v1"]
-    assert updated is not None and updated.payload.changed_fields == ["offer"]
+    assert updated is not None and updated.data.changed_fields == ["offer"]
     new_contact = {"name": "Anna Rossi", "email": "anna@rossi.example", "preferred_language": "it"}
     await registration.apply_signup(
         signup(lombard(offer="Five-axis machining centres", contact=new_contact), time=SIGNUP_TIME + timedelta(hours=2))
@@ -132,7 +132,7 @@ async def test_an_update_event_is_applied_like_a_signup() -> None:
     registration, store = await fresh()
     await registration.apply_signup(signup(lombard()))
     first = signup(lombard(seeking="Agents in Gujarat"))
-    update = SignupUpdated.new(source="forms", subject="x", payload=first.payload, time=SIGNUP_TIME + timedelta(hours=1))
+    update = SignupUpdated.new(source="forms", subject="x", data=first.data, time=SIGNUP_TIME + timedelta(hours=1))
     await registration.apply_signup(update)
     assert store.types()[-1] == "company.updated.v1"
 
@@ -158,13 +158,13 @@ async def test_a_withdrawal_cancels_the_enrollment_once() -> None:
     order = SignupWithdrawn.new(
         source="forms",
         subject="x",
-        payload=Withdrawal(company=CompanyRef(partita_iva=applicant.partita_iva), mission_id="india-2020", reason="budget"),
+        data=Withdrawal(company=CompanyRef(partita_iva=applicant.partita_iva), mission_id="india-2020", reason="budget"),
     )
     await registration.withdraw(order)
     await registration.withdraw(order)
     assert store.types()[3:] == ["enrollment.cancelled.v1"]
     cancelled = store.published[-1].event
-    assert cancelled is not None and cancelled.payload.reason == "withdrawn" and cancelled.payload.note == "budget"
+    assert cancelled is not None and cancelled.data.reason == "withdrawn" and cancelled.data.note == "budget"
 
 
 async def test_an_operator_approves_a_rejected_signup_and_the_enrollment_says_who_and_why() -> None:
@@ -174,13 +174,13 @@ async def test_an_operator_approves_a_rejected_signup_and_the_enrollment_says_wh
     approval = operator(
         SignupApprovedByOperator, OperatorApproval(signup_id=event.id, operator="Giulia Bianchi", reason="moved to Bergamo")
     )
-    assert await registration.owner_of(approval) == company_of(event.payload.applicant)
+    assert await registration.owner_of(approval) == company_of(event.data.applicant)
     await registration.approve_by_operator(approval)
     await registration.approve_by_operator(approval)
     assert store.types()[2:] == ["contact.recorded.v1", "company.registered.v1", "enrollment.confirmed.v1"]
     confirmed = store.published[-1].event
-    assert confirmed is not None and confirmed.payload.override is True
-    enrollment = (await store.enrollments_of(company_of(event.payload.applicant)))[0]
+    assert confirmed is not None and confirmed.data.override is True
+    enrollment = (await store.enrollments_of(company_of(event.data.applicant)))[0]
     assert enrollment.override is not None and enrollment.override.operator == "Giulia Bianchi"
     decision = await store.decisions.get(str(event.id))
     assert decision is not None and [o.reason for o in decision.overrides] == ["moved to Bergamo"]
@@ -222,7 +222,7 @@ async def test_erasure_keeps_statistics_tombstones_the_contact_and_cancels_every
     order = ErasureRequested.new(
         source="forms",
         subject="x",
-        payload=ErasureOrder(company=CompanyRef(company_id=company_id), requested_by="dpo"),
+        data=ErasureOrder(company=CompanyRef(company_id=company_id), requested_by="dpo"),
         time=SIGNUP_TIME + timedelta(days=3),
     )
     await registration.erase(order)
@@ -250,7 +250,7 @@ async def test_erasure_keeps_statistics_tombstones_the_contact_and_cancels_every
 async def test_erasing_an_unknown_company_still_tells_everyone() -> None:
     registration, store = await fresh()
     order = ErasureRequested.new(
-        source="forms", subject="x", payload=ErasureOrder(company=CompanyRef(company_id="0000-unknown-company"), requested_by="dpo")
+        source="forms", subject="x", data=ErasureOrder(company=CompanyRef(company_id="0000-unknown-company"), requested_by="dpo")
     )
     await registration.erase(order)
     assert store.types() == ["tombstone:registration.contacts", "company.erased.v1"]
@@ -316,17 +316,15 @@ def _events(draw: Any) -> list[Envelope[Any]]:
             history.append(signup(applicant.model_copy(update={"offer": f"offer at {time:%H%M}"}), time=time))
         elif action == "withdraw":
             history.append(
-                SignupWithdrawn.new(source="forms", subject="x", payload=Withdrawal(company=ref, mission_id=None, reason=""), time=time)
+                SignupWithdrawn.new(source="forms", subject="x", data=Withdrawal(company=ref, mission_id=None, reason=""), time=time)
             )
         elif action == "erase":
-            history.append(
-                ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=ref, requested_by="dpo"), time=time)
-            )
+            history.append(ErasureRequested.new(source="forms", subject="x", data=ErasureOrder(company=ref, requested_by="dpo"), time=time))
         else:
             earlier = [e for e in history if e.type == "signup.submitted.v1"]
             if earlier:
                 approval = OperatorApproval(signup_id=earlier[-1].id, operator="Op", reason="checked")
-                history.append(SignupApprovedByOperator.new(source="operators", subject="x", payload=approval, time=time))
+                history.append(SignupApprovedByOperator.new(source="operators", subject="x", data=approval, time=time))
     return history
 
 
@@ -369,7 +367,7 @@ def _collections(store: FakeRegistrationStore) -> dict[str, Any]:
 
 def _erasure(applicant: Any, at: Any) -> ErasureRequested:
     ref = CompanyRef(company_id=company_of(applicant))
-    return ErasureRequested.new(source="forms", subject="x", payload=ErasureOrder(company=ref, requested_by="dpo"), time=at)
+    return ErasureRequested.new(source="forms", subject="x", data=ErasureOrder(company=ref, requested_by="dpo"), time=at)
 
 
 async def test_an_erasure_wins_over_what_was_handled_before_it_even_with_a_clock_behind() -> None:
