@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import uuid4
