@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Outgoing needs on a fresh machine, idempotently:
-# uv (pinned) -> the locked Python environment -> the Kafka jars and the MongoDB-wire server.
+# uv (pinned) -> the locked Python environment -> the AsyncAPI parser (npm, locked)
+# -> the Kafka jars and the MongoDB-wire server.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,5 +27,27 @@ cd "$ROOT"
 "$TOOLS/bin/uv" sync --frozen --quiet \
   || fail "could not install the locked Python dependencies (registry unreachable?)" \
           "check network/proxy settings (UV_INDEX_URL), then re-run: make install"
+
+# The official AsyncAPI parser, which checks docs/asyncapi.yaml (deploy/local/asyncapi/validate.sh).
+# Installed with `npm ci` from the committed lock into a directory named after the lock's hash,
+# so a changed lock gets a fresh install; built in a .partial directory and renamed when done.
+ASYNCAPI_SRC="$ROOT/deploy/local/asyncapi"
+ASYNCAPI_DIR="$CACHE/asyncapi-parser-$(sha256sum "$ASYNCAPI_SRC/package-lock.json" | cut -c1-16)"
+if [[ ! -d "$ASYNCAPI_DIR/node_modules" ]]; then
+  command -v node >/dev/null && command -v npm >/dev/null \
+    || fail "node and npm are missing (needed for the AsyncAPI parser)" \
+            "install Node.js >= 18 with npm (e.g. apt-get install -y nodejs npm), then re-run: make install"
+  node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)' \
+    || fail "Node.js >= 18 is needed for the AsyncAPI parser, found $(node --version)" \
+            "install Node.js 18 or newer, then re-run: make install"
+  echo "[bootstrap] installing the AsyncAPI parser into $ASYNCAPI_DIR"
+  rm -rf "$ASYNCAPI_DIR.partial" && mkdir -p "$ASYNCAPI_DIR.partial"
+  cp "$ASYNCAPI_SRC/package.json" "$ASYNCAPI_SRC/package-lock.json" "$ASYNCAPI_DIR.partial/"
+  # --ignore-scripts: no dependency needs a build step; it skips a telemetry postinstall.
+  (cd "$ASYNCAPI_DIR.partial" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+    || fail "could not install the AsyncAPI parser with npm ci (registry unreachable?)" \
+            "check network/proxy settings (npm config get registry), then re-run: make install"
+  rm -rf "$ASYNCAPI_DIR" && mv "$ASYNCAPI_DIR.partial" "$ASYNCAPI_DIR"
+fi
 
 .venv/bin/python deploy/local/infra.py install

@@ -8,6 +8,7 @@ consumers drop, not a second survey.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import NAMESPACE_URL, uuid5
@@ -32,7 +33,8 @@ class FollowUpTimers:
     timers: TimerStore
     delays: dict[str, timedelta]
 
-    async def sync(self, mission_id: str, changes: list[Change]) -> None:
+    async def sync(self, mission_id: str, changes: list[Change], links: Mapping[str, dict[str, str]]) -> None:
+        """Each changed meeting's timers in step with it; the CRMs' ids for the meeting travel in each timer's data."""
         for change in changes:
             placed = change.meeting
             for kind, delay in self.delays.items():
@@ -49,6 +51,7 @@ class FollowUpTimers:
                     meeting_start=placed.start,
                     meeting_end=placed.end,
                     due_at=due,
+                    external_ids=links.get(placed.meeting_id, {}),
                 )
                 await self.timers.schedule(tid, due, TIMER_KIND, followup.model_dump(mode="json"), group=f"followup:{placed.meeting_id}")
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from services.matching.use_cases import Matching, MissionCommand, mission_of
+from shared.contracts.crm import MeetingLinked
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import OutboxFlushRequested
 from shared.contracts.matching import MatchingOperatorCommand, MeetingFormEvent
@@ -58,6 +59,10 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
 
     @consumer(broker, topics(Topic.OPERATOR_COMMANDS), group)
     async def on_operator_command(event: MatchingOperatorCommand) -> None:
+        await route_to_mission(event)
+
+    @consumer(broker, topics(Topic.CRM_LINKS), group)
+    async def on_crm_link(event: MeetingLinked) -> None:
         await route_to_mission(event)
 
     @consumer(broker, topics(Topic.MATCHING_COMMANDS), group, concurrency=parallel)

@@ -229,6 +229,7 @@ def mission_document(m: Mission) -> dict[str, Any]:
         "awaiting_profile": m.awaiting_profile if planned else ABSENT,
         "proposal_hashes": m.proposal_hashes if planned else ABSENT,
         "followup_answers": m.followup_answers or ABSENT,
+        "meeting_links": m.meeting_links or ABSENT,
     }
 
 
@@ -247,6 +248,7 @@ def mission_from(doc: dict[str, Any]) -> Mission:
         awaiting_profile=list(doc.get("awaiting_profile") or []),
         proposal_hashes=dict(doc.get("proposal_hashes") or {}),
         followup_answers=dict(doc.get("followup_answers") or {}),
+        meeting_links={mid: dict(ids) for mid, ids in (doc.get("meeting_links") or {}).items()},
     )
 
 

@@ -10,7 +10,7 @@ side effects (bookings, timers, publishing).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ SOURCE = "/outgoing/matching"
 PROPOSALS_PER_COMPANY_FACTOR = 2
 INCREMENTAL_TIME_LIMIT_S = 10.0
 
-FollowUpSync = Callable[[str, list[Change]], Awaitable[None]]
+FollowUpSync = Callable[[str, list[Change], Mapping[str, dict[str, str]]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
 ReplanRequest = Callable[[ParticipantProfileReady], Awaitable[None]]
 """Delivers a ParticipantProfileReady to the mission's writer."""
@@ -106,7 +106,7 @@ class Matching:
             await self.store.missions.save(mission, prepared)
         except Conflict as conflict:
             raise Contention(str(conflict)) from conflict
-        await self._complete_side_effects(mission, changes or [])
+        await self._complete_side_effects(mission, changes or mission.standing_changes(only=mission.relinked))
         await self._chase_missing_profiles(mission, event)
 
     async def _replan(self, mission: Mission, event: MissionCommand) -> list[Change] | None:
@@ -142,7 +142,7 @@ class Matching:
     async def _complete_side_effects(self, mission: Mission, changes: list[Change]) -> None:
         """Idempotent follow-through of a saved decision: follow-up timers, then the outbox."""
         if self.sync_followups is not None and changes:
-            await self.sync_followups(mission.id, changes)
+            await self.sync_followups(mission.id, changes, mission.meeting_links)
         self.store.touch(MISSION_STATES, mission.id)
 
 

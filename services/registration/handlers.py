@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.registration.use_cases import Registration
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, RegistrationLink
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import OutboxFlushRequested
 from shared.contracts.missions import MissionPlanned
@@ -49,6 +50,10 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
     async def on_operator_override(event: OperatorOverride) -> None:
         await route_to_owner(event)
 
+    @consumer(broker, topics(Topic.CRM_LINKS), group)
+    async def on_crm_link(event: RegistrationLink) -> None:
+        await route_to_owner(event)
+
     @consumer(broker, topics(Topic.REGISTRATION_COMMANDS), group, concurrency=parallel)
     async def on_company_command(event: RegistrationCommand) -> None:
         match event:
@@ -62,6 +67,10 @@ def register(runtime: Runtime, registration: Registration, outbox: Outbox) -> No
                 await registration.approve_by_operator(event)
             case SignupRejectedByOperator():
                 await registration.reject_by_operator(event)
+            case CompanyLinked():
+                await registration.link_company(event)
+            case EnrollmentLinked():
+                await registration.link_enrollment(event)
             case OutboxFlushRequested():
                 registration.store.touch(event.data.collection, event.data.document_id)
         await outbox.flush(registration.store.drain_touched())

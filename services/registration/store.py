@@ -181,6 +181,7 @@ def company_document(c: Company) -> dict[str, Any]:
         "contact": c.contact.model_dump(mode="json") if c.contact is not None else ABSENT,
         "erased_at": c.erased_at or ABSENT,
         "pending_erasure": c.pending_erasure or ABSENT,
+        "external_ids": c.external_ids or ABSENT,
     }
 
 
@@ -196,6 +197,7 @@ def company_from(doc: dict[str, Any]) -> Company:
         statistics=profile if erased else None,
         erased_at=doc.get("erased_at"),
         pending_erasure=doc.get("pending_erasure"),
+        external_ids=dict(doc.get("external_ids") or {}),
     )
 
 
@@ -207,6 +209,7 @@ def enrollment_document(e: Enrollment) -> dict[str, Any]:
         "status": e.status,
         "override": e.override.as_dict() if e.override is not None else None,
         "changed_at": e.changed_at or ABSENT,
+        "external_ids": e.external_ids or ABSENT,
     }
 
 
@@ -220,6 +223,7 @@ def enrollment_from(doc: dict[str, Any]) -> Enrollment:
         status=doc.get("status", "confirmed"),
         override=_override(override) if override else None,
         changed_at=doc.get("changed_at"),
+        external_ids=dict(doc.get("external_ids") or {}),
     )
 
 

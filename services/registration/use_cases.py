@@ -8,12 +8,14 @@ completes whatever a crash interrupted, without emitting anything twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from services.registration.domain import partita_iva
 from services.registration.domain.aggregates import Applicant, Company, Enrollment, Override, Reason, Role, SignupDecision
 from services.registration.domain.companies import company_id_for, enrollment_id_for, natural_key, normalise_name
 from services.registration.domain.eligibility import assess
 from services.registration.store import RegistrationStore
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, RegistrationLink
 from shared.contracts.envelope import Envelope
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import (
@@ -42,9 +44,11 @@ class Registration:
         await self.store.save_mission(event.data)
         log.info("mission planned", mission_id=event.data.mission_id, status=event.data.status)
 
-    async def owner_of(self, event: SignupFormEvent | OperatorOverride) -> str:
+    async def owner_of(self, event: SignupFormEvent | OperatorOverride | RegistrationLink) -> str:
         """The company an input is about: the key of its partition on the command topic."""
         match event:
+            case CompanyLinked() | EnrollmentLinked():
+                return event.data.company_id
             case CompanySignupSubmitted() | SignupUpdated():
                 return company_id_for(natural_key(event.data.applicant))
             case SignupWithdrawn() | ErasureRequested():
@@ -143,6 +147,21 @@ class Registration:
         await self.store.companies.change(company_id, lambda c: _erasure_done(c, event))
         log.info("company erased", company_id=company_id, enrollments_cancelled=cancelled, decisions_scrubbed=scrubbed)
 
+    async def link_company(self, event: CompanyLinked) -> None:
+        link = event.data
+        saved = await self.store.companies.change(link.company_id, lambda c: _linked(c, event))
+        if saved is None:
+            raise PermanentFailure(f"company {link.company_id} is unknown: a CRM can link only a company it learnt of from our events")
+        log.info("company linked", company_id=link.company_id, system=link.system, removed=link.external_id is None)
+
+    async def link_enrollment(self, event: EnrollmentLinked) -> None:
+        link = event.data
+        enrollment_id = enrollment_id_for(link.company_id, link.mission_id)
+        saved = await self.store.enrollments.change(enrollment_id, lambda e: _linked(e, event))
+        if saved is None:
+            raise PermanentFailure(f"company {link.company_id} has no enrollment in mission {link.mission_id}")
+        log.info("enrollment linked", company_id=link.company_id, mission_id=link.mission_id, system=link.system)
+
     async def _decision(self, event: SignupApprovedByOperator) -> SignupDecision:
         decision = await self.store.decisions.get(str(event.data.signup_id))
         if decision is None:
@@ -175,6 +194,12 @@ class Registration:
             saved = await self.store.enrollments.change(enrollment.id, lambda e: _cancelled(e, event, reason, note, override))
             cancelled += bool(saved and saved.events)
         return cancelled
+
+
+def _linked(aggregate: Any, event: Any) -> Any:
+    if aggregate is not None:
+        aggregate.link(event)
+    return aggregate
 
 
 def _overridden(decision: SignupDecision | None, order: SignupApprovedByOperator) -> SignupDecision | None:

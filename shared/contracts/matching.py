@@ -11,11 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from shared.contracts.crm import ExternalIds
 from shared.contracts.envelope import Contract, Envelope, UtcDatetime
+from shared.contracts.ids import CompanyId, MeetingId
 from shared.contracts.missions import MissionId, TimeZoneName
-from shared.contracts.registration import CompanyId, ShortText
+from shared.contracts.registration import ShortText
 
-MeetingId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:-]{7,140}$")]
 FollowUpKind = Literal["attendance", "satisfaction", "outcome"]
 
 
@@ -178,6 +179,7 @@ class Meeting(Contract):
     video_url: Annotated[str, Field(pattern=r"^https://\S+$")]
     sequence: Annotated[int, Field(ge=0, lt=2**31)]
     slot_id: str
+    external_ids: ExternalIds = {}
 
 
 class MeetingMove(Contract):
@@ -195,6 +197,7 @@ class MeetingCancellation(Contract):
     end: UtcDatetime
     sequence: Annotated[int, Field(ge=0, lt=2**31)]
     reason: Annotated[str, Field(max_length=500)]
+    external_ids: ExternalIds = {}
 
 
 class AgendaSummary(Contract):
@@ -219,6 +222,8 @@ class FollowUp(Contract):
     meeting_start: UtcDatetime
     meeting_end: UtcDatetime
     due_at: UtcDatetime
+    external_ids: ExternalIds = {}
+    """The meeting's, as CRMs set them."""
 
 
 class MatchesProposed(Envelope[MatchList]):

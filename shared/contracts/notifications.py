@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contracts.envelope import Contract, Envelope
-from shared.contracts.registration import CompanyId
+from shared.contracts.ids import CompanyId
 
 NotificationKind = Literal[
     "enrollment_confirmation",

@@ -16,7 +16,9 @@ from uuid import UUID
 
 from pydantic import EmailStr, Field, model_validator
 
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, ExternalIds
 from shared.contracts.envelope import Contract, Envelope, UtcDatetime
+from shared.contracts.ids import CompanyId
 from shared.contracts.internal import OutboxFlushRequested
 from shared.contracts.missions import CountryCode, MissionId, TimeZoneName
 
@@ -24,7 +26,6 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
 HsCode = Annotated[str, Field(pattern=r"^\d{4}(\d{2}(\d{2,4})?)?$", description="HS heading, subheading or national line")]
-CompanyId = Annotated[str, Field(pattern=r"^[a-z0-9-]{8,64}$")]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")]
 CompanyName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 """No line breaks or control characters: a name ends up in mail headers and calendar files."""
@@ -190,6 +191,8 @@ RegistrationCommand = Annotated[
     | ErasureRequested
     | SignupApprovedByOperator
     | SignupRejectedByOperator
+    | CompanyLinked
+    | EnrollmentLinked
     | OutboxFlushRequested,
     Field(discriminator="type"),
 ]
@@ -219,6 +222,7 @@ class CompanyProfile(Contract):
     languages: list[str]
     preferred_language: Literal["it", "en"]
     availability: list[Availability] = []
+    external_ids: ExternalIds = {}
 
 
 class CompanyChange(Contract):
@@ -247,6 +251,8 @@ class Enrollment(Contract):
     mission_id: MissionId
     role: Literal["lombard", "foreign"]
     override: bool = False
+    external_ids: ExternalIds = {}
+    """The enrollment's, as CRMs set them."""
 
 
 class EnrollmentCancellation(Contract):
@@ -255,10 +261,13 @@ class EnrollmentCancellation(Contract):
     mission_id: MissionId
     reason: Literal["withdrawn", "operator", "erased"]
     note: str = ""
+    external_ids: ExternalIds = {}
 
 
 class Erasure(Contract):
     company_id: CompanyId
+    external_ids: ExternalIds = {}
+    """Kept through erasure: how a CRM finds the record it must erase."""
 
 
 class ContactDetails(Contract):

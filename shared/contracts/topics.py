@@ -18,6 +18,8 @@ class Topic(StrEnum):
     """Upstream web forms: signups, updates, withdrawals, erasure requests."""
     MEETING_FORMS = "forms.meetings"
     """Upstream web forms: meeting requests and answers, follow-up answers."""
+    CRM_LINKS = "crm.links"
+    """From CRMs: their own ids for our companies, enrollments and meetings (see shared/contracts/crm.py)."""
     OPERATOR_COMMANDS = "operator.commands"
     """Operators: mission planning, overrides, scheduling commands."""
     MISSIONS = "missions.catalogue"

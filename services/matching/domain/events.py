@@ -36,7 +36,12 @@ SOURCE = "/outgoing/matching"
 
 
 def meeting_event(
-    cause: Envelope[Any], change: Change, profiles: Mapping[str, CompanyProfile], mission_id: str, video_base_url: str
+    cause: Envelope[Any],
+    change: Change,
+    profiles: Mapping[str, CompanyProfile],
+    mission_id: str,
+    video_base_url: str,
+    external_ids: Mapping[str, str],
 ) -> Envelope[Any]:
     placed = change.meeting
     discriminator = f"{placed.meeting_id}:{placed.sequence}"
@@ -49,12 +54,13 @@ def meeting_event(
             end=placed.end,
             sequence=placed.sequence,
             reason=change.reason,
+            external_ids=dict(external_ids),
         )
         cancelled: Envelope[Any] = MeetingCancelled.caused_by(
             cause, source=SOURCE, subject=mission_id, data=payload, discriminator=discriminator
         )
         return cancelled
-    meeting = meeting_payload(placed, mission_id, profiles, video_base_url)
+    meeting = meeting_payload(placed, mission_id, profiles, video_base_url).model_copy(update={"external_ids": dict(external_ids)})
     if change.kind == "rescheduled" and change.previous is not None:
         move = MeetingMove(meeting=meeting, previous_start=change.previous.start, previous_end=change.previous.end, reason=change.reason)
         moved: Envelope[Any] = MeetingRescheduled.caused_by(

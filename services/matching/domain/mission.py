@@ -16,6 +16,7 @@ from services.matching.domain.events import agenda_published, meeting_event, pro
 from services.matching.domain.planning import Change, MissionState, Placed, Plan
 from services.matching.domain.scoring import PairRules
 from shared.aggregate import Aggregate, Refused
+from shared.contracts import crm
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.matching import (
@@ -46,6 +47,7 @@ MissionCommand = (
     | AvailabilityChanged
     | ParticipantProfileReady
     | MissionPlanned
+    | crm.MeetingLinked
 )
 
 
@@ -111,6 +113,10 @@ class Mission(Aggregate):
     proposal_hashes: dict[str, str] = field(default_factory=dict)
     """What each company was last told it could meet, so an unchanged list is not sent again."""
     followup_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meeting_links: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The CRMs' ids for each meeting, carried by every later event about it."""
+    relinked: list[str] = field(default_factory=list, repr=False, compare=False)
+    """Meetings the last ``apply`` linked, whose follow-ups must carry the new ids; not stored."""
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False, compare=False)
     """What the last ``apply`` noticed for the operators' log; not stored."""
 
@@ -180,11 +186,26 @@ class Mission(Aggregate):
                 return self.scheduled
             case ParticipantProfileReady():
                 return event.data.company_id in self.awaiting_profile
+            case crm.MeetingLinked():
+                self._link(event.data)
+                return False
             case FollowUpAnswered():
                 # Structured answers only: free-text comments stay on the topic, out of a document that outlives erasure.
                 key = f"{event.data.meeting_id}|{event.data.company_id}|{event.data.kind}"
                 self.followup_answers[key] = event.data.model_dump(mode="json", exclude={"comment"})
                 return False
+
+    def _link(self, link: crm.MeetingLink) -> None:
+        if link.meeting_id not in self.agenda:
+            raise Refused(f"meeting {link.meeting_id} was never on the agenda of mission {self.id}")
+        ids = crm.with_link(self.meeting_links.get(link.meeting_id, {}), link.system, link.external_id)
+        if len(ids) > crm.MAX_SYSTEMS:
+            raise Refused(f"at most {crm.MAX_SYSTEMS} CRM systems may name one meeting; {link.system!r} would be one more")
+        if ids:
+            self.meeting_links[link.meeting_id] = ids
+        else:
+            self.meeting_links.pop(link.meeting_id, None)
+        self.relinked.append(link.meeting_id)
 
     def _request(self, request_id: str) -> Request:
         for request in self.requests:
@@ -250,7 +271,8 @@ class Mission(Aggregate):
         for event in proposal_events(cause, plan, mission_id, proposals_per_company, self.proposal_hashes):
             self.record(Topic.MATCHING_EVENTS, event)
         for change in plan.changes:
-            self.record(Topic.MATCHING_EVENTS, meeting_event(cause, change, state.participants, mission_id, video_base_url))
+            links = self.meeting_links.get(change.meeting.meeting_id, {})
+            self.record(Topic.MATCHING_EVENTS, meeting_event(cause, change, state.participants, mission_id, video_base_url, links))
         published = agenda_published(cause, mission_id, self.agenda_version, plan)
         self.summary = published.data
         self.record(Topic.MATCHING_EVENTS, published)
@@ -265,9 +287,10 @@ class Mission(Aggregate):
             for c in (p.lombard_id, p.foreign_id)
         ]
 
-    def standing_changes(self) -> list[Change]:
-        """The agenda as changes, for a replay that re-does the side effects of the last plan."""
-        return [Change("scheduled" if p.active else "cancelled", p, None, "") for p in self.agenda.values()]
+    def standing_changes(self, only: list[str] | None = None) -> list[Change]:
+        """The agenda as changes (of the ``only`` meetings, if given), for re-doing the side effects of the last plan."""
+        placed = self.agenda.values() if only is None else [self.agenda[m] for m in only if m in self.agenda]
+        return [Change("scheduled" if p.active else "cancelled", p, None, "") for p in placed]
 
 
 def pairs_met_before(bookings: list[Booking], profiles: dict[str, CompanyProfile], before: date) -> frozenset[tuple[str, str]]:

@@ -21,7 +21,8 @@ from services.registration.domain.companies import (
     statistical_remainder,
 )
 from services.registration.domain.eligibility import Verdict
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, Refused
+from shared.contracts import crm
 from shared.contracts import registration as events
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
@@ -159,6 +160,8 @@ class Company(Aggregate):
     pending_erasure: str | None = None
     """The erasure whose cancellations and scrubbing are not done yet: a redelivery after a
     crash finishes them; a replay after they were done does nothing."""
+    external_ids: dict[str, str] = field(default_factory=dict)
+    """The CRMs' ids for this company; not personal data, so erasure keeps them."""
 
     @classmethod
     def register(cls, current: Company | None, cause: Envelope[Any], applicant: Applicant) -> Company:
@@ -180,6 +183,7 @@ class Company(Aggregate):
     def sign_up_again(self, cause: Envelope[Any], applicant: Applicant, key: str, profile: events.CompanyProfile) -> None:
         if self.has_applied(cause):
             return
+        profile = profile.model_copy(update={"external_ids": self.external_ids})
         if self.status == "erased" and self.erased_at is not None and cause.time < self.erased_at:
             self.applying(cause)  # made before the erasure: noted, and it changes nothing
             return
@@ -212,13 +216,30 @@ class Company(Aggregate):
         current.profile, current.contact, current.erased_at, current.pending_erasure = None, None, cause.time, str(cause.id)
         current.applying(cause)
         current.record_tombstone(Topic.CONTACTS, company_id)
-        erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, data=events.Erasure(company_id=company_id))
+        erasure = events.Erasure(company_id=company_id, external_ids=current.external_ids)
+        erased = events.CompanyErased.caused_by(cause, source=SOURCE, subject=company_id, data=erasure)
         current.record(Topic.REGISTRATION_EVENTS, erased)
         return current
 
     def erasure_done(self, cause: events.ErasureRequested) -> None:
         if self.pending_erasure == str(cause.id):
             self.pending_erasure, self.changed = None, True
+
+    def link(self, cause: crm.CompanyLinked) -> None:
+        """A CRM's id for this company, carried by every later event about it."""
+        if self.has_applied(cause):
+            return
+        self.external_ids = linked(self.external_ids, cause.data.system, cause.data.external_id)
+        if self.profile is not None:
+            self.profile = self.profile.model_copy(update={"external_ids": self.external_ids})
+        self.applying(cause)
+
+
+def linked(current: dict[str, str], system: str, external_id: str | None) -> dict[str, str]:
+    ids = crm.with_link(current, system, external_id)
+    if len(ids) > crm.MAX_SYSTEMS:
+        raise Refused(f"at most {crm.MAX_SYSTEMS} CRM systems may name one entity; {system!r} would be one more")
+    return ids
 
 
 @dataclass(kw_only=True)
@@ -236,6 +257,7 @@ class Enrollment(Aggregate):
     override: Override | None = None
     changed_at: datetime | None = None
     """The time of the event behind the current status."""
+    external_ids: dict[str, str] = field(default_factory=dict)
 
     def _stale(self, cause: Envelope[Any]) -> bool:
         return self.has_applied(cause) or (self.changed_at is not None and cause.time < self.changed_at)
@@ -254,7 +276,12 @@ class Enrollment(Aggregate):
         current.role, current.override, current.status, current.changed_at = role, override, "confirmed", cause.time
         current.applying(cause)
         payload = events.Enrollment(
-            enrollment_id=current.id, company_id=company_id, mission_id=mission_id, role=role, override=override is not None
+            enrollment_id=current.id,
+            company_id=company_id,
+            mission_id=mission_id,
+            role=role,
+            override=override is not None,
+            external_ids=current.external_ids,
         )
         current.record(
             Topic.REGISTRATION_EVENTS,
@@ -271,7 +298,12 @@ class Enrollment(Aggregate):
             self.override = override
         self.applying(cause)
         payload = events.EnrollmentCancellation(
-            enrollment_id=self.id, company_id=self.company_id, mission_id=self.mission_id, reason=reason, note=note
+            enrollment_id=self.id,
+            company_id=self.company_id,
+            mission_id=self.mission_id,
+            reason=reason,
+            note=note,
+            external_ids=self.external_ids,
         )
         self.record(
             Topic.REGISTRATION_EVENTS,
@@ -280,3 +312,9 @@ class Enrollment(Aggregate):
             ),
         )
         return True
+
+    def link(self, cause: crm.EnrollmentLinked) -> None:
+        """A CRM's id for this enrollment, carried by every later event about it."""
+        if not self.has_applied(cause):
+            self.external_ids = linked(self.external_ids, cause.data.system, cause.data.external_id)
+            self.applying(cause)

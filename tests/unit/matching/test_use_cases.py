@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,9 +45,11 @@ class Recorder:
     def __init__(self) -> None:
         self.synced: list[tuple[str, list[Change]]] = []
         self.replans: list[ParticipantProfileReady] = []
+        self.links: dict[str, dict[str, str]] = {}
 
-    async def sync(self, mission_id: str, changes: list[Change]) -> None:
+    async def sync(self, mission_id: str, changes: list[Change], links: Mapping[str, dict[str, str]]) -> None:
         self.synced.append((mission_id, changes))
+        self.links = {m: dict(ids) for m, ids in links.items()}
 
     async def replan(self, ready: ParticipantProfileReady) -> None:
         self.replans.append(ready)
