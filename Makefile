@@ -14,13 +14,15 @@ test: install  ## install everything, check lint and types, then run the whole t
 	@# The short fault and fuzz runs go after the rest, since they load the whole machine.
 	$(PY) -m pytest -n 2 tests/faults $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-lint: install checks  ## ruff's rules, ruff's formatting check, and strict mypy on the domain packages
+lint: install checks  ## ruff, ruff format, strict mypy on the domain packages, the contract files, and the AsyncAPI parser
 
-checks:  # all three run; fails if any fails
+checks:  # all run; fails if any fails
 	@status=0; \
 	echo "ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "ruff format --check ."; $(BIN)/ruff format --check --output-format concise . || status=1; \
 	echo "mypy"; $(BIN)/mypy || status=1; \
+	echo "outgoing contracts check"; $(PY) -m outgoing_cli.main contracts check || status=1; \
+	echo "AsyncAPI parser: docs/asyncapi.yaml"; deploy/local/asyncapi/validate.sh docs/asyncapi.yaml || status=1; \
 	exit $$status
 
 install:

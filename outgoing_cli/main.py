@@ -8,6 +8,7 @@ import typer
 
 from outgoing_cli import dev, dlq, emit, mail, mission, schedule, topics
 from outgoing_cli.console import load_settings
+from outgoing_cli.contracts import command as contracts_command
 from outgoing_cli.demo import command as demo_command
 
 app = typer.Typer(help="Run Outgoing's virtual B2B trade missions.", no_args_is_help=True)
@@ -17,6 +18,7 @@ app.add_typer(topics.app, name="topics", help="Create the environment's Kafka to
 app.add_typer(mission.app, name="mission", help="Plan missions, list them, request and read their agendas.")
 app.add_typer(dlq.app, name="dlq", help="Inspect and replay the services' dead-letter topics.")
 app.add_typer(mail.app, name="mail", help="E-mail the mail server never confirmed.")
+app.add_typer(contracts_command.app, name="contracts", help="The CRM contract's files: JSON Schemas and the AsyncAPI document.")
 app.command("emit")(emit.emit)
 app.command("demo")(demo_command.demo)
 

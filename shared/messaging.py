@@ -25,6 +25,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -174,11 +175,11 @@ def handled_event_types(annotation: Any) -> set[str]:
     return found
 
 
-def _accepts_none(annotation: Any) -> bool:
+def accepts_tombstones(annotation: Any) -> bool:
     return (
         annotation is None
         or type(None) in get_args(annotation)
-        or any(_accepts_none(a) for a in get_args(annotation) if get_origin(a) is not None)
+        or any(accepts_tombstones(a) for a in get_args(annotation) if get_origin(a) is not None)
     )
 
 
@@ -193,7 +194,7 @@ def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Await
     """
     adapter: TypeAdapter[Any] = TypeAdapter(event_type)
     handled = handled_event_types(event_type)
-    tombstones_ok = _accepts_none(event_type)
+    tombstones_ok = accepts_tombstones(event_type)
 
     async def decode(message: StreamMessage[Any]) -> Any:
         body = message.body or b""
@@ -238,6 +239,21 @@ def _operator_key_in(body: bytes) -> str | None:
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[Any]])
 
 
+_SUBSCRIPTIONS: weakref.WeakKeyDictionary[KafkaBroker, list[Subscription]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    event_type: Any
+    """The handler's first parameter's annotation: an event class or a union of them."""
+
+
+def subscriptions(broker: KafkaBroker) -> list[Subscription]:
+    """What ``consumer`` subscribed on ``broker``: the truth the AsyncAPI document reads."""
+    return list(_SUBSCRIPTIONS.get(broker, []))
+
+
 def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 1, **options: Any) -> Callable[[HandlerT], HandlerT]:
     """Register ``handler`` as an at-least-once subscriber whose typed first argument is decoded strictly.
 
@@ -270,6 +286,7 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
             consumer_timeout_ms=2_000,
             **options,
         )(handler)
+        _SUBSCRIPTIONS.setdefault(broker, []).append(Subscription(topic, event_type))
         return handler
 
     return register

@@ -83,6 +83,9 @@ DATA_CONTENT_TYPE: Final = "application/json"
 SCHEMA_BASE = "https://schemas.outgoing.example/events/"
 """Where ``dataschema`` points: ``<SCHEMA_BASE><type>.json``, the file of that name in docs/schemas/."""
 
+_EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
+MAX_EXTENSIONS = 10
+MAX_EXTENSION_LENGTH = 2000
 _URI_REFERENCE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 
 
@@ -112,7 +115,8 @@ class Envelope(Contract, Generic[PayloadT]):
     Concrete events narrow ``type`` to a Literal, which makes unions of them discriminated.
     """
 
-    model_config = ConfigDict(validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
+    model_config = ConfigDict(validate_by_alias=True, validate_by_name=False, serialize_by_alias=True, extra="allow")
+    """Extension attributes we do not know (``traceparent``, ``partitionkey``) are kept, as CloudEvents asks; ``data`` stays closed."""
 
     EVENT_TYPE: ClassVar[str] = ""
 
@@ -136,6 +140,18 @@ class Envelope(Contract, Generic[PayloadT]):
         if isinstance(declared, str) and re.match(EVENT_TYPE_PATTERN, declared):
             cls.EVENT_TYPE = declared
             EVENT_TYPES[declared] = cls
+
+    @model_validator(mode="after")
+    def _extensions_as_cloudevents_names_them(self) -> Envelope[PayloadT]:
+        extensions = self.__pydantic_extra__ or {}
+        if len(extensions) > MAX_EXTENSIONS:
+            raise ValueError(f"at most {MAX_EXTENSIONS} extension attributes")
+        for name, value in extensions.items():
+            if not _EXTENSION_NAME.fullmatch(name):
+                raise ValueError(f"{name[:40]!r} is not a CloudEvents attribute name: lowercase letters and digits, at most 20")
+            if not isinstance(value, str | int | bool) or (isinstance(value, str) and len(value) > MAX_EXTENSION_LENGTH):
+                raise ValueError(f"extension attribute {name!r} must be a string (at most {MAX_EXTENSION_LENGTH}), an integer or a boolean")
+        return self
 
     @model_validator(mode="after")
     def _schema_of_its_type(self) -> Envelope[PayloadT]:

@@ -90,11 +90,28 @@ def test_naive_time_is_rejected() -> None:
         from_json(raw(time="2020-10-19T09:00:00"))
 
 
-def test_extra_fields_are_forbidden_at_every_level() -> None:
-    with pytest.raises(ValidationError, match="extra"):
-        from_json(raw(unexpected=1))
+def test_unknown_extensions_are_kept_but_data_stays_closed() -> None:
+    traced = from_json(raw(traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", partitionkey="company-1"))
+    again = json.loads(traced.to_bytes())
+    assert again["traceparent"].startswith("00-4bf9") and again["partitionkey"] == "company-1", "passed on when re-published"
     with pytest.raises(ValidationError, match="extra"):
         from_json(raw(data={"name": "x", "surprise": True}))
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [
+        {"unexpected_field": 1},
+        {"Traceparent": "x"},
+        {"averyveryverylongextensionname": "x"},
+        {"payload": {"name": "x"}},
+        {"note": "x" * 2001},
+        {f"ext{i}": i for i in range(11)},
+    ],
+)
+def test_extensions_must_be_named_and_valued_as_cloudevents_allows(extension: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=r"extension|attribute name"):
+        from_json(raw(**extension))
 
 
 def test_strict_mode_refuses_coercion() -> None:

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("services", "shared", "outgoing_cli", "deploy")
+PACKAGES = ("services", "shared", "outgoing_cli", "deploy", "examples")
 MODULE_LINES = 340
 FUNCTION_LINES = 60
 

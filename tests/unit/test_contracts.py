@@ -1,0 +1,141 @@
+"""The CRM contract: every event type is a CloudEvent the official SDK reads, its data fits its
+committed JSON Schema, the committed files are what the code generates, and no change breaks
+a published schema without a new version."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudevents.core.bindings import kafka
+from jsonschema import Draft202012Validator, FormatChecker
+
+from outgoing_cli.contracts.files import SCHEMAS, compare, write
+from shared.contracts.catalog import declared_event_types
+from shared.contracts.envelope import CONTENT_TYPE, schema_uri
+from shared.contracts.schemas import all_data_schemas, breaking_changes
+from shared.messaging import event_headers
+from tests.contract_factories import sample_event
+
+ALL_TYPES = list(declared_event_types())
+
+
+def committed_schema(event_type: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{event_type}.json").read_text())
+
+
+def test_the_committed_schemas_and_asyncapi_document_are_what_the_code_generates() -> None:
+    result = compare()
+    assert result.ok, f"breaking: {result.breaking}; retired: {result.retired}; stale: {result.stale} (run `outgoing contracts write`)"
+
+
+@pytest.mark.parametrize("event_type", ALL_TYPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_event_type_is_a_cloudevent_the_sdk_reads_and_its_data_fits_its_schema(event_type: str, seed: int) -> None:
+    event = sample_event(event_type, seed)
+    headers = event_headers(event)
+    record = kafka.KafkaMessage(headers={k: v.encode() for k, v in headers.items()}, key=event.key, value=event.to_bytes())
+    parsed = kafka.from_kafka_event(record)
+    attributes = parsed.get_attributes()
+    assert attributes["specversion"] == "1.0" and attributes["id"] == str(event.id) and attributes["type"] == event_type
+    assert attributes["dataschema"] == schema_uri(event_type) == committed_schema(event_type)["$id"]
+    assert attributes["correlationid"] == headers["correlation_id"] == str(event.correlation_id)
+    assert headers["content-type"] == CONTENT_TYPE and all(headers.values()), "no empty header"
+    Draft202012Validator(committed_schema(event_type), format_checker=FormatChecker()).validate(parsed.get_data())
+    assert type(event).model_validate_json(event.to_bytes()) == event, "our decoders read what we write"
+
+
+def test_the_sdk_refuses_what_our_envelope_used_to_be() -> None:
+    """The old shape (payload, correlation_id) is not a CloudEvent: the test above would catch a regression."""
+    old = {"id": "1", "source": "registration", "type": "company.erased.v1", "specversion": "1.0", "correlation_id": "x", "payload": {}}
+    with pytest.raises(Exception, match="correlation_id"):
+        kafka.from_kafka_event(kafka.KafkaMessage(headers={}, key=None, value=json.dumps(old).encode()))
+
+
+# ---------------------------------------------------------------- the compatibility rule
+
+MEETING = "meeting.scheduled.v1"
+
+
+def changed(event_type: str, change: Any) -> list[str]:
+    old = committed_schema(event_type)
+    new = copy.deepcopy(old)
+    change(new)
+    return breaking_changes(old, new)
+
+
+def _set(path: list[str], value: Any) -> Any:
+    def apply(schema: dict[str, Any]) -> None:
+        node = schema
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+
+    return apply
+
+
+def _rename(schema: dict[str, Any]) -> None:
+    schema["properties"]["video_link"] = schema["properties"].pop("video_url")
+    schema["required"] = ["video_link" if r == "video_url" else r for r in schema["required"]]
+
+
+@pytest.mark.parametrize(
+    ("why", "change", "expected"),
+    [
+        ("a field removed", lambda s: s["properties"].pop("slot_id"), "slot_id: removed"),
+        ("a field renamed", _rename, "video_url: removed or renamed"),
+        ("a type changed", _set(["properties", "sequence", "type"], "string"), "sequence: type changed"),
+        ("a field made nullable", _set(["properties", "slot_id"], {"anyOf": [{"type": "string"}, {"type": "null"}]}), "slot_id"),
+        ("a field no longer required", lambda s: s["required"].remove("video_url"), "video_url: no longer required"),
+        ("a required field added", lambda s: (s["properties"].update(room={"type": "string"}), s["required"].append("room")), "room"),
+        ("an enum widened, deep in $defs", lambda s: s["$defs"]["LocalTime"]["properties"]["role"]["enum"].append("agent"), "role"),
+        ("a pattern tightened", _set(["properties", "meeting_id", "pattern"], "^[a-z]+$"), "meeting_id: pattern"),
+        ("an item type changed", _set(["properties", "participants", "items", "type"], "integer"), "participants[]"),
+        ("a format changed", _set(["properties", "start", "format"], "date"), "start: format"),
+    ],
+)
+def test_breaking_changes_are_caught(why: str, change: Any, expected: str) -> None:
+    problems = changed(MEETING, change)
+    assert any(expected in p for p in problems), f"{why} went unnoticed: {problems}"
+
+
+def _rename_def(schema: dict[str, Any]) -> None:
+    schema["$defs"]["ParticipantTime"] = schema["$defs"].pop("LocalTime")
+    schema["properties"]["local_times"]["items"]["$ref"] = "#/$defs/ParticipantTime"
+
+
+@pytest.mark.parametrize(
+    ("why", "change"),
+    [
+        ("an optional field added", lambda s: s["properties"].update(agenda_note={"type": "string", "default": ""})),
+        ("a description changed", _set(["properties", "slot_id", "description"], "The grid slot.")),
+        ("a $defs entry renamed", _rename_def),
+        ("closed opened", lambda s: s.pop("additionalProperties", None)),
+        ("a default changed", _set(["properties", "external_ids", "default"], {})),
+    ],
+)
+def test_compatible_changes_pass(why: str, change: Any) -> None:
+    assert changed(MEETING, change) == [], why
+
+
+def test_a_map_value_type_change_is_caught_in_external_ids() -> None:
+    problems = changed("company.registered.v1", _set(["properties", "external_ids", "additionalProperties"], {"type": "integer"}))
+    assert any("external_ids{}" in p for p in problems), problems
+
+
+def test_write_refuses_to_overwrite_a_published_schema_with_a_breaking_change(tmp_path: Path) -> None:
+    schemas, asyncapi = tmp_path / "schemas", tmp_path / "asyncapi.yaml"
+    assert write(schemas, asyncapi).ok
+    published = json.loads((schemas / f"{MEETING}.json").read_text())
+    published["properties"]["room"] = {"type": "string"}  # as if the code had since dropped a published field
+    published["required"].append("room")
+    (schemas / f"{MEETING}.json").write_text(json.dumps(published))
+    (schemas / "meeting.teleported.v1.json").write_text(json.dumps(all_data_schemas()[MEETING]))
+
+    result = write(schemas, asyncapi)
+    assert list(result.breaking) == [MEETING] and "data.room: removed or renamed" in result.breaking[MEETING]
+    assert result.retired == ["meeting.teleported.v1"]
+    assert json.loads((schemas / f"{MEETING}.json").read_text()) == published, "the published schema is left as it was"
