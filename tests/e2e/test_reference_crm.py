@@ -31,6 +31,7 @@ from shared.contracts.topics import Topic, TopicNames
 from shared.kafka import admin_client
 from shared.messaging import DLQ_REASON, DLQ_SOURCE_TOPIC
 from shared.settings import Settings
+from tests.contract_audit import audit_topics
 from tests.e2e.test_mission_flow import MISSION, SIGNED_UP_AT, Clock, three_services
 from tests.e2e.test_mission_flow import Mission as Flow
 from tests.factories import foreign, lombard, mission_planned, signup, valid_partita_iva
@@ -257,3 +258,31 @@ async def test_the_reference_crm_follows_a_mission(settings: Settings, tmp_path:
     assert len(await topic_records(settings, links_topic)) == 8
     assert sql(db, "SELECT * FROM skipped") == []
     assert not scene.problems, "external ids:\n" + "\n".join(scene.problems)
+    await every_record_keeps_the_contract(settings)
+
+
+async def every_record_keeps_the_contract(settings: Settings) -> None:
+    """Every record this mission left on every topic, read as a CRM reads it, keeps the contract."""
+    audit = await audit_topics(settings)
+    assert not audit.problems, f"{len(audit.problems)} of {audit.records} records break the contract:\n" + "\n".join(audit.problems[:30])
+    expected = {
+        "mission.planned.v1",
+        "signup.submitted.v1",
+        "signup.updated.v1",
+        "erasure.requested.v1",
+        "company.registered.v1",
+        "company.updated.v1",
+        "company.erased.v1",
+        "contact.recorded.v1",
+        "tombstone:registration.contacts",
+        "enrollment.confirmed.v1",
+        "enrollment.cancelled.v1",
+        "matches.proposed.v1",
+        "meeting.scheduled.v1",
+        "meeting.rescheduled.v1",
+        "agenda.published.v1",
+        "notification.sent.v1",
+        "company.external_id_set.v1",
+        "meeting.external_id_set.v1",
+    }
+    assert expected <= set(audit.seen), f"never seen: {sorted(expected - set(audit.seen))}"

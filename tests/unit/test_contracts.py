@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from outgoing_cli.contracts.files import SCHEMAS, compare, write
 from shared.contracts.catalog import declared_event_types
 from shared.contracts.envelope import CONTENT_TYPE, schema_uri
 from shared.contracts.schemas import all_data_schemas, breaking_changes
+from shared.contracts.topics import Topic
 from shared.messaging import event_headers
+from tests.contract_audit import Audit, _record_problems
 from tests.contract_factories import sample_event
 
 ALL_TYPES = list(declared_event_types())
@@ -139,3 +142,46 @@ def test_write_refuses_to_overwrite_a_published_schema_with_a_breaking_change(tm
     assert list(result.breaking) == [MEETING] and "data.room: removed or renamed" in result.breaking[MEETING]
     assert result.retired == ["meeting.teleported.v1"]
     assert json.loads((schemas / f"{MEETING}.json").read_text()) == published, "the published schema is left as it was"
+
+
+# ---------------------------------------------------------------- the audit the end-to-end test runs on real topics
+
+
+@dataclass
+class _Record:
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    key: bytes = b"k"
+
+
+def _audited(topic: Topic, record: _Record) -> list[str]:
+    return _record_problems(topic, record, Audit())
+
+
+def test_the_audit_passes_an_event_as_the_services_publish_it() -> None:
+    event = sample_event("company.registered.v1")
+    headers = [(k, v.encode()) for k, v in event_headers(event).items()]
+    assert _audited(Topic.REGISTRATION_EVENTS, _Record(event.to_bytes(), headers)) == []
+
+
+@pytest.mark.parametrize(
+    ("why", "topic", "mangle", "expected"),
+    [
+        ("empty header", Topic.REGISTRATION_EVENTS, lambda v, h: (v, [*h, ("content-type", b"")]), "appears 2 times"),
+        ("conflicting correlation", Topic.REGISTRATION_EVENTS, lambda v, h: (v, _replace(h, "correlation_id", b"other")), "correlation_id"),
+        ("the wrong topic", Topic.MATCHING_EVENTS, lambda v, h: (v, h), "not declared for matching.events"),
+        ("old envelope", Topic.REGISTRATION_EVENTS, lambda v, h: (v.replace(b'"data"', b'"payload"'), h), "decoder refuses"),
+        ("data off its schema", Topic.REGISTRATION_EVENTS, lambda v, h: (v.replace(b'"role":"', b'"role":"x'), h), "data:"),
+        ("a tombstone with headers", Topic.CONTACTS, lambda v, h: (None, h), "tombstone"),
+        ("a tombstone where none belongs", Topic.REGISTRATION_EVENTS, lambda v, h: (None, []), "tombstone"),
+    ],
+)
+def test_the_audit_finds_what_breaks_the_contract(why: str, topic: Topic, mangle: Any, expected: str) -> None:
+    event = sample_event("company.registered.v1")
+    value, headers = mangle(event.to_bytes(), [(k, v.encode()) for k, v in event_headers(event).items()])
+    problems = _audited(topic, _Record(value, headers))
+    assert any(expected in p for p in problems), f"{why}: {problems}"
+
+
+def _replace(headers: list[tuple[str, bytes]], name: str, value: bytes) -> list[tuple[str, bytes]]:
+    return [(n, value if n == name else v) for n, v in headers]
