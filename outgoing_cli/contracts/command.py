@@ -34,6 +34,10 @@ def _report(result: Comparison) -> None:
         for problem in problems:
             typer.echo(f"  {problem}", err=True)
     for event_type in result.retired:
-        typer.echo(f"{event_type} is published but no longer in the code: keep it until its retirement date (docs/crm.md)", err=True)
+        typer.echo(
+            f"{event_type} was published but is no longer in the code: keep it until its retirement date, "
+            'then mark its schema "deprecated": true (docs/crm.md)',
+            err=True,
+        )
     for path in result.stale:
         typer.echo(f"{path} differs from what the code generates: run `outgoing contracts write` and commit", err=True)

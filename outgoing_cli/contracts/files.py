@@ -27,7 +27,7 @@ class Comparison:
     breaking: dict[str, list[str]] = field(default_factory=dict)
     """Event type -> what breaks, against its committed schema."""
     retired: list[str] = field(default_factory=list)
-    """Committed schemas whose event type no longer exists."""
+    """Committed schemas whose event type no longer exists, and which are not marked ``"deprecated": true``."""
     stale: list[str] = field(default_factory=list)
     """Files that differ from what the code generates (compatibly, or new)."""
 
@@ -46,7 +46,8 @@ def compare(schemas_dir: Path = SCHEMAS, asyncapi_path: Path = ASYNCAPI) -> Comp
     committed = {p.name.removesuffix(".json"): p for p in schemas_dir.glob("*.json")} if schemas_dir.is_dir() else {}
     for event_type, path in sorted(committed.items()):
         if event_type not in generated:
-            result.retired.append(event_type)
+            if json.loads(path.read_text()).get("deprecated") is not True:
+                result.retired.append(event_type)
             continue
         problems = breaking_changes(json.loads(path.read_text()), generated[event_type])
         if problems:

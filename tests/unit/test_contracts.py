@@ -142,6 +142,8 @@ def test_write_refuses_to_overwrite_a_published_schema_with_a_breaking_change(tm
     assert list(result.breaking) == [MEETING] and "data.room: removed or renamed" in result.breaking[MEETING]
     assert result.retired == ["meeting.teleported.v1"]
     assert json.loads((schemas / f"{MEETING}.json").read_text()) == published, "the published schema is left as it was"
+    (schemas / "meeting.teleported.v1.json").write_text(json.dumps(all_data_schemas()[MEETING] | {"deprecated": True}))
+    assert write(schemas, asyncapi).retired == [], "a retired version marked deprecated stays, as docs/crm.md says"
 
 
 # ---------------------------------------------------------------- the audit the end-to-end test runs on real topics
