@@ -21,6 +21,7 @@ from rich.table import Table
 from outgoing_cli.console import CliError, describe_validation, err, fail, out, run, settings
 from outgoing_cli.publish import envelope_record, publish
 from shared.contracts.catalog import EVENT_TYPES
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, MeetingLinked
 from shared.contracts.envelope import Envelope
 from shared.contracts.matching import MatchingOperatorCommand, MeetingFormEvent
 from shared.contracts.missions import MissionPlanned
@@ -32,12 +33,13 @@ MAX_SHOWN_PROBLEMS = 20
 
 
 class InputTopic(StrEnum):
-    """The topics operators and upstream forms write to."""
+    """The topics operators, upstream forms and CRMs write to."""
 
     SIGNUPS = Topic.SIGNUP_FORMS.value
     MEETINGS = Topic.MEETING_FORMS.value
     OPERATOR = Topic.OPERATOR_COMMANDS.value
     MISSIONS = Topic.MISSIONS.value
+    CRM_LINKS = Topic.CRM_LINKS.value
 
 
 def _routes() -> dict[str, Topic]:
@@ -48,6 +50,7 @@ def _routes() -> dict[str, Topic]:
         Topic.MEETING_FORMS: MeetingFormEvent,
         Topic.OPERATOR_COMMANDS: OperatorOverride | MatchingOperatorCommand,
         Topic.MISSIONS: MissionPlanned,
+        Topic.CRM_LINKS: CompanyLinked | EnrollmentLinked | MeetingLinked,
     }
     return {event_type: topic for topic, union in inputs.items() for event_type in handled_event_types(union)}
 

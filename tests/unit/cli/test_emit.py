@@ -71,6 +71,8 @@ def test_the_routing_follows_the_naming_rules_for_every_input() -> None:
     def by_name(event_type: str) -> Topic:
         if "_by_operator." in event_type or event_type.startswith(("mission.schedule_requested", "availability.changed")):
             return Topic.OPERATOR_COMMANDS
+        if ".external_id_set." in event_type:
+            return Topic.CRM_LINKS
         if event_type.startswith(("signup.", "erasure.")):
             return Topic.SIGNUP_FORMS
         if event_type.startswith(("meeting.", "followup.answered")):
@@ -79,7 +81,7 @@ def test_the_routing_follows_the_naming_rules_for_every_input() -> None:
         return Topic.MISSIONS
 
     routed = {t: route(t) for t in EVENT_TYPES if route(t) is not None}
-    assert len(routed) == 14
+    assert len(routed) == 17
     assert routed == {t: by_name(t) for t in routed}
 
 
