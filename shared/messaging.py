@@ -48,6 +48,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, Ser
 
 from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
+from shared.contracts.channels import CHANNELS
 from shared.contracts.envelope import CONTENT_TYPE, Envelope, find_mongo_operator
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -183,17 +184,20 @@ def accepts_tombstones(annotation: Any) -> bool:
     )
 
 
-def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
+def strict_json_decoder(event_type: Any, topic: str = "") -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
     """Decode the raw bytes straight into ``event_type`` in pydantic's strict JSON mode.
 
     Validating the bytes (not a dict FastStream parsed first) keeps strict mode usable:
     JSON has no UUID or datetime type, and strict JSON validation accepts their ISO forms.
     An empty value is a tombstone, passed on as None when the handler accepts None.
     A valid event of a type declared in the contracts but not handled here is skipped:
-    topics such as operator commands carry types for several services.
+    topics such as operator commands carry types for several services. An invalid one is
+    skipped too when ``topic`` is declared to carry its type (shared/contracts/channels.py):
+    the service that reads it there dead-letters it, once, with the reason that matters.
     """
     adapter: TypeAdapter[Any] = TypeAdapter(event_type)
     handled = handled_event_types(event_type)
+    owned_elsewhere = _carried_by(topic) - handled
     tombstones_ok = accepts_tombstones(event_type)
 
     async def decode(message: StreamMessage[Any]) -> Any:
@@ -207,6 +211,8 @@ def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Await
             if unsafe:
                 raise UnsafeInput(unsafe, error) from error
             other = _declared_elsewhere(body, handled)
+            if other is not None and other.EVENT_TYPE in owned_elsewhere:
+                raise NotForThisConsumer(other.EVENT_TYPE) from None
             if other is not None:
                 try:
                     other.model_validate_json(body)
@@ -216,6 +222,14 @@ def strict_json_decoder(event_type: Any) -> Callable[[StreamMessage[Any]], Await
             raise
 
     return decode
+
+
+def _carried_by(topic: str) -> set[str]:
+    """The event types channels.py declares for ``topic`` (a full name, with its environment's prefix)."""
+    for channel in CHANNELS:
+        if topic.endswith(f".{channel.topic.value}"):
+            return set(channel.event_types)
+    return set()
 
 
 def _declared_elsewhere(body: bytes, handled: set[str]) -> type[Envelope[Any]] | None:
@@ -273,7 +287,7 @@ def consumer(broker: KafkaBroker, topic: str, group_id: str, concurrency: int = 
             group_id=f"{group_id}{GROUP_TOPIC_SEPARATOR}{topic}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=strict_json_decoder(event_type),
+            decoder=strict_json_decoder(event_type, topic),
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
             # An idle consumer's long poll: records still arrive at once (fetch_min_bytes=1),
             # but an idle service sends a tenth of the fetch requests of aiokafka's 500 ms.

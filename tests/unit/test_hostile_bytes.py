@@ -90,3 +90,21 @@ def test_a_meeting_sequence_mongodb_cannot_store_is_refused_by_the_contract() ->
     event["data"]["sequence"] = 123456789012345678901234567890
     with pytest.raises(ValidationError, match="sequence"):
         TypeAdapter(MatchingEvent).validate_json(json.dumps(event))
+
+
+async def test_an_invalid_event_is_dead_lettered_once_by_the_service_that_reads_its_type_on_that_topic() -> None:
+    """A bad company link on crm.links: registration's reason, not matching's 'expected a meeting link'."""
+    from pydantic import ValidationError
+
+    from shared.contracts.crm import CompanyLink, CompanyLinked, MeetingLinked, RegistrationLink
+
+    link = CompanyLinked.new(
+        source="/crm", subject="company-1", data=CompanyLink(company_id="company-0001", system="crm", external_id="A1")
+    )
+    bad = link.to_bytes().replace(b'"external_id":"A1"', b'"external_id":"has spaces"')
+    with pytest.raises(NotForThisConsumer):
+        await strict_json_decoder(MeetingLinked, "env.crm.links")(FakeMessage(bad))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="external_id"):
+        await strict_json_decoder(RegistrationLink, "env.crm.links")(FakeMessage(bad))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        await strict_json_decoder(MeetingLinked, "env.forms.meetings")(FakeMessage(bad))  # type: ignore[arg-type]
