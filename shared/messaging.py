@@ -21,6 +21,7 @@ Around every handler, two middlewares run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -49,7 +50,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, Ser
 from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
 from shared.contracts.channels import CHANNELS
-from shared.contracts.envelope import CONTENT_TYPE, Envelope, find_mongo_operator
+from shared.contracts.envelope import CONTENT_TYPE, Envelope, find_mongo_operator, from_legacy
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -207,6 +208,10 @@ def strict_json_decoder(event_type: Any, topic: str = "") -> Callable[[StreamMes
         try:
             return adapter.validate_json(body)
         except ValidationError as error:
+            upcast = _legacy(body)
+            if upcast is not None:
+                with contextlib.suppress(ValidationError):
+                    return adapter.validate_json(upcast)
             unsafe = _operator_key_in(body)
             if unsafe:
                 raise UnsafeInput(unsafe, error) from error
@@ -222,6 +227,32 @@ def strict_json_decoder(event_type: Any, topic: str = "") -> Callable[[StreamMes
             raise
 
     return decode
+
+
+def _legacy(body: bytes) -> bytes | None:
+    """The same event in today's envelope, if ``body`` is one written before events were CloudEvents."""
+    if len(body) > DLQ_MAX_BODY or b'"payload"' not in body:
+        return None
+    try:
+        upcast = from_legacy(json.loads(body))
+    except UNPARSABLE:
+        return None
+    return json.dumps(upcast).encode() if upcast is not None else None
+
+
+def upcast_legacy(value: bytes) -> tuple[bytes, dict[str, str]] | None:
+    """An outbox entry written before events were CloudEvents, as it must be published now: value and headers."""
+    upcast = _legacy(value)
+    if upcast is None:
+        return None
+    declared = EVENT_TYPES.get(json.loads(upcast)["type"])
+    if declared is None:
+        return None
+    try:
+        event = declared.model_validate_json(upcast)
+    except ValidationError:
+        return None
+    return event.to_bytes(), event_headers(event)
 
 
 def _carried_by(topic: str) -> set[str]:

@@ -34,7 +34,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.internal import OutboxFlush, OutboxFlushRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.logging import get_logger
-from shared.messaging import HEADER_CORRELATION_ID, event_headers, publish_event, send_tombstone
+from shared.messaging import HEADER_CORRELATION_ID, event_headers, publish_event, send_tombstone, upcast_legacy
 from shared.polling import poll_forever
 
 log = get_logger("outgoing.outbox")
@@ -134,10 +134,11 @@ class Outbox:
             if entry["value"] is None:
                 futures.append(await send_tombstone(self.broker, topic, key, wait=False))
                 continue
-            headers = entry.get("headers") or {}
+            value, headers = entry["value"].encode(), entry.get("headers") or {}
+            value, headers = upcast_legacy(value) or (value, headers)
             futures.append(
                 await self.broker.publish(
-                    entry["value"].encode(),
+                    value,
                     topic,
                     key=key,
                     headers=headers,

@@ -248,3 +248,28 @@ class Envelope(Contract, Generic[PayloadT]):
     @property
     def key(self) -> bytes:
         return self.subject.encode()
+
+
+def from_legacy(raw: Any) -> dict[str, Any] | None:
+    """A record written before events were CloudEvents (``payload``, ``correlation_id``) in today's shape; None for anything else.
+
+    Compacted topics keep such records for good, and outboxes may still hold some: readers
+    upcast them instead of dead-lettering a mission's definition or a contact.
+    """
+    if not isinstance(raw, dict) or "specversion" in raw or "payload" not in raw or not isinstance(raw.get("type"), str):
+        return None
+    event: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": raw.get("id"),
+        "source": raw.get("source"),
+        "type": raw["type"],
+        "subject": raw.get("subject"),
+        "time": raw.get("time"),
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "dataschema": schema_uri(raw["type"]),
+        "correlationid": raw.get("correlation_id"),
+        "data": raw.get("payload"),
+    }
+    if raw.get("causation_id") is not None:
+        event["causationid"] = raw["causation_id"]
+    return event

@@ -8,6 +8,7 @@ an error that would make the record be redelivered forever.
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.registration import RegistrationCommand, SignupFormEvent
-from shared.messaging import NotForThisConsumer, UnsafeInput, _peek_ids, strict_json_decoder, tolerant_parser
+from shared.messaging import NotForThisConsumer, UnsafeInput, _peek_ids, strict_json_decoder, tolerant_parser, upcast_legacy
 
 DEAD_LETTERED = (ValidationError, UnsafeInput, NotForThisConsumer)
 
@@ -108,3 +110,29 @@ async def test_an_invalid_event_is_dead_lettered_once_by_the_service_that_reads_
         await strict_json_decoder(RegistrationLink, "env.crm.links")(FakeMessage(bad))  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         await strict_json_decoder(MeetingLinked, "env.forms.meetings")(FakeMessage(bad))  # type: ignore[arg-type]
+
+
+def _legacy_bytes(event: Any) -> bytes:
+    """The event as it was written before events were CloudEvents."""
+    new = json.loads(event.to_bytes())
+    old = {k: new[k] for k in ("id", "type", "source", "time", "subject")}
+    old |= {"correlation_id": new["correlationid"], "causation_id": new.get("causationid"), "payload": new["data"]}
+    return json.dumps(old).encode()
+
+
+async def test_a_record_written_before_events_were_cloudevents_is_read_as_one() -> None:
+    """Compacted topics keep such records for good: a mission's definition must not be dead-lettered for its shape."""
+    from shared.contracts.missions import MissionPlanned
+    from tests.factories import mission_planned
+
+    event = mission_planned(MISSIONS_2020[0])
+    assert await strict_json_decoder(MissionPlanned)(FakeMessage(_legacy_bytes(event))) == event  # type: ignore[arg-type]
+
+    value, headers = upcast_legacy(_legacy_bytes(event)) or (b"", {})
+    assert MissionPlanned.model_validate_json(value) == event and headers["content-type"].startswith("application/cloudevents+json")
+    assert upcast_legacy(event.to_bytes()) is None, "today's events are published as they are"
+
+    broken = _legacy_bytes(event).replace(b'"meeting_minutes": 30', b'"meeting_minutes": "thirty"')
+    assert broken != _legacy_bytes(event)
+    with pytest.raises(ValidationError):
+        await strict_json_decoder(MissionPlanned)(FakeMessage(broken))  # type: ignore[arg-type]
