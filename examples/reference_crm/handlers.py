@@ -122,14 +122,18 @@ def contact_recorded(crm: Crm, event: Event) -> None:
 
 
 def enrollment_confirmed(crm: Crm, event: Event) -> None:
-    data = event.data
-    crm.store.save_enrollment(text(data, "company_id"), text(data, "mission_id"), text(data, "enrollment_id"), "confirmed", None)
+    _save_enrollment(crm, event, "confirmed", None)
 
 
 def enrollment_cancelled(crm: Crm, event: Event) -> None:
-    data = event.data
-    reason = optional_text(data, "reason")
-    crm.store.save_enrollment(text(data, "company_id"), text(data, "mission_id"), text(data, "enrollment_id"), "cancelled", reason)
+    _save_enrollment(crm, event, "cancelled", optional_text(event.data, "reason"))
+
+
+def _save_enrollment(crm: Crm, event: Event, status: str, reason: str | None) -> None:
+    company_id, mission_id = text(event.data, "company_id"), text(event.data, "mission_id")
+    external_id = crm.store.save_enrollment(company_id, mission_id, text(event.data, "enrollment_id"), status, reason)
+    if external_id:  # new to the CRM: tell Outgoing our id, once
+        crm.store.enqueue(links.enrollment_link(crm.links_topic, event, company_id, mission_id, crm.system, external_id))
 
 
 # ---------------------------------------------------------------- matching.events

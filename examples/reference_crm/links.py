@@ -1,4 +1,4 @@
-"""The CRM's answer to Outgoing: "this is my id for your company / meeting", on ``<prefix>.crm.links``.
+"""The CRM's answer to Outgoing: "this is my id for your company / enrollment / meeting", on ``<prefix>.crm.links``.
 
 Each link is a CloudEvent in structured JSON mode, built with the SDK. Outgoing validates
 it strictly (shared/contracts/crm.py): exactly these attributes and data fields, ``id``,
@@ -21,6 +21,7 @@ from examples.reference_crm.store import Outgoing
 SOURCE = "/crm/reference"
 SCHEMA_BASE = "https://schemas.outgoing.example/events/"
 COMPANY_LINK = "company.external_id_set.v1"
+ENROLLMENT_LINK = "enrollment.external_id_set.v1"
 MEETING_LINK = "meeting.external_id_set.v1"
 
 
@@ -28,6 +29,13 @@ def company_link(topic: str, cause: Event, company_id: str, system: str, externa
     """Keyed by company id, like every event about the company."""
     data = {"company_id": company_id, "system": system, "external_id": external_id}
     return _link(topic, COMPANY_LINK, cause, subject=company_id, data=data)
+
+
+def enrollment_link(topic: str, cause: Event, company_id: str, mission_id: str, system: str, external_id: str) -> Outgoing:
+    """Keyed by company id, as the contract says: Outgoing handles a company and its enrollments
+    together, in order. (Its own enrollment events are keyed by mission id; the link is not.)"""
+    data = {"company_id": company_id, "mission_id": mission_id, "system": system, "external_id": external_id}
+    return _link(topic, ENROLLMENT_LINK, cause, subject=company_id, data=data)
 
 
 def meeting_link(topic: str, cause: Event, mission_id: str, meeting_id: str, system: str, external_id: str) -> Outgoing:

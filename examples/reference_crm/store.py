@@ -22,7 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
+ENROLLMENTS = """
+CREATE TABLE IF NOT EXISTS enrollments (  -- a company's place in one mission
+    enrollment_no INTEGER PRIMARY KEY,     -- the CRM's own number; its id for Outgoing is external_id
+    company_id    TEXT NOT NULL,
+    mission_id    TEXT NOT NULL,
+    enrollment_id TEXT NOT NULL,           -- Outgoing's
+    external_id   TEXT UNIQUE,
+    status        TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
+    reason        TEXT,
+    UNIQUE (company_id, mission_id)
+);"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS companies (
     crm_no      INTEGER PRIMARY KEY,   -- the CRM's own number; its id for Outgoing is external_id
     company_id  TEXT NOT NULL UNIQUE,  -- Outgoing's id
@@ -41,14 +53,7 @@ CREATE TABLE IF NOT EXISTS contacts (  -- personal data, from the compacted cont
     phone      TEXT,
     language   TEXT
 );
-CREATE TABLE IF NOT EXISTS enrollments (
-    company_id    TEXT NOT NULL,
-    mission_id    TEXT NOT NULL,
-    enrollment_id TEXT NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
-    reason        TEXT,
-    PRIMARY KEY (company_id, mission_id)
-);
+{ENROLLMENTS}
 CREATE TABLE IF NOT EXISTS meetings (
     meeting_no   INTEGER PRIMARY KEY,
     meeting_id   TEXT NOT NULL UNIQUE,
@@ -140,7 +145,23 @@ class Store:
         # Autocommit mode: transactions are exactly the ones ``transaction()`` opens.
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self._upgrade()
         self.db.executescript(SCHEMA)
+
+    def _upgrade(self) -> None:
+        """A file of the first version of this consumer, whose enrollments had no CRM id: give the
+        table its new shape. Each enrollment gets its id, and its link, the next time it is stored."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(enrollments)")}
+        if not columns or "external_id" in columns:
+            return
+        with self.transaction():
+            self.db.execute("ALTER TABLE enrollments RENAME TO enrollments_v1")
+            self.db.execute(ENROLLMENTS)
+            self.db.execute(
+                "INSERT INTO enrollments (company_id, mission_id, enrollment_id, status, reason)"
+                " SELECT company_id, mission_id, enrollment_id, status, reason FROM enrollments_v1"
+            )
+            self.db.execute("DROP TABLE enrollments_v1")
 
     def close(self) -> None:
         self.db.close()
@@ -220,10 +241,22 @@ class Store:
 
     # ------------------------------------------------------------ enrollments, meetings, outcomes
 
-    def save_enrollment(self, company_id: str, mission_id: str, enrollment_id: str, status: str, reason: str | None) -> None:
+    def save_enrollment(self, company_id: str, mission_id: str, enrollment_id: str, status: str, reason: str | None) -> str | None:
+        """Insert or update; returns the CRM's new id when the enrollment has none yet (it then needs a link)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO enrollments VALUES (?, ?, ?, ?, ?)", (company_id, mission_id, enrollment_id, status, reason)
+            "INSERT INTO enrollments (company_id, mission_id, enrollment_id, status, reason) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (company_id, mission_id) DO UPDATE"
+            " SET enrollment_id = excluded.enrollment_id, status = excluded.status, reason = excluded.reason",
+            (company_id, mission_id, enrollment_id, status, reason),
         )
+        enrollment_no, external_id = self.db.execute(
+            "SELECT enrollment_no, external_id FROM enrollments WHERE company_id = ? AND mission_id = ?", (company_id, mission_id)
+        ).fetchone()
+        if external_id is not None:
+            return None
+        external_id = f"crm-enrollment-{enrollment_no}"
+        self.db.execute("UPDATE enrollments SET external_id = ? WHERE enrollment_no = ?", (external_id, enrollment_no))
+        return external_id
 
     def save_meeting(self, meeting: Meeting) -> str | None:
         """Apply a meeting's state unless a newer sequence is stored; returns the CRM's new id for a new meeting."""

@@ -1,8 +1,8 @@
 """The reference CRM consumer (examples/reference_crm) against the three services, the real broker and database.
 
-Signups and a schedule fill its SQLite; its links come back in later events as
-``external_ids``; an erasure empties its contact; a second instance replaying everything
-into the same file changes nothing.
+Signups and a schedule fill its SQLite; its links (companies, enrollments, meetings) come
+back in later events as ``external_ids``, follow-ups included; an erasure empties its contact;
+a second instance replaying everything into the same file changes nothing.
 
 The external-id checks (links consumed, never dead-lettered, echoed in later events) are
 collected and asserted last, so that when they fail the erasure and replay checks still run.
@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from examples.reference_crm.consumer import Config, ReferenceCrm
-from shared.contracts.crm import CompanyLinked, MeetingLinked
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, MeetingLinked
 from shared.contracts.matching import AvailabilityChange, AvailabilityChanged, ScheduleRequest, ScheduleRequested, TimeSpan
 from shared.contracts.registration import CompanyRef, ErasureRequest, ErasureRequested, Signup, SignupUpdated
 from shared.contracts.topics import Topic, TopicNames
@@ -41,6 +41,10 @@ from tests.support import eventually, topic_records
 pytestmark = pytest.mark.integration
 
 SYSTEM = "reference-crm"
+LINKS = 12
+"""One per company, enrollment and meeting: 4 of each."""
+AFTER_THE_MEETINGS = datetime(2027, 3, 24, tzinfo=UTC)
+"""The day after the mission's window: every meeting's attendance check is due, no later survey."""
 APPLICANTS = {
     "Rossi Meccanica S.r.l.": lombard(company_name="Rossi Meccanica S.r.l.", missions=[MISSION.mission_id]),
     "Bianchi Utensili S.p.A.": lombard(
@@ -114,18 +118,28 @@ async def links_accepted(flow: Flow, problems: list[str]) -> None:
                 problems.append(f"dead-lettered on {dlq.value}: {headers.get(DLQ_REASON)} {headers.get('x-dlq-errors', '')[:600]}")
 
 
-def check_links(records: list[Any], registered: list[dict[str, Any]], db: Path) -> None:
-    """One valid link per company and per meeting, exactly as Outgoing's contracts want them."""
-    kinds = {"company.external_id_set.v1": CompanyLinked, "meeting.external_id_set.v1": MeetingLinked}
+def check_links(records: list[Any], registered: list[dict[str, Any]], confirmed: list[dict[str, Any]], db: Path) -> None:
+    """One valid link per company, enrollment and meeting, exactly as Outgoing's contracts want them."""
+    kinds = {
+        "company.external_id_set.v1": CompanyLinked,
+        "enrollment.external_id_set.v1": EnrollmentLinked,
+        "meeting.external_id_set.v1": MeetingLinked,
+    }
     parsed = [kinds[json.loads(r.value)["type"]].model_validate_json(r.value) for r in records]
     companies = [link for link in parsed if isinstance(link, CompanyLinked)]
+    enrollments = [link for link in parsed if isinstance(link, EnrollmentLinked)]
     meetings = [link for link in parsed if isinstance(link, MeetingLinked)]
     assert {(c.data.company_id, c.data.external_id) for c in companies} == set(sql(db, "SELECT company_id, external_id FROM companies"))
+    assert {(e.data.company_id, e.data.mission_id, e.data.external_id) for e in enrollments} == set(
+        sql(db, "SELECT company_id, mission_id, external_id FROM enrollments")
+    )
     assert {(m.data.meeting_id, m.data.external_id) for m in meetings} == set(sql(db, "SELECT meeting_id, external_id FROM meetings"))
-    causes = {e["data"]["company_id"]: e for e in registered}
-    for link in companies:
-        cause = causes[link.data.company_id]
-        assert (str(link.causation_id), str(link.correlation_id)) == (cause["id"], cause["correlationid"])
+    for links, events in ((companies, registered), (enrollments, confirmed)):
+        causes = {e["data"]["company_id"]: e for e in events}
+        for link in links:
+            cause = causes[link.data.company_id]
+            assert (str(link.causation_id), str(link.correlation_id)) == (cause["id"], cause["correlationid"]), link.type
+    assert all(e.subject == e.data.company_id for e in enrollments), "keyed by company id, not by mission id"
     assert all(m.subject == MISSION.mission_id for m in meetings)
     for r, link in zip(records, parsed, strict=True):
         assert link.source == "/crm/reference" and link.data.system == SYSTEM
@@ -222,28 +236,54 @@ async def check_the_erasure(scene: Scene) -> None:
     )
     assert sql(db, "SELECT * FROM contacts WHERE company_id = ?", pune) == []
     await until_rows(db, [("cancelled", "erased")], "SELECT status, reason FROM enrollments WHERE company_id = ?", pune)
+    # The enrollment's cancellation names the CRM's id for the enrollment.
+    cancellations = await scene.flow.wait_events(Topic.REGISTRATION_EVENTS, "enrollment.cancelled.v1", 1, timeout=30)
+    [cancelled] = [e for e in cancellations if e["data"]["company_id"] == pune]
+    [(enrollment_id,)] = sql(db, "SELECT external_id FROM enrollments WHERE company_id = ?", pune)
+    scene.expect_ids("enrollment.cancelled.v1", cancelled["data"].get("external_ids"), enrollment_id)
+
+
+async def check_the_followups(scene: Scene) -> None:
+    """After the meetings: each attendance check names the CRM's id for its meeting. The ids reached
+    the follow-up timers with the links; the moved meeting's timer, rescheduled since, keeps it."""
+    meetings = dict(sql(scene.db, "SELECT meeting_id, external_id FROM meetings"))
+    scene.flow.clock.now = AFTER_THE_MEETINGS
+    try:
+        due = await scene.flow.wait_events(Topic.MATCHING_EVENTS, "followup.due.v1", len(meetings), timeout=30)
+    except TimeoutError:
+        fired = await scene.flow.events(Topic.MATCHING_EVENTS, "followup.due.v1")
+        scene.problems.append(f"{len(fired)} of {len(meetings)} attendance checks due within 30 s")
+        return
+    assert {e["data"]["meeting_id"] for e in due} == set(meetings)
+    assert {e["data"]["kind"] for e in due} == {"attendance"}
+    for e in due:
+        meeting_id = e["data"]["meeting_id"]
+        scene.expect_ids(f"followup.due.v1 for {meeting_id}", e["data"].get("external_ids"), meetings[meeting_id])
 
 
 async def test_the_reference_crm_follows_a_mission(settings: Settings, tmp_path: Path) -> None:
     db, clock = tmp_path / "crm.sqlite", Clock(SIGNED_UP_AT)
     links_topic = TopicNames(settings.topic_prefix)(Topic.CRM_LINKS)
     with SmtpSink() as sink:
-        settings = settings.model_copy(update={"smtp_port": sink.port, "schedule_time_limit_s": 5.0})
+        # Timer runners poll every second: the follow-ups fire soon after the clock passes the meetings.
+        settings = settings.model_copy(update={"smtp_port": sink.port, "schedule_time_limit_s": 5.0, "timer_max_idle_s": 1.0})
         async with three_services(settings, clock) as broker, reference_crm(settings, db) as crm:
             scene = Scene(Flow(settings, broker, sink, clock), db, {})
             scene.ids = await sign_up_and_schedule(scene.flow, db)
             assert sql(db, "SELECT mission_id, status FROM missions") == [(MISSION.mission_id, "planned")]
             assert sql(db, "SELECT DISTINCT mission_id FROM enrollments") == [(MISSION.mission_id,)]
 
-            # The CRM's ids go back to Outgoing, once per company and meeting, and are accepted.
+            # The CRM's ids go back to Outgoing, once per company, enrollment and meeting, and are accepted.
             await settled(crm)
             links = await topic_records(settings, links_topic)
-            assert len(links) == 8
-            check_links(links, await scene.flow.events(Topic.REGISTRATION_EVENTS, "company.registered.v1"), db)
+            assert len(links) == LINKS
+            registered = await scene.flow.events(Topic.REGISTRATION_EVENTS, "company.registered.v1")
+            check_links(links, registered, await scene.flow.events(Topic.REGISTRATION_EVENTS, "enrollment.confirmed.v1"), db)
             await links_accepted(scene.flow, scene.problems)
 
             await check_the_update(scene)
             await check_the_move(scene)
+            await check_the_followups(scene)
             await check_the_erasure(scene)
             await scene.flow.client.close()
         # The services are stopped: nothing new arrives. The CRM, restarted in its group, finishes what is on the topics.
@@ -255,7 +295,7 @@ async def test_the_reference_crm_follows_a_mission(settings: Settings, tmp_path:
     async with reference_crm(settings, db, group=f"{settings.topic_prefix}.reference-crm-replay") as replay:
         await settled(replay)
     assert dump(db) == before
-    assert len(await topic_records(settings, links_topic)) == 8
+    assert len(await topic_records(settings, links_topic)) == LINKS
     assert sql(db, "SELECT * FROM skipped") == []
     assert not scene.problems, "external ids:\n" + "\n".join(scene.problems)
     await every_record_keeps_the_contract(settings)
@@ -283,6 +323,8 @@ async def every_record_keeps_the_contract(settings: Settings) -> None:
         "agenda.published.v1",
         "notification.sent.v1",
         "company.external_id_set.v1",
+        "enrollment.external_id_set.v1",
         "meeting.external_id_set.v1",
+        "followup.due.v1",
     }
     assert expected <= set(audit.seen), f"never seen: {sorted(expected - set(audit.seen))}"

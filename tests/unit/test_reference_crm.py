@@ -6,6 +6,7 @@ services publish; the links it produces are validated with them, so Outgoing wou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from examples.reference_crm.events import Record
+from examples.reference_crm import links
+from examples.reference_crm.events import Record, parse
 from examples.reference_crm.handlers import Crm
 from examples.reference_crm.store import Store
-from shared.contracts.crm import CompanyLinked, MeetingLinked
+from shared.contracts.crm import CompanyLinked, EnrollmentLinked, MeetingLinked
 from shared.contracts.envelope import CONTENT_TYPE, Envelope
 from shared.contracts.matching import (
     FollowUpAnswer,
@@ -35,6 +37,10 @@ from shared.contracts.registration import (
     CompanyRegistered,
     ContactDetails,
     ContactDetailsRecorded,
+    Enrollment,
+    EnrollmentCancellation,
+    EnrollmentCancelled,
+    EnrollmentConfirmed,
     Erasure,
 )
 
@@ -46,6 +52,7 @@ COMPANY = "rossi-meccanica-0123456789"
 PARTNER = "mumbai-tools-in-0001"
 MISSION = "india-2027"
 MEETING = f"{MISSION}:{COMPANY}:{PARTNER}"
+ENROLLMENT = f"{COMPANY}:{MISSION}"
 START = datetime(2027, 3, 22, 9, 0, tzinfo=UTC)
 
 
@@ -142,6 +149,105 @@ def test_a_replayed_company_changes_nothing_and_is_linked_once(crm: Crm) -> None
     assert linked.dataschema == "https://schemas.outgoing.example/events/company.external_id_set.v1.json"
     assert dict(link.headers)["content-type"].startswith(b"application/cloudevents+json")
     assert "partitionkey" not in json.loads(link.value)
+
+
+def confirmed(company_id: str = COMPANY) -> EnrollmentConfirmed:
+    enrollment = Enrollment(enrollment_id=f"{company_id}:{MISSION}", company_id=company_id, mission_id=MISSION, role="lombard")
+    event: EnrollmentConfirmed = EnrollmentConfirmed.new(source="/outgoing/registration", subject=MISSION, data=enrollment)
+    return event
+
+
+def cancelled(reason: str = "erased", external_ids: dict[str, str] | None = None) -> EnrollmentCancelled:
+    cancellation = EnrollmentCancellation.model_validate(
+        {"enrollment_id": ENROLLMENT, "company_id": COMPANY, "mission_id": MISSION, "reason": reason, "external_ids": external_ids or {}}
+    )
+    event: EnrollmentCancelled = EnrollmentCancelled.new(source="/outgoing/registration", subject=MISSION, data=cancellation)
+    return event
+
+
+def test_an_enrollment_is_linked_once_keyed_by_company_and_a_replay_changes_nothing(crm: Crm) -> None:
+    event = confirmed()
+    feed(crm, record(EVENTS, 0, event))
+    before = crm.store.dump()
+    feed(crm, record(EVENTS, 0, event), record(EVENTS, 1, event))  # read again, then published again at a new offset
+    assert [line for line in crm.store.dump() if "positions" not in line] == [line for line in before if "positions" not in line]
+    assert rows(crm, "SELECT company_id, mission_id, enrollment_id, external_id, status FROM enrollments") == [
+        (COMPANY, MISSION, ENROLLMENT, "crm-enrollment-1", "confirmed")
+    ]
+
+    [link] = crm.store.pending()
+    linked = EnrollmentLinked.model_validate_json(link.value)  # exactly what Outgoing accepts
+    assert link.topic == f"{PREFIX}.crm.links" and link.key == COMPANY.encode() and linked.subject == COMPANY, "keyed by company id"
+    assert linked.data.model_dump() == {
+        "company_id": COMPANY,
+        "mission_id": MISSION,
+        "system": "reference-crm",
+        "external_id": "crm-enrollment-1",
+    }
+    assert (linked.correlation_id, linked.causation_id, linked.source) == (event.correlation_id, event.id, "/crm/reference")
+    assert linked.dataschema == "https://schemas.outgoing.example/events/enrollment.external_id_set.v1.json"
+    assert dict(link.headers)["content-type"].startswith(b"application/cloudevents+json")
+    assert (dict(link.headers)["x-event-type"], dict(link.headers)["x-event-id"]) == (linked.type.encode(), str(linked.id).encode())
+    assert "partitionkey" not in json.loads(link.value)
+
+    # Cancelled, then confirmed again: the same enrollment, the same CRM id, no second link.
+    feed(crm, record(EVENTS, 2, cancelled("withdrawn", {"reference-crm": "crm-enrollment-1"})), record(EVENTS, 3, confirmed()))
+    assert rows(crm, "SELECT external_id, status, reason FROM enrollments") == [("crm-enrollment-1", "confirmed", None)]
+    assert [p.link_id for p in crm.store.pending()] == [link.link_id]
+
+
+def test_a_sent_enrollment_link_is_not_queued_again_and_a_rebuilt_one_is_the_same_link(crm: Crm) -> None:
+    event = confirmed()
+    feed(crm, record(EVENTS, 0, event))
+    [link] = crm.store.pending()
+    crm.store.mark_sent(link.link_id)
+    feed(crm, record(EVENTS, 1, event), record(EVENTS, 2, confirmed()))  # the same event again, and a new confirmation
+    assert crm.store.pending() == []
+    # The link's id derives from what it says: built again, it is the same link (Outgoing applies it once), and not queued twice.
+    rebuilt = links.enrollment_link(link.topic, parse(record(EVENTS, 0, event)), COMPANY, MISSION, "reference-crm", "crm-enrollment-1")
+    assert rebuilt.link_id == link.link_id and rebuilt.key == link.key
+    with crm.store.transaction():
+        crm.store.enqueue(rebuilt)
+    assert crm.store.pending() == [] and rows(crm, "SELECT count(*) FROM outbox") == [(1,)]
+
+
+def test_an_enrollment_first_seen_cancelled_gets_an_id_and_a_link_too(crm: Crm) -> None:
+    event = cancelled()
+    feed(crm, record(EVENTS, 0, event))
+    assert rows(crm, "SELECT external_id, status, reason FROM enrollments") == [("crm-enrollment-1", "cancelled", "erased")]
+    [link] = crm.store.pending()
+    linked = EnrollmentLinked.model_validate_json(link.value)
+    assert (linked.data.external_id, linked.causation_id) == ("crm-enrollment-1", event.id)
+
+
+def test_each_enrollment_has_its_own_id_and_link(crm: Crm) -> None:
+    feed(crm, record(EVENTS, 0, confirmed()), record(EVENTS, 1, confirmed(PARTNER)), record(EVENTS, 2, registered()))
+    assert rows(crm, "SELECT company_id, external_id FROM enrollments ORDER BY external_id") == [
+        (COMPANY, "crm-enrollment-1"),
+        (PARTNER, "crm-enrollment-2"),
+    ]
+    kinds = sorted(json.loads(p.value)["type"] for p in crm.store.pending())
+    assert kinds == ["company.external_id_set.v1", "enrollment.external_id_set.v1", "enrollment.external_id_set.v1"]
+    assert len({p.link_id for p in crm.store.pending()}) == 3
+
+
+def test_a_file_of_the_first_version_is_upgraded_and_its_enrollments_linked_at_their_next_event(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.executescript(
+            "CREATE TABLE enrollments (company_id TEXT NOT NULL, mission_id TEXT NOT NULL, enrollment_id TEXT NOT NULL,"
+            " status TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')), reason TEXT, PRIMARY KEY (company_id, mission_id));"
+            f" INSERT INTO enrollments VALUES ('{COMPANY}', '{MISSION}', '{ENROLLMENT}', 'confirmed', NULL);"
+        )
+    crm = Crm(Store(path), prefix=PREFIX, system="reference-crm")
+    assert rows(crm, "SELECT company_id, external_id, status FROM enrollments") == [(COMPANY, None, "confirmed")]
+    assert crm.store.pending() == []
+    feed(crm, record(EVENTS, 9, cancelled()))
+    assert rows(crm, "SELECT external_id, status FROM enrollments") == [("crm-enrollment-1", "cancelled")]
+    [link] = crm.store.pending()
+    assert EnrollmentLinked.model_validate_json(link.value).data.external_id == "crm-enrollment-1"
+    crm.store.close()
+    Store(path).close()  # opening an upgraded file again changes nothing
 
 
 def test_an_update_renames_without_a_second_link(crm: Crm) -> None:
