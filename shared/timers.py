@@ -239,6 +239,14 @@ class TimerStore:
         current = await self.get(timer_id)
         return current is not None and current.state != CANCELLED
 
+    async def relabel(self, timer_id: str, data: dict[str, Any]) -> bool:
+        """Replace a timer's data, nothing else: never creates, re-arms or moves one. False if unknown.
+
+        For facts learnt after scheduling (a CRM's id for the meeting): a timer fired and
+        purged long ago must not come back because of them."""
+        result = await self.timers.update_one({"_id": timer_id}, {"$set": {"data": data, "updated_at": self.clock()}})
+        return result.matched_count > 0
+
     async def cancel(self, timer_id: str) -> bool:
         result = await self.timers.update_one({"_id": timer_id}, {"$set": {"state": CANCELLED, "updated_at": self.clock()}})
         return result.matched_count > 0

@@ -41,7 +41,10 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         async def request_replan(ready: ParticipantProfileReady) -> None:
             await publish_event(runtime.broker, commands, ready)
 
-        matching = Matching(store, config, sync_followups=FollowUpTimers(timers, delays).sync, request_replan=request_replan)
+        followups = FollowUpTimers(timers, delays)
+        matching = Matching(
+            store, config, sync_followups=followups.sync, relabel_followups=followups.relabel, request_replan=request_replan
+        )
         handlers.register(runtime, matching, outbox)
         scanner = StaleOutboxScanner(
             runtime.db,

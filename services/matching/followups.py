@@ -55,6 +55,14 @@ class FollowUpTimers:
                 )
                 await self.timers.schedule(tid, due, TIMER_KIND, followup.model_dump(mode="json"), group=f"followup:{placed.meeting_id}")
 
+    async def relabel(self, meeting_ids: list[str], links: Mapping[str, dict[str, str]]) -> None:
+        """The CRMs' new ids into the meetings' existing timers; a timer that fired and was purged stays gone."""
+        for meeting_id in meeting_ids:
+            for kind in self.delays:
+                timer = await self.timers.get(timer_id(meeting_id, kind))
+                if timer is not None:
+                    await self.timers.relabel(timer.timer_id, {**timer.data, "external_ids": links.get(meeting_id, {})})
+
 
 @dataclass
 class FollowUpPublisher:

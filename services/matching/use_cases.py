@@ -18,6 +18,7 @@ from services.matching.domain.mission import Mission, MissionCommand
 from services.matching.domain.planning import Change, plan_agenda
 from services.matching.store import MISSION_STATES, MatchingStore
 from shared.aggregate_store import Conflict
+from shared.contracts.crm import MeetingLinked
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import ParticipantProfileReady, ProfileReady
 from shared.contracts.matching import ScheduleRequested
@@ -34,6 +35,8 @@ INCREMENTAL_TIME_LIMIT_S = 10.0
 FollowUpSync = Callable[[str, list[Change], Mapping[str, dict[str, str]]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
 ReplanRequest = Callable[[ParticipantProfileReady], Awaitable[None]]
+FollowUpRelabel = Callable[[list[str], Mapping[str, dict[str, str]]], Awaitable[None]]
+"""Gives the meetings' existing follow-up timers the CRMs' latest ids, creating none."""
 """Delivers a ParticipantProfileReady to the mission's writer."""
 
 
@@ -48,6 +51,7 @@ class Matching:
     store: MatchingStore
     config: MatchingConfig
     sync_followups: FollowUpSync | None = None
+    relabel_followups: FollowUpRelabel | None = None
     request_replan: ReplanRequest | None = None
 
     # ------------------------------------------------------------ read models
@@ -93,6 +97,9 @@ class Matching:
         """Load, decide, save; then the side effects, which a redelivery re-does in full."""
         mission = await self.store.mission_state(mission_of(event))
         if mission.has_applied(event):
+            if isinstance(event, MeetingLinked):  # its one side effect: never the agenda's, which would re-arm purged timers
+                await self._relabel(mission, [event.data.meeting_id])
+                return
             await self._redo_side_effects(mission)
             return
         replan = mission.apply(event)
@@ -106,7 +113,9 @@ class Matching:
             await self.store.missions.save(mission, prepared)
         except Conflict as conflict:
             raise Contention(str(conflict)) from conflict
-        await self._complete_side_effects(mission, changes or mission.standing_changes(only=mission.relinked))
+        if mission.relinked:
+            await self._relabel(mission, mission.relinked)
+        await self._complete_side_effects(mission, changes or [])
         await self._chase_missing_profiles(mission, event)
 
     async def _replan(self, mission: Mission, event: MissionCommand) -> list[Change] | None:
@@ -133,6 +142,11 @@ class Matching:
         figures = summary.model_dump(include={"status", "meetings", "unscheduled", "total_breaks", "moved", "seconds"})
         log.info("agenda planned", mission_id=mission.id, version=mission.agenda_version, changes=len(changes), **figures)
         return changes
+
+    async def _relabel(self, mission: Mission, meeting_ids: list[str]) -> None:
+        if self.relabel_followups is not None:
+            await self.relabel_followups(meeting_ids, mission.meeting_links)
+        self.store.touch(MISSION_STATES, mission.id)
 
     async def _redo_side_effects(self, mission: Mission) -> None:
         """A redelivery cannot know how far the first delivery got: it re-does all of it."""

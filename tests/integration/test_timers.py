@@ -343,3 +343,34 @@ async def test_an_idle_runner_sleeps_until_the_next_timer_and_wakes_when_one_is_
     await asyncio.sleep(0.05)
     await store.schedule("now", T0, "k")
     await asyncio.wait_for(sleeper, 2)
+
+
+async def test_relabelling_changes_only_the_data_and_never_brings_back_a_purged_timer(store: TimerStore, clock: FakeClock) -> None:
+    """A CRM's id for a meeting arrives after its follow-ups: pending ones carry it, purged ones stay gone."""
+    from services.matching.followups import FollowUpTimers, timer_id
+
+    recorder = Recorder()
+    runner = TimerRunner(store, recorder, "a", lease=LEASE)
+    await store.schedule("pending", T0 + timedelta(days=1), "k", {"v": 1}, group="g")
+    await store.schedule("fired", T0, "k", {"v": 1}, group="g")
+    assert await runner.run_once() == 1
+    assert await store.relabel("pending", {"v": 2}) and await store.relabel("fired", {"v": 2})
+    pending = await store.get("pending")
+    assert pending is not None and (pending.state, pending.epoch, pending.due_at, pending.data) == (
+        "pending",
+        1,
+        T0 + timedelta(days=1),
+        {"v": 2},
+    )
+    assert await runner.run_once() == 0, "relabelling a fired timer does not re-arm it"
+
+    clock.advance(days=40)
+    assert await store.purge_fired(clock() - timedelta(days=30)) == 1
+    assert not await store.relabel("fired", {"v": 3}) and await store.get("fired") is None
+
+    followups = FollowUpTimers(store, {"attendance": timedelta(days=1)})
+    await followups.relabel(["gone-meeting"], {"gone-meeting": {"crm": "M-1"}})
+    assert await store.get(timer_id("gone-meeting", "attendance")) is None, "no timer is created for a meeting whose follow-ups were purged"
+    clock.advance(days=400)
+    assert await runner.run_once() == 1 and recorder.ids[-1] == "pending"
+    assert recorder.fired[-1].timer.data == {"v": 2}

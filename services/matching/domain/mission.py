@@ -116,7 +116,7 @@ class Mission(Aggregate):
     meeting_links: dict[str, dict[str, str]] = field(default_factory=dict)
     """The CRMs' ids for each meeting, carried by every later event about it."""
     relinked: list[str] = field(default_factory=list, repr=False, compare=False)
-    """Meetings the last ``apply`` linked, whose follow-ups must carry the new ids; not stored."""
+    """Meetings the last ``apply`` linked, whose existing follow-up timers must carry the new ids; not stored."""
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False, compare=False)
     """What the last ``apply`` noticed for the operators' log; not stored."""
 
@@ -287,10 +287,9 @@ class Mission(Aggregate):
             for c in (p.lombard_id, p.foreign_id)
         ]
 
-    def standing_changes(self, only: list[str] | None = None) -> list[Change]:
-        """The agenda as changes (of the ``only`` meetings, if given), for re-doing the side effects of the last plan."""
-        placed = self.agenda.values() if only is None else [self.agenda[m] for m in only if m in self.agenda]
-        return [Change("scheduled" if p.active else "cancelled", p, None, "") for p in placed]
+    def standing_changes(self) -> list[Change]:
+        """The agenda as changes, for a replay that re-does the side effects of the last plan."""
+        return [Change("scheduled" if p.active else "cancelled", p, None, "") for p in self.agenda.values()]
 
 
 def pairs_met_before(bookings: list[Booking], profiles: dict[str, CompanyProfile], before: date) -> frozenset[tuple[str, str]]:

@@ -21,11 +21,15 @@ async def test_a_linked_meeting_carries_its_ids_on_its_cancellation_and_in_its_f
     leaving = LOMBARDS[0].company_id
     [meeting, *_] = [e.data for e in events_of(store, "meeting.scheduled.v1") if leaving in e.data.participants]
     assert meeting.external_ids == {}
-    published = len(store.published)
-    await matching.handle(link(meeting.meeting_id, "MTG-0001"))
+    published, synced = len(store.published), len(recorder.synced)
+    linked = link(meeting.meeting_id, "MTG-0001")
+    await matching.handle(linked)
     assert len(store.published) == published, "a link publishes nothing by itself"
     assert recorder.links[meeting.meeting_id] == {"reference-crm": "MTG-0001"}
-    assert [c.meeting.meeting_id for c in recorder.synced[-1][1]] == [meeting.meeting_id], "its follow-ups are re-synced"
+    assert recorder.relabelled == [[meeting.meeting_id]], "its follow-up timers get the id"
+    await matching.handle(linked)  # redelivered, or sent again by a CRM after a crash
+    assert recorder.relabelled == [[meeting.meeting_id]] * 2
+    assert len(recorder.synced) == synced, "a link never re-syncs the agenda's timers: that would re-arm purged ones"
 
     payload = EnrollmentCancellation(enrollment_id=f"{leaving}:{MISSION}", company_id=leaving, mission_id=MISSION, reason="withdrawn")
     await matching.handle(EnrollmentCancelled.new(source="/outgoing/registration", subject=MISSION, data=payload))

@@ -46,9 +46,14 @@ class Recorder:
         self.synced: list[tuple[str, list[Change]]] = []
         self.replans: list[ParticipantProfileReady] = []
         self.links: dict[str, dict[str, str]] = {}
+        self.relabelled: list[list[str]] = []
 
     async def sync(self, mission_id: str, changes: list[Change], links: Mapping[str, dict[str, str]]) -> None:
         self.synced.append((mission_id, changes))
+        self.links = {m: dict(ids) for m, ids in links.items()}
+
+    async def relabel(self, meeting_ids: list[str], links: Mapping[str, dict[str, str]]) -> None:
+        self.relabelled.append(list(meeting_ids))
         self.links = {m: dict(ids) for m, ids in links.items()}
 
     async def replan(self, ready: ParticipantProfileReady) -> None:
@@ -58,7 +63,11 @@ class Recorder:
 async def fresh(with_profiles: bool = True) -> tuple[Matching, FakeMatchingStore, Recorder]:
     store, recorder = FakeMatchingStore(), Recorder()
     matching = Matching(
-        store, MatchingConfig(video_base_url="https://meet.example/outgoing"), sync_followups=recorder.sync, request_replan=recorder.replan
+        store,
+        MatchingConfig(video_base_url="https://meet.example/outgoing"),
+        sync_followups=recorder.sync,
+        relabel_followups=recorder.relabel,
+        request_replan=recorder.replan,
     )
     definition = next(m for m in MISSIONS_2020 if m.mission_id == MISSION)
     await matching.plan_mission(mission_planned(definition))
