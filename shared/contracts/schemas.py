@@ -82,7 +82,8 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 class _Walk:
     def __init__(self, old_root: dict[str, Any], new_root: dict[str, Any]) -> None:
         self.roots = (old_root, new_root)
-        self.seen: set[tuple[str, str, str]] = set()
+        self.seen: set[tuple[str, str]] = set()
+        """Pairs of ``$ref`` already compared: each once, so recursive models end."""
 
     def _resolve(self, node: Any, side: int) -> Any:
         hops = 0
@@ -98,11 +99,10 @@ class _Walk:
 
     def compare(self, old: Any, new: Any, path: str) -> list[str]:
         refs = (old.get("$ref", "") if isinstance(old, dict) else "", new.get("$ref", "") if isinstance(new, dict) else "")
-        if refs[0] or refs[1]:
-            key = (path, *refs)
-            if key in self.seen:
+        if refs[0] and refs[1]:
+            if refs in self.seen:
                 return []
-            self.seen.add(key)
+            self.seen.add(refs)
         old, new = self._resolve(old, 0), self._resolve(new, 1)
         if not isinstance(old, dict) or not isinstance(new, dict):
             return [] if old == new else [f"{path}: changed from {old!r} to {new!r}"]
@@ -110,18 +110,19 @@ class _Walk:
         if problems is not None:
             return problems
         problems = []
-        for keyword in sorted((set(old) | set(new)) - _DOCUMENTATION - _STRUCTURE):
+        for keyword in sorted((set(old) | set(new)) - _DOCUMENTATION - _STRUCTURE - {"default"}):
             if keyword == "additionalProperties" and not isinstance(old.get(keyword), dict):
-                continue
-            if keyword == "default":
                 continue
             if old.get(keyword) != new.get(keyword):
                 problems.append(f"{path}: {keyword} changed from {old.get(keyword)!r} to {new.get(keyword)!r}")
         problems += self._properties(old, new, path)
-        if "items" in old or "items" in new:
-            problems += self.compare(old.get("items"), new.get("items"), f"{path}[]")
+        for keyword, suffix in (("items", "[]"), ("propertyNames", "{name}")):
+            if keyword in old or keyword in new:
+                problems += self.compare(old.get(keyword, {}), new.get(keyword, {}), f"{path}{suffix}")
         if isinstance(old.get("additionalProperties"), dict) or isinstance(new.get("additionalProperties"), dict):
             problems += self.compare(old.get("additionalProperties"), new.get("additionalProperties"), f"{path}{{}}")
+        problems += self._keyed("patternProperties", old, new, path)
+        problems += self._positional(("prefixItems", "allOf"), old, new, path)
         return problems
 
     def _properties(self, old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
@@ -134,24 +135,60 @@ class _Walk:
                 continue
             if name in old_required and name not in new_required:
                 problems.append(f"{path}.{name}: no longer required (readers rely on it)")
+            if name not in old_required and name in new_required:
+                problems.append(f"{path}.{name}: newly required (records written before may lack it)")
             problems += self.compare(old_props[name], new_props[name], f"{path}.{name}")
         for name in new_props:
             if name not in old_props and name in new_required:
                 problems.append(f"{path}.{name}: added as required (records written before lack it)")
         return problems
 
+    def _keyed(self, keyword: str, old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
+        olds, news = old.get(keyword, {}), new.get(keyword, {})
+        problems = [f"{path}: {keyword} {key!r} removed or changed" for key in olds if key not in news]
+        problems += [f"{path}: {keyword} {key!r} added" for key in news if key not in olds]
+        for key in (k for k in olds if k in news):
+            problems += self.compare(olds[key], news[key], f"{path}{{{key}}}")
+        return problems
+
+    def _positional(self, keywords: tuple[str, ...], old: dict[str, Any], new: dict[str, Any], path: str) -> list[str]:
+        problems: list[str] = []
+        for keyword in keywords:
+            olds, news = old.get(keyword, []), new.get(keyword, [])
+            if len(olds) != len(news):
+                problems.append(f"{path}: {keyword} changed from {len(olds)} to {len(news)} entries")
+                continue
+            for index, (a, b) in enumerate(zip(olds, news, strict=True)):
+                problems += self.compare(a, b, f"{path}<{keyword}{index}>")
+        return problems
+
     def _alternatives(self, old: dict[str, Any], new: dict[str, Any], path: str) -> list[str] | None:
-        """anyOf / oneOf: the same alternatives, each compatible with its counterpart; None if neither has any."""
+        """anyOf / oneOf: each old alternative has a compatible new one and none is added, in any order; None if neither has any."""
         for keyword in ("anyOf", "oneOf"):
             if keyword in old or keyword in new:
-                olds, news = old.get(keyword, [old]), new.get(keyword, [new])
+                olds, news = list(old.get(keyword, [old])), list(new.get(keyword, [new]))
                 if len(olds) != len(news):
                     return [f"{path}: {keyword} alternatives changed from {len(olds)} to {len(news)}"]
                 problems: list[str] = []
-                for index, (a, b) in enumerate(zip(olds, news, strict=True)):
-                    problems += self.compare(a, b, f"{path}<{index}>")
+                for index, alternative in enumerate(olds):
+                    trials = [(self._trial(alternative, candidate, f"{path}<{index}>"), candidate) for candidate in news]
+                    fitting = next((candidate for found, candidate in trials if not found), None)
+                    if fitting is None:
+                        problems += min((found for found, _ in trials), key=len)
+                    else:
+                        news.remove(fitting)
                 return problems
         return None
 
+    def _trial(self, old: Any, new: Any, path: str) -> list[str]:
+        """A comparison that leaves no trace in ``seen`` when it fails, so the right pairing is still compared."""
+        seen = set(self.seen)
+        found = self.compare(old, new, path)
+        if found:
+            self.seen = seen
+        return found
 
-_STRUCTURE = frozenset({"properties", "required", "items", "anyOf", "oneOf", "$defs", "$ref"})
+
+_STRUCTURE = frozenset(
+    {"properties", "required", "items", "anyOf", "oneOf", "$defs", "$ref", "patternProperties", "prefixItems", "allOf", "propertyNames"}
+)

@@ -85,6 +85,20 @@ def _rename(schema: dict[str, Any]) -> None:
     schema["required"] = ["video_link" if r == "video_url" else r for r in schema["required"]]
 
 
+def _map_value(schema: dict[str, Any]) -> dict[str, Any]:
+    [value] = schema["properties"]["external_ids"]["patternProperties"].values()
+    return value  # type: ignore[no-any-return]
+
+
+def _pattern_key(schema: dict[str, Any], pattern: str) -> None:
+    [value] = schema["properties"]["external_ids"]["patternProperties"].values()
+    schema["properties"]["external_ids"]["patternProperties"] = {pattern: value}
+
+
+def _reorder_nullable(schema: dict[str, Any]) -> None:
+    schema["properties"]["province"]["anyOf"].reverse()
+
+
 @pytest.mark.parametrize(
     ("why", "change", "expected"),
     [
@@ -98,6 +112,8 @@ def _rename(schema: dict[str, Any]) -> None:
         ("a pattern tightened", _set(["properties", "meeting_id", "pattern"], "^[a-z]+$"), "meeting_id: pattern"),
         ("an item type changed", _set(["properties", "participants", "items", "type"], "integer"), "participants[]"),
         ("a format changed", _set(["properties", "start", "format"], "date"), "start: format"),
+        ("an optional field made required", lambda s: s["required"].append("external_ids"), "external_ids: newly required"),
+        ("a map's key pattern changed", lambda s: _pattern_key(s, "^[a-z]+$"), "patternProperties"),
     ],
 )
 def test_breaking_changes_are_caught(why: str, change: Any, expected: str) -> None:
@@ -116,17 +132,43 @@ def _rename_def(schema: dict[str, Any]) -> None:
         ("an optional field added", lambda s: s["properties"].update(agenda_note={"type": "string", "default": ""})),
         ("a description changed", _set(["properties", "slot_id", "description"], "The grid slot.")),
         ("a $defs entry renamed", _rename_def),
-        ("closed opened", lambda s: s.pop("additionalProperties", None)),
-        ("a default changed", _set(["properties", "external_ids", "default"], {})),
+        ("a default changed", _set(["properties", "slot_id", "default"], "grid-0")),
+        ("a map value's description changed", lambda s: _map_value(s).update(description="The CRM's very own id")),
     ],
 )
 def test_compatible_changes_pass(why: str, change: Any) -> None:
     assert changed(MEETING, change) == [], why
 
 
+def test_reordering_alternatives_is_compatible_but_changing_one_is_not() -> None:
+    old = {"properties": {"note": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+    assert breaking_changes(old, {"properties": {"note": {"anyOf": [{"type": "null"}, {"type": "string"}]}}}) == []
+    assert breaking_changes(old, {"properties": {"note": {"anyOf": [{"type": "null"}, {"type": "integer"}]}}})
+    assert changed("company.registered.v1", _reorder_nullable) == []
+
+
 def test_a_map_value_type_change_is_caught_in_external_ids() -> None:
-    problems = changed("company.registered.v1", _set(["properties", "external_ids", "additionalProperties"], {"type": "integer"}))
-    assert any("external_ids{}" in p for p in problems), problems
+    def to_integers(schema: dict[str, Any]) -> None:
+        _map_value(schema)["type"] = "integer"
+
+    problems = changed("company.registered.v1", to_integers)
+    assert any("external_ids{^[a-z]" in p and "type" in p for p in problems), problems
+
+
+def test_closing_is_breaking_and_opening_is_not_for_a_schema_we_accept_from_outside() -> None:
+    link = committed_schema("company.external_id_set.v1")
+    assert link["additionalProperties"] is False, "what we accept is published closed"
+    opened = {k: v for k, v in link.items() if k != "additionalProperties"}
+    assert breaking_changes(link, opened) == []
+
+
+def test_a_recursive_schema_is_compared_without_end() -> None:
+    tree = {"$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}}}
+    tree |= {"$ref": "#/$defs/Node"}
+    assert breaking_changes(tree, copy.deepcopy(tree)) == []
+    changed_tree = copy.deepcopy(tree)
+    changed_tree["$defs"]["Node"]["properties"]["children"]["type"] = "object"
+    assert breaking_changes(tree, changed_tree)
 
 
 def test_write_refuses_to_overwrite_a_published_schema_with_a_breaking_change(tmp_path: Path) -> None:
@@ -169,7 +211,8 @@ def test_the_audit_passes_an_event_as_the_services_publish_it() -> None:
 @pytest.mark.parametrize(
     ("why", "topic", "mangle", "expected"),
     [
-        ("empty header", Topic.REGISTRATION_EVENTS, lambda v, h: (v, [*h, ("content-type", b"")]), "appears 2 times"),
+        ("twice a header", Topic.REGISTRATION_EVENTS, lambda v, h: (v, [*h, ("content-type", b"")]), "appears 2 times"),
+        ("empty header", Topic.REGISTRATION_EVENTS, lambda v, h: (v, [*h, ("x-trace", b"")]), "empty header 'x-trace'"),
         ("conflicting correlation", Topic.REGISTRATION_EVENTS, lambda v, h: (v, _replace(h, "correlation_id", b"other")), "correlation_id"),
         ("the wrong topic", Topic.MATCHING_EVENTS, lambda v, h: (v, h), "not declared for matching.events"),
         ("old envelope", Topic.REGISTRATION_EVENTS, lambda v, h: (v.replace(b'"data"', b'"payload"'), h), "decoder refuses"),
