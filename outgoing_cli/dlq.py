@@ -20,10 +20,20 @@ from rich.table import Table
 from outgoing_cli.console import CliError, fail, out, run, settings
 from outgoing_cli.kafka_read import Record, read_records, read_tail, read_topic, topic_sizes
 from outgoing_cli.publish import Outgoing, envelope_record, publish
+from shared.contracts.catalog import declared_event_types
 from shared.contracts.operations import RecordPark, RecordParkRequested
 from shared.contracts.topics import DEAD_LETTER_TOPICS, Topic, TopicNames
 from shared.logging import redact_personal_data, redact_text
-from shared.messaging import DLQ_ERRORS, DLQ_REASON, DLQ_SOURCE_OFFSET, DLQ_SOURCE_PARTITION, DLQ_SOURCE_TOPIC, DLQ_TIME, DLQ_TRUNCATED
+from shared.messaging import (
+    DLQ_ERRORS,
+    DLQ_REASON,
+    DLQ_SOURCE_OFFSET,
+    DLQ_SOURCE_PARTITION,
+    DLQ_SOURCE_TOPIC,
+    DLQ_TIME,
+    DLQ_TRUNCATED,
+    event_headers,
+)
 from shared.settings import Settings
 
 REPLAYED_FROM = "x-replayed-from"
@@ -200,9 +210,18 @@ def replay_record(dlq: str, record: Record, now: datetime) -> Outgoing | None:
     source = headers.get(DLQ_SOURCE_TOPIC)
     if not source or record.value is None or headers.get(DLQ_TRUNCATED) == "true":
         return None
-    return Outgoing(
-        source, record.value, record.key, {REPLAYED_FROM: f"{dlq}:{record.partition}:{record.offset}", REPLAYED_AT: now.isoformat()}
-    )
+    replayed = {REPLAYED_FROM: f"{dlq}:{record.partition}:{record.offset}", REPLAYED_AT: now.isoformat()}
+    return Outgoing(source, record.value, record.key, _event_headers_of(record.value) | replayed)
+
+
+def _event_headers_of(value: bytes) -> dict[str, str]:
+    """A replayed event carries the headers every event carries (content type, id, type, correlation id),
+    rebuilt from its bytes; bytes that are no event of ours are replayed with none, to be dead-lettered again."""
+    try:
+        declared = declared_event_types().get(json.loads(value).get("type"))
+        return event_headers(declared.model_validate_json(value)) if declared is not None else {}
+    except (ValueError, AttributeError, RecursionError):
+        return {}
 
 
 @app.command()

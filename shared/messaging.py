@@ -150,7 +150,10 @@ def kafka_producer(broker: KafkaBroker) -> AIOKafkaProducer:
     FastStream adds a ``content-type`` header (empty for a null value) and a generated
     ``correlation_id`` to every record; a tombstone should carry neither.
     """
-    producer = getattr(getattr(broker.config.producer, "_producer", None), "producer", None)
+    try:
+        producer = getattr(getattr(broker.config.producer, "_producer", None), "producer", None)
+    except Exception:  # noqa: BLE001 - FastStream's own "not connected" error: a transient state, as ours says
+        producer = None
     if not isinstance(producer, AIOKafkaProducer):
         raise KafkaConnectionError("the broker is not connected")
     return producer

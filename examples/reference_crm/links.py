@@ -1,9 +1,10 @@
 """The CRM's answer to Outgoing: "this is my id for your company / enrollment / meeting", on ``<prefix>.crm.links``.
 
 Each link is a CloudEvent in structured JSON mode, built with the SDK. Outgoing validates
-it strictly (shared/contracts/crm.py): exactly these attributes and data fields, ``id``,
-``correlationid`` and ``causationid`` as UUIDs, ``dataschema`` naming the type's schema.
-Anything more (even the SDK's own ``partitionkey`` extension) is dead-lettered.
+it strictly (shared/contracts/crm.py): exactly these data fields, ``id``, ``correlationid``
+and ``causationid`` as UUIDs, ``dataschema`` naming the type's schema. Other extension
+attributes are kept if CloudEvents allows them (lowercase names, scalar values); the key
+is set here, not through the SDK's ``partitionkey``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from outgoing_cli.contracts.readers import Reader, readers
 from shared.contracts.catalog import declared_event_types
 from shared.contracts.channels import CHANNELS, CRMS, Channel
 from shared.contracts.envelope import CONTENT_TYPE, DATA_CONTENT_TYPE, EVENT_TYPE_PATTERN, SPEC_VERSION, schema_uri
+from shared.contracts.schemas import OUTSIDE_WRITERS
 from shared.contracts.topics import DEAD_LETTER_TOPICS, Topic
 from shared.messaging import (
     DLQ_ERRORS,
@@ -63,11 +64,10 @@ def asyncapi_document() -> dict[str, Any]:
             messages = [t for t in channel.event_types if t in reader.event_types] + (["tombstone"] if reader.tombstones else [])
             operations[f"{reader.service}.receives.{name}.{len(operations)}"] = _operation("receive", reader.service, channel, messages)
         if channel.read_by_crms:
-            operations[f"{CRMS}.reads.{name}"] = _operation("receive", CRMS, channel, [*channel.event_types, *_tombstone(channel)])
+            operations[f"{CRMS}.reads.{name}"] = _operation("receive", CRMS, channel, [*channel.crm_event_types, *_tombstone(channel)])
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Outgoing", "version": version("outgoing"), "description": DESCRIPTION},
-        "defaultContentType": CONTENT_TYPE,
         "servers": {
             "local": {
                 "host": "localhost:9092",
@@ -100,7 +100,8 @@ def _tombstone(channel: Channel) -> list[str]:
 
 def _channel(channel: Channel) -> dict[str, Any]:
     name = channel.topic.value
-    messages = {event_type: _event_message(event_type, channel) for event_type in channel.event_types}
+    headers = "inboundHeaders" if OUTSIDE_WRITERS.intersection(channel.writers) else "eventHeaders"
+    messages = {event_type: _event_message(event_type, channel, headers) for event_type in channel.event_types}
     if channel.tombstones:
         messages["tombstone"] = _tombstone_message(channel)
     if channel.topic in DEAD_LETTER_TOPICS:
@@ -145,13 +146,13 @@ def _key(channel: Channel) -> dict[str, Any]:
     return {"kafka": {"key": {"type": "string", "description": channel.key}, "bindingVersion": KAFKA_BINDING}}
 
 
-def _event_message(event_type: str, channel: Channel) -> dict[str, Any]:
+def _event_message(event_type: str, channel: Channel, headers: str) -> dict[str, Any]:
     doc = (declared_event_types()[event_type].__doc__ or "").strip()
     message = {
         "name": event_type,
         "title": event_type,
         "contentType": CONTENT_TYPE,
-        "headers": {"$ref": "#/components/schemas/eventHeaders"},
+        "headers": {"$ref": f"#/components/schemas/{headers}"},
         "payload": {"$ref": f"#/components/schemas/{event_type}"},
         "correlationId": {"location": f"$message.header#/{HEADER_CORRELATION_ID}"},
         "bindings": _key(channel),
@@ -264,6 +265,15 @@ def _cloud_event() -> dict[str, Any]:
 def _headers() -> dict[str, Any]:
     uuid = UUID
     return {
+        "inboundHeaders": {
+            "type": "object",
+            "description": "What forms, operators and CRMs send: the CloudEvents content type; the other headers are optional.",
+            "required": [HEADER_CONTENT_TYPE],
+            "properties": {
+                HEADER_CONTENT_TYPE: {"type": "string", "pattern": "^application/cloudevents\\+json"},
+                HEADER_CORRELATION_ID: {"type": "string"},
+            },
+        },
         "eventHeaders": {
             "type": "object",
             "required": [HEADER_CONTENT_TYPE, HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_CORRELATION_ID],

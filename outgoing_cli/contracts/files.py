@@ -27,7 +27,7 @@ class Comparison:
     breaking: dict[str, list[str]] = field(default_factory=dict)
     """Event type -> what breaks, against its committed schema."""
     retired: list[str] = field(default_factory=list)
-    """Committed schemas whose event type no longer exists, and which are not marked ``"deprecated": true``."""
+    """Committed schemas whose event type left the code without a ``.vN+1`` in it and a ``"deprecated": true`` mark."""
     stale: list[str] = field(default_factory=list)
     """Files that differ from what the code generates (compatibly, or new)."""
 
@@ -46,7 +46,7 @@ def compare(schemas_dir: Path = SCHEMAS, asyncapi_path: Path = ASYNCAPI) -> Comp
     committed = {p.name.removesuffix(".json"): p for p in schemas_dir.glob("*.json")} if schemas_dir.is_dir() else {}
     for event_type, path in sorted(committed.items()):
         if event_type not in generated:
-            if json.loads(path.read_text()).get("deprecated") is not True:
+            if json.loads(path.read_text()).get("deprecated") is not True or not _successor_in(event_type, generated):
                 result.retired.append(event_type)
             continue
         problems = breaking_changes(json.loads(path.read_text()), generated[event_type])
@@ -58,6 +58,14 @@ def compare(schemas_dir: Path = SCHEMAS, asyncapi_path: Path = ASYNCAPI) -> Comp
     if not asyncapi_path.exists() or asyncapi_path.read_text() != asyncapi_text():
         result.stale.append(str(asyncapi_path.relative_to(ROOT)) if asyncapi_path.is_relative_to(ROOT) else str(asyncapi_path))
     return result
+
+
+def _successor_in(event_type: str, generated: dict[str, object]) -> bool:
+    """A retired ``x.y.vN`` needs an ``x.y.vM``, M > N, in the code: a type may end only by being replaced."""
+    stem, _, version = event_type.rpartition(".v")
+    return version.isdigit() and any(
+        t.rpartition(".v")[0] == stem and t.rpartition(".v")[2].isdigit() and int(t.rpartition(".v")[2]) > int(version) for t in generated
+    )
 
 
 def write(schemas_dir: Path = SCHEMAS, asyncapi_path: Path = ASYNCAPI) -> Comparison:

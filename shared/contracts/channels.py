@@ -32,6 +32,12 @@ class Channel:
     """A null value deletes its key (compacted topics only)."""
     read_by_crms: bool = False
     """What a CRM reads: our facts, and the follow-up answers (outcomes) on forms.meetings; never the signup forms."""
+    crms_read_only: tuple[type[Any], ...] = ()
+    """Of a channel CRMs read, the only types they read, if not all."""
+
+    @property
+    def crm_event_types(self) -> tuple[str, ...]:
+        return tuple(e.EVENT_TYPE for e in self.crms_read_only) or self.event_types
 
     @property
     def compacted(self) -> bool:
@@ -84,6 +90,7 @@ CHANNELS: tuple[Channel, ...] = (
         "any: matching re-keys each form by its mission id; the mission id keeps one mission's forms in order",
         public=True,
         read_by_crms=True,
+        crms_read_only=(matching.FollowUpAnswered,),
     ),
     Channel(
         Topic.CRM_LINKS,

@@ -100,6 +100,17 @@ def _uri_reference(value: str) -> str:
     return value
 
 
+def _extension_value(value: Any) -> bool:
+    """What CloudEvents' type system allows an extension: String without control characters, Integer (32 bits), Boolean."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**31) <= value < 2**31
+    return isinstance(value, str) and len(value) <= MAX_EXTENSION_LENGTH and not _CONTROL.search(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 UriReference = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_uri_reference)]
 
 EVENT_TYPES: dict[str, type[Envelope[Any]]] = {}
@@ -149,8 +160,11 @@ class Envelope(Contract, Generic[PayloadT]):
         for name, value in extensions.items():
             if not _EXTENSION_NAME.fullmatch(name):
                 raise ValueError(f"{name[:40]!r} is not a CloudEvents attribute name: lowercase letters and digits, at most 20")
-            if not isinstance(value, str | int | bool) or (isinstance(value, str) and len(value) > MAX_EXTENSION_LENGTH):
-                raise ValueError(f"extension attribute {name!r} must be a string (at most {MAX_EXTENSION_LENGTH}), an integer or a boolean")
+            if not _extension_value(value):
+                raise ValueError(
+                    f"extension attribute {name!r} must be a string (printable, at most {MAX_EXTENSION_LENGTH}), "
+                    "a 32-bit integer or a boolean"
+                )
         return self
 
     @model_validator(mode="after")
@@ -250,6 +264,11 @@ class Envelope(Contract, Generic[PayloadT]):
         return self.subject.encode()
 
 
+LEGACY_UNTIL = datetime(2027, 1, 1, tzinfo=UTC)
+"""Events of the old shape are read only if they say they happened before this: a producer
+still writing it after the upgrade gets a dead letter, not silent acceptance."""
+
+
 def from_legacy(raw: Any) -> dict[str, Any] | None:
     """A record written before events were CloudEvents (``payload``, ``correlation_id``) in today's shape; None for anything else.
 
@@ -257,6 +276,12 @@ def from_legacy(raw: Any) -> dict[str, Any] | None:
     upcast them instead of dead-lettering a mission's definition or a contact.
     """
     if not isinstance(raw, dict) or "specversion" in raw or "payload" not in raw or not isinstance(raw.get("type"), str):
+        return None
+    try:
+        written = datetime.fromisoformat(str(raw.get("time")))
+    except ValueError:
+        return None
+    if written.tzinfo is None or written >= LEGACY_UNTIL:
         return None
     event: dict[str, Any] = {
         "specversion": SPEC_VERSION,

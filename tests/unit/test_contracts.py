@@ -185,7 +185,21 @@ def test_write_refuses_to_overwrite_a_published_schema_with_a_breaking_change(tm
     assert result.retired == ["meeting.teleported.v1"]
     assert json.loads((schemas / f"{MEETING}.json").read_text()) == published, "the published schema is left as it was"
     (schemas / "meeting.teleported.v1.json").write_text(json.dumps(all_data_schemas()[MEETING] | {"deprecated": True}))
-    assert write(schemas, asyncapi).retired == [], "a retired version marked deprecated stays, as docs/crm.md says"
+    assert write(schemas, asyncapi).retired == ["meeting.teleported.v1"], "deprecated, but nothing replaces it"
+
+
+def test_a_version_retires_only_marked_deprecated_and_replaced_by_a_newer_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from outgoing_cli.contracts import files
+
+    schemas, asyncapi = tmp_path / "schemas", tmp_path / "asyncapi.yaml"
+    write(schemas, asyncapi)
+    retired = all_data_schemas()[MEETING] | {"deprecated": True}
+    (schemas / "meeting.teleported.v1.json").write_text(json.dumps(retired))
+    with_successor = all_data_schemas() | {"meeting.teleported.v2": all_data_schemas()[MEETING]}
+    monkeypatch.setattr(files, "all_data_schemas", lambda: with_successor)
+    assert files.compare(schemas, asyncapi).retired == []
+    (schemas / "meeting.teleported.v1.json").write_text(json.dumps(all_data_schemas()[MEETING]))
+    assert files.compare(schemas, asyncapi).retired == ["meeting.teleported.v1"], "replaced, but not marked deprecated"
 
 
 # ---------------------------------------------------------------- the audit the end-to-end test runs on real topics

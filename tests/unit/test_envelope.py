@@ -106,6 +106,8 @@ def test_unknown_extensions_are_kept_but_data_stays_closed() -> None:
         {"averyveryverylongextensionname": "x"},
         {"payload": {"name": "x"}},
         {"note": "x" * 2001},
+        {"note": "line\nbreak"},
+        {"count": 2**31},
         {f"ext{i}": i for i in range(11)},
     ],
 )

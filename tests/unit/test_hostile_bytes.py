@@ -136,3 +136,14 @@ async def test_a_record_written_before_events_were_cloudevents_is_read_as_one() 
     assert broken != _legacy_bytes(event)
     with pytest.raises(ValidationError):
         await strict_json_decoder(MissionPlanned)(FakeMessage(broken))  # type: ignore[arg-type]
+
+
+async def test_the_old_shape_is_refused_from_events_that_say_they_happened_after_the_upgrade() -> None:
+    from shared.contracts.envelope import LEGACY_UNTIL
+    from shared.contracts.missions import MissionPlanned
+    from tests.factories import mission_planned
+
+    late = mission_planned(MISSIONS_2020[0]).model_copy(update={"time": LEGACY_UNTIL})
+    with pytest.raises(ValidationError, match="specversion"):
+        await strict_json_decoder(MissionPlanned)(FakeMessage(_legacy_bytes(late)))  # type: ignore[arg-type]
+    assert upcast_legacy(_legacy_bytes(late)) is None

@@ -61,8 +61,18 @@ def test_a_replay_sends_the_original_bytes_and_key_back_to_the_source_topic() ->
     outgoing = replay_record("t1.registration.dlq", record(SIGNUP, key=b"Rossi", headers=HEADERS, partition=1, offset=5), now)
     assert outgoing is not None
     assert (outgoing.topic, outgoing.key, outgoing.value) == ("t1.forms.signups", b"Rossi", SIGNUP)
-    assert outgoing.headers == {REPLAYED_FROM: "t1.registration.dlq:1:5", REPLAYED_AT: "2020-10-21T09:00:00+00:00"}
-    assert json.loads(outgoing.value)["id"] == json.loads(SIGNUP)["id"]  # same event id: consumers deduplicate
+    event = json.loads(SIGNUP)
+    assert outgoing.headers == {
+        "content-type": "application/cloudevents+json; charset=UTF-8",
+        "x-event-id": event["id"],
+        "x-event-type": "signup.submitted.v1",
+        "correlation_id": event["correlationid"],
+        REPLAYED_FROM: "t1.registration.dlq:1:5",
+        REPLAYED_AT: "2020-10-21T09:00:00+00:00",
+    }, "a replayed event carries the headers of every event"
+    assert json.loads(outgoing.value)["id"] == event["id"]  # same event id: consumers deduplicate
+    garbage = replay_record("t1.registration.dlq", record(b"\xff{not json", headers=HEADERS), now)
+    assert garbage is not None and set(garbage.headers) == {REPLAYED_FROM, REPLAYED_AT}, "no event: no event headers made up"
 
 
 def test_a_record_without_a_source_or_value_cannot_be_replayed() -> None:
