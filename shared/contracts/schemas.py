@@ -174,7 +174,8 @@ class _Walk:
                     trials = [(self._trial(alternative, candidate, f"{path}<{index}>"), candidate) for candidate in news]
                     fitting = next((candidate for found, candidate in trials if not found), None)
                     if fitting is None:
-                        problems += sorted((found for found, _ in trials), key=len)[0]
+                        fewest: list[str] = min((found for found, _ in trials), key=lambda found: len(found))
+                        problems += fewest
                     else:
                         news.remove(fitting)
                 return problems
