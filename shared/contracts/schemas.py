@@ -174,8 +174,8 @@ class _Walk:
                     trials = [(self._trial(alternative, candidate, f"{path}<{index}>"), candidate) for candidate in news]
                     fitting = next((candidate for found, candidate in trials if not found), None)
                     if fitting is None:
-                        fewest: list[str] = min((found for found, _ in trials), key=lambda found: len(found))
-                        problems += fewest
+                        fewest = min((found for found, _ in trials), key=_count)
+                        problems.extend(fewest)
                     else:
                         news.remove(fitting)
                 return problems
@@ -188,6 +188,10 @@ class _Walk:
         if found:
             self.seen = seen
         return found
+
+
+def _count(problems: list[str]) -> int:
+    return len(problems)
 
 
 _STRUCTURE = frozenset(
