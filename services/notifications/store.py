@@ -65,6 +65,10 @@ def attempt_id(notification_id: str, n: int) -> str:
     return f"{notification_id}#{n}"
 
 
+COMPANY_FIELDS = ("company_id", "company_name", "role", "country", "timezone", "preferred_language", "external_ids")
+"""What notifications keeps of a company's profile: what its e-mails and outcome events name."""
+
+
 def delivery_document(delivery: Delivery) -> dict[str, Any]:
     return {
         "kind": delivery.kind,
@@ -84,6 +88,8 @@ def delivery_document(delivery: Delivery) -> dict[str, Any]:
         "detail": delivery.detail if delivery.detail is not None else ABSENT,
         "last_error": delivery.last_error if delivery.last_error is not None else ABSENT,
         "erased": delivery.erased or ABSENT,
+        "external_ids": delivery.external_ids or ABSENT,
+        "meeting_external_ids": delivery.meeting_external_ids or ABSENT,
     }
 
 
@@ -107,6 +113,8 @@ def delivery_from(doc: dict[str, Any]) -> Delivery:
         detail=doc.get("detail"),
         last_error=doc.get("last_error"),
         erased=bool(doc.get("erased")),
+        external_ids=dict(doc.get("external_ids") or {}),
+        meeting_external_ids=dict(doc.get("meeting_external_ids") or {}),
     )
 
 
@@ -169,7 +177,7 @@ class NotificationStore(TouchedDocuments):
         erased = await self.erased_at(profile["company_id"])
         if erased is not None and erased >= as_of:
             return False
-        keep = {k: profile.get(k) for k in ("company_id", "company_name", "role", "country", "timezone", "preferred_language")}
+        keep = {k: profile.get(k) for k in COMPANY_FIELDS}
         return await self._save_if_newer(COMPANIES, profile["company_id"], keep, as_of)
 
     async def company(self, company_id: str) -> dict[str, Any] | None:

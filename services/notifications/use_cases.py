@@ -150,7 +150,7 @@ class Notifications:
         if await self._stale(meeting.meeting_id, meeting.sequence, event.id):
             return
         known = {"sequence": meeting.sequence, "status": "scheduled", "event_id": str(event.id), "participants": meeting.participants}
-        await self.store.save_meeting(meeting.meeting_id, known)
+        await self.store.save_meeting(meeting.meeting_id, known | {"external_ids": meeting.external_ids})
         reminders, too_late = planning.reminder_plans(event.id, event.correlation_id, meeting, self.reminder_offsets_s, event.time)
         await self._plan(planning.meeting_plans(kind, event.id, event.correlation_id, meeting, event.time, extra) + reminders)
         for timer_id in too_late:
@@ -165,6 +165,7 @@ class Notifications:
             "status": "cancelled",
             "event_id": str(event.id),
             "participants": cancellation.participants,
+            "external_ids": cancellation.external_ids,
         }
         await self.store.save_meeting(cancellation.meeting_id, known)
         for timer_id in planning.reminder_ids(cancellation.meeting_id, cancellation.participants, self.reminder_offsets_s):
@@ -227,7 +228,10 @@ class Notifications:
                 await self.store.deliveries.save(delivery)
             if not resend:
                 return
-        superseded = planning.superseded(plan, await self.store.meeting(plan.meeting_id))
+        meeting = await self.store.meeting(plan.meeting_id)
+        company = await self.store.company(plan.company_id)
+        delivery.label((company or {}).get("external_ids") or {}, (meeting or {}).get("external_ids") or {})
+        superseded = planning.superseded(plan, meeting)
         if superseded and await self.store.erased_at(plan.company_id) is None:
             delivery.supersede(superseded)
             await self.store.deliveries.save(delivery)

@@ -62,8 +62,10 @@ class Registration:
     async def apply_signup(self, event: CompanySignupSubmitted | SignupUpdated) -> None:
         applicant = event.data.applicant
         verdict = assess(applicant, await self.store.missions(applicant.missions), event.time)
+        known = await self.store.companies.get(company_id_for(natural_key(applicant))) if verdict.violations else None
+        external_ids = known.external_ids if known is not None else {}
         saved = await self.store.decisions.change(
-            str(event.id), lambda d: d or SignupDecision.decide(event, verdict, self.instance), insert_first=True
+            str(event.id), lambda d: d or SignupDecision.decide(event, verdict, self.instance, external_ids), insert_first=True
         )
         assert saved is not None
         decision = saved.aggregate

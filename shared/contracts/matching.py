@@ -157,6 +157,8 @@ class MatchList(Contract):
     mission_id: MissionId
     company_id: CompanyId
     proposals: list[Proposal]
+    external_ids: ExternalIds = {}
+    """The company's."""
 
 
 class LocalTime(Contract):

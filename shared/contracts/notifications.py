@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from shared.contracts.crm import ExternalIds
 from shared.contracts.envelope import Contract, Envelope
 from shared.contracts.ids import CompanyId
 
@@ -36,6 +37,9 @@ class Delivery(Contract):
     attempts: Annotated[int, Field(ge=1, lt=2**31)]
     meeting_id: str | None = None
     mission_id: str | None = None
+    external_ids: ExternalIds = {}
+    """The company's, as CRMs set them."""
+    meeting_external_ids: ExternalIds = {}
 
 
 class DeliveryFailure(Contract):
@@ -49,6 +53,9 @@ class DeliveryFailure(Contract):
     smtp_code: Annotated[int, Field(ge=100, le=999)] | None = None
     meeting_id: str | None = None
     mission_id: str | None = None
+    external_ids: ExternalIds = {}
+    """The company's, as CRMs set them."""
+    meeting_external_ids: ExternalIds = {}
 
 
 UnconfirmedPolicy = Literal["resend", "drop", "hold"]
@@ -67,6 +74,9 @@ class UnconfirmedSend(Contract):
     policy: UnconfirmedPolicy
     meeting_id: str | None = None
     mission_id: str | None = None
+    external_ids: ExternalIds = {}
+    """The company's, as CRMs set them."""
+    meeting_external_ids: ExternalIds = {}
 
 
 class UnconfirmedResolution(Contract):
@@ -79,6 +89,9 @@ class UnconfirmedResolution(Contract):
     operator: Annotated[str, Field(max_length=200)] | None = None
     meeting_id: str | None = None
     mission_id: str | None = None
+    external_ids: ExternalIds = {}
+    """The company's, as CRMs set them."""
+    meeting_external_ids: ExternalIds = {}
 
 
 class UnconfirmedAction(Contract):

@@ -243,6 +243,8 @@ class Rejection(Contract):
     role: Literal["lombard", "foreign"]
     violations: Annotated[list[Violation], Field(min_length=1)]
     preferred_language: Literal["it", "en"]
+    external_ids: ExternalIds = {}
+    """The company's, when it was known already."""
 
 
 class Enrollment(Contract):
@@ -274,6 +276,7 @@ class ContactDetails(Contract):
     company_id: CompanyId
     contact: Contact
     preferred_language: Literal["it", "en"]
+    external_ids: ExternalIds = {}
 
 
 class CompanyRegistered(Envelope[CompanyProfile]):

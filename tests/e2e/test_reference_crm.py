@@ -202,10 +202,21 @@ async def check_the_update(scene: Scene) -> None:
     changed = Signup(applicant=rossi.model_copy(update={"offer": "CNC lathes and grinding machines"}))
     update = SignupUpdated.new(source="forms", subject="rossi", data=changed, time=SIGNED_UP_AT + timedelta(hours=1))
     await scene.flow.send(Topic.SIGNUP_FORMS, update)
-    [updated] = await scene.flow.wait_events(Topic.REGISTRATION_EVENTS, "company.updated.v1", 1, timeout=30)
-    scene.expect_ids(
-        "company.updated.v1", updated["data"]["profile"].get("external_ids"), scene.crm_id(scene.ids["Rossi Meccanica S.r.l."])
-    )
+    crm_id = scene.crm_id(scene.ids["Rossi Meccanica S.r.l."])
+
+    async def offer_changed() -> list[dict[str, Any]] | None:
+        found = await scene.flow.events(Topic.REGISTRATION_EVENTS, "company.updated.v1")
+        return [e for e in found if e["data"]["changed_fields"] == ["offer"]] or None
+
+    [updated] = await eventually(offer_changed, 30, interval=0.5)
+    scene.expect_ids("company.updated.v1", updated["data"]["profile"].get("external_ids"), crm_id)
+    confirmations = [
+        e["data"]["profile"]
+        for e in await scene.flow.events(Topic.REGISTRATION_EVENTS, "company.updated.v1")
+        if e["data"]["changed_fields"] == ["external_ids"]
+    ]
+    if sorted(c["company_id"] for c in confirmations) != sorted(scene.ids.values()):
+        scene.problems.append(f"each company link should be confirmed by one company.updated.v1: {confirmations}")
 
 
 async def check_the_move(scene: Scene) -> None:
@@ -224,6 +235,20 @@ async def check_the_move(scene: Scene) -> None:
     assert moved["data"]["meeting"]["meeting_id"] == meeting_id
     scene.expect_ids("meeting.rescheduled.v1", moved["data"]["meeting"].get("external_ids"), external_id)
     await until_rows(scene.db, [("rescheduled", 1)], "SELECT status, sequence FROM meetings WHERE meeting_id = ?", meeting_id)
+
+    async def updates_sent() -> list[dict[str, Any]] | None:
+        found = await scene.flow.events(Topic.NOTIFICATION_EVENTS, "notification.sent.v1")
+        updates = [e["data"] for e in found if e["data"]["kind"] == "meeting_update" and e["data"]["meeting_id"] == meeting_id]
+        return updates if len(updates) == 2 else None
+
+    try:
+        updates = await eventually(updates_sent, 30, interval=0.5)
+    except TimeoutError:
+        scene.problems.append(f"no notification.sent.v1 for the update of {meeting_id} to both sides within 30 s")
+        return
+    for sent in updates:
+        scene.expect_ids("notification.sent.v1 (meeting)", sent.get("meeting_external_ids"), external_id)
+        scene.expect_ids("notification.sent.v1 (company)", sent.get("external_ids"), scene.crm_id(sent["company_id"]))
 
 
 async def check_the_erasure(scene: Scene) -> None:

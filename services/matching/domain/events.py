@@ -73,7 +73,9 @@ def meeting_event(
     return scheduled
 
 
-def proposal_events(cause: Envelope[Any], plan: Plan, mission_id: str, limit: int, told: dict[str, str]) -> Iterator[Envelope[Any]]:
+def proposal_events(
+    cause: Envelope[Any], plan: Plan, mission_id: str, limit: int, told: dict[str, str], profiles: Mapping[str, CompanyProfile]
+) -> Iterator[Envelope[Any]]:
     """MatchesProposed for each company whose list changed since it was last told; ``told`` is updated."""
     for company_id, items in sorted(proposals_by_company(plan.scored, limit).items()):
         proposals = [_proposal(company_id, item) for item in items]
@@ -81,7 +83,9 @@ def proposal_events(cause: Envelope[Any], plan: Plan, mission_id: str, limit: in
         if told.get(company_id) == digest:
             continue
         told[company_id] = digest
-        payload = MatchList(mission_id=mission_id, company_id=company_id, proposals=proposals)
+        known = profiles.get(company_id)
+        external_ids = dict(known.external_ids) if known is not None else {}
+        payload = MatchList(mission_id=mission_id, company_id=company_id, proposals=proposals, external_ids=external_ids)
         event: Envelope[Any] = MatchesProposed.caused_by(cause, source=SOURCE, subject=mission_id, data=payload, discriminator=company_id)
         yield event
 

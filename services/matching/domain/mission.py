@@ -268,7 +268,7 @@ class Mission(Aggregate):
         self.awaiting_profile = sorted(cid for cid in self.enrolled() if cid not in state.participants)
         self.agenda = dict(plan.agenda)
         self.agenda_version += 1
-        for event in proposal_events(cause, plan, mission_id, proposals_per_company, self.proposal_hashes):
+        for event in proposal_events(cause, plan, mission_id, proposals_per_company, self.proposal_hashes, state.participants):
             self.record(Topic.MATCHING_EVENTS, event)
         for change in plan.changes:
             links = self.meeting_links.get(change.meeting.meeting_id, {})

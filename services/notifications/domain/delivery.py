@@ -65,6 +65,9 @@ class Delivery(Aggregate):
     detail: str | None = None
     last_error: str | None = None
     erased: bool = False
+    external_ids: dict[str, str] = field(default_factory=dict)
+    """The CRMs' ids of the company and of the meeting, as last known: every outcome event carries them."""
+    meeting_external_ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def planned(cls, plan: Plan) -> Delivery:
@@ -233,14 +236,21 @@ class Delivery(Aggregate):
         )
         self._record(events.NotificationSent, self.id, payload, now)
 
+    def label(self, external_ids: dict[str, str], meeting_external_ids: dict[str, str]) -> None:
+        """The CRMs' latest ids of the company and the meeting, for the outcome events still to come."""
+        if (self.external_ids, self.meeting_external_ids) != (external_ids, meeting_external_ids):
+            self.external_ids, self.meeting_external_ids, self.changed = dict(external_ids), dict(meeting_external_ids), True
+
     def _names(self) -> dict[str, Any]:
-        """What every outcome payload names: the notification, its kind, company, meeting and mission."""
+        """What every outcome payload names: the notification, its kind, company, meeting and mission, and the CRMs' ids."""
         return {
             "notification_id": self.id,
             "kind": self.kind,
             "company_id": self.company_id,
             "meeting_id": self.meeting_id,
             "mission_id": self.mission_id,
+            "external_ids": self.external_ids,
+            "meeting_external_ids": self.meeting_external_ids,
         }
 
     def _record(self, event_type: Any, name: str, payload: Any, now: datetime) -> None:

@@ -60,8 +60,12 @@ class Override:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def contact_recorded(cause: Envelope[Any], company_id: str, applicant: Applicant) -> events.ContactDetailsRecorded:
-    details = events.ContactDetails(company_id=company_id, contact=applicant.contact, preferred_language=preferred_language(applicant))
+def contact_recorded(
+    cause: Envelope[Any], company_id: str, applicant: Applicant, external_ids: dict[str, str]
+) -> events.ContactDetailsRecorded:
+    details = events.ContactDetails(
+        company_id=company_id, contact=applicant.contact, preferred_language=preferred_language(applicant), external_ids=external_ids
+    )
     recorded: events.ContactDetailsRecorded = events.ContactDetailsRecorded.caused_by(
         cause, source=SOURCE, subject=company_id, data=details
     )
@@ -88,7 +92,14 @@ class SignupDecision(Aggregate):
     """The signup's own time: an erasure removes the data of signups made before it."""
 
     @classmethod
-    def decide(cls, signup: events.CompanySignupSubmitted | events.SignupUpdated, verdict: Verdict, decided_by: str) -> SignupDecision:
+    def decide(
+        cls,
+        signup: events.CompanySignupSubmitted | events.SignupUpdated,
+        verdict: Verdict,
+        decided_by: str,
+        external_ids: dict[str, str] | None = None,
+    ) -> SignupDecision:
+        """``external_ids``: the CRMs' ids of the company, if it is known already; a rejection carries them."""
         applicant = signup.data.applicant
         company_id = company_id_for(natural_key(applicant))
         outcome: Literal["accepted", "partial", "rejected"] = "accepted"
@@ -109,13 +120,14 @@ class SignupDecision(Aggregate):
         decision.applying(signup)
         if verdict.violations:
             if not verdict.company_accepted and applicant.privacy_consent:
-                decision.record(Topic.CONTACTS, contact_recorded(signup, company_id, applicant))
+                decision.record(Topic.CONTACTS, contact_recorded(signup, company_id, applicant, external_ids or {}))
             rejection = events.Rejection(
                 signup_id=signup.id,
                 company_id=company_id,
                 role=applicant.role,
                 violations=verdict.violations,
                 preferred_language=preferred_language(applicant),
+                external_ids=external_ids or {},
             )
             decision.record(
                 Topic.REGISTRATION_EVENTS, events.SignupRejected.caused_by(signup, source=SOURCE, subject=company_id, data=rejection)
@@ -172,7 +184,7 @@ class Company(Aggregate):
         if current is None:
             company = cls(id=company_id, natural_key=key, status="active", profile=profile, contact=applicant.contact)
             company.applying(cause)
-            company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant))
+            company.record(Topic.CONTACTS, contact_recorded(cause, company_id, applicant, {}))
             company.record(
                 Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=company_id, data=profile)
             )
@@ -191,11 +203,11 @@ class Company(Aggregate):
         self.natural_key, self.status, self.profile, self.contact, self.statistics = key, "active", profile, applicant.contact, None
         self.applying(cause)
         if was_erased or before is None:
-            self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
+            self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant, self.external_ids))
             self.record(Topic.REGISTRATION_EVENTS, events.CompanyRegistered.caused_by(cause, source=SOURCE, subject=self.id, data=profile))
             return
         if contact_before != applicant.contact:
-            self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant))
+            self.record(Topic.CONTACTS, contact_recorded(cause, self.id, applicant, self.external_ids))
         changed = changed_fields(before.model_dump(mode="json"), profile.model_dump(mode="json"))
         if changed:
             change = events.CompanyChange(profile=profile, changed_fields=changed)
@@ -226,13 +238,17 @@ class Company(Aggregate):
             self.pending_erasure, self.changed = None, True
 
     def link(self, cause: crm.CompanyLinked) -> None:
-        """A CRM's id for this company, carried by every later event about it."""
+        """A CRM's id for this company, carried by every later event about it, starting with a
+        ``company.updated.v1`` that tells the other services and confirms it to the CRM."""
         if self.has_applied(cause):
             return
+        before = self.external_ids
         self.external_ids = linked(self.external_ids, cause.data.system, cause.data.external_id)
-        if self.profile is not None:
-            self.profile = self.profile.model_copy(update={"external_ids": self.external_ids})
         self.applying(cause)
+        if self.profile is not None and self.external_ids != before:
+            self.profile = self.profile.model_copy(update={"external_ids": self.external_ids})
+            change = events.CompanyChange(profile=self.profile, changed_fields=["external_ids"])
+            self.record(Topic.REGISTRATION_EVENTS, events.CompanyUpdated.caused_by(cause, source=SOURCE, subject=self.id, data=change))
 
 
 def linked(current: dict[str, str], system: str, external_id: str | None) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from services.notifications.composing import Composer
 from services.notifications.rendering import Renderer
 from services.notifications.smtp import PermanentSmtpError, TemporarySmtpError, UnconfirmedSmtpSend
-from services.notifications.store import NotificationStore, attempt_id
+from services.notifications.store import COMPANY_FIELDS, NotificationStore, attempt_id
 from services.notifications.use_cases import DeliveryPolicy, Notifications
 from shared.aggregate import Aggregate, Recorded
 from shared.outbox import DocumentRef
@@ -61,7 +61,7 @@ class FakeNotificationStore(NotificationStore):
     async def save_company(self, profile: dict[str, Any], as_of: datetime) -> bool:
         if profile["company_id"] in self.erasures and self.erasures[profile["company_id"]] >= as_of:
             return False
-        return self._save("companies", profile["company_id"], profile, as_of)
+        return self._save("companies", profile["company_id"], {k: profile.get(k) for k in COMPANY_FIELDS}, as_of)
 
     async def company(self, company_id: str) -> dict[str, Any] | None:
         return self.read_models["companies"].get(company_id)

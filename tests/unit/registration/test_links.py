@@ -30,9 +30,13 @@ async def test_a_linked_company_carries_the_crm_id_on_its_update_and_its_erasure
     registration, store = await fresh()
     await registration.apply_signup(signup(lombard()))
     company_id = company_of(lombard())
+    await registration.link_company(company_link(company_id, "ACC-00042"))
+    linked = store.published[-1].event
+    assert linked is not None and linked.type == "company.updated.v1", "the other services and the CRM are told"
+    assert linked.data.changed_fields == ["external_ids"] and linked.data.profile.external_ids == {CRM: "ACC-00042"}
     published = len(store.published)
     await registration.link_company(company_link(company_id, "ACC-00042"))
-    assert len(store.published) == published, "a link publishes nothing by itself"
+    assert len(store.published) == published, "the same id again changes nothing"
 
     await registration.apply_signup(signup(lombard(offer="Five-axis machining centres"), time=SIGNUP_TIME + timedelta(hours=1)))
     updated = store.published[-1].event
@@ -46,6 +50,20 @@ async def test_a_linked_company_carries_the_crm_id_on_its_update_and_its_erasure
     await registration.erase(erasure)
     [erased] = [r.event for r in store.published if r.event is not None and r.event.type == "company.erased.v1"]
     assert erased.data.external_ids == {CRM: "ACC-00042"}, "how the CRM finds the record it must erase"
+
+
+async def test_a_linked_company_carries_the_crm_id_on_its_contact_and_its_rejections() -> None:
+    registration, store = await fresh()
+    await registration.apply_signup(signup(lombard()))
+    company_id = company_of(lombard())
+    await registration.link_company(company_link(company_id, "ACC-7"))
+    new_contact = {"name": "Anna Rossi", "email": "anna@rossi.example", "preferred_language": "it"}
+    await registration.apply_signup(signup(lombard(contact=new_contact), time=SIGNUP_TIME + timedelta(hours=1)))
+    [contact] = [r.event for r in store.published[-1:] if r.event is not None]
+    assert contact.type == "contact.recorded.v1" and contact.data.external_ids == {CRM: "ACC-7"}
+    await registration.apply_signup(signup(lombard(missions=["no-such-mission"]), time=SIGNUP_TIME + timedelta(hours=2)))
+    [rejected] = [r.event for r in store.published if r.event is not None and r.event.type == "signup.rejected.v1"]
+    assert rejected.data.external_ids == {CRM: "ACC-7"}
 
 
 async def test_a_linked_enrollment_carries_the_crm_id_on_its_cancellation() -> None:
