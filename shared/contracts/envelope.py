@@ -86,6 +86,7 @@ SCHEMA_BASE = "https://schemas.outgoing.example/events/"
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 MAX_EXTENSIONS = 10
 MAX_EXTENSION_LENGTH = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URI_REFERENCE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 
 
@@ -108,8 +109,6 @@ def _extension_value(value: Any) -> bool:
         return -(2**31) <= value < 2**31
     return isinstance(value, str) and len(value) <= MAX_EXTENSION_LENGTH and not _CONTROL.search(value)
 
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 UriReference = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_uri_reference)]
 
