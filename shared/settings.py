@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,9 +47,12 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool | None = Field(
+        None, description="None: STARTTLS whenever the server offers it; true: required; false: never (credentials then refused)"
+    )
     smtp_implicit_tls: bool = False
+    smtp_ca_file: str | None = Field(None, description="CA bundle that signs the server's certificate; the system's otherwise")
     smtp_timeout_s: float = 30.0
     smtp_sender: str = "Outgoing <missions@outgoing.example>"
     reminder_offsets_s: list[float] = Field(
@@ -73,6 +76,12 @@ class Settings(BaseSettings):
     instance_id: str = "local"
     log_level: str = "INFO"
     log_json: bool | None = Field(None, description="force JSON logs on or off; default: JSON unless stdout is a terminal")
+
+    @model_validator(mode="after")
+    def _credentials_only_over_tls(self) -> Settings:
+        if self.smtp_username is not None and self.smtp_starttls is False and not self.smtp_implicit_tls:
+            raise ValueError("SMTP credentials are sent only over TLS: drop OUTGOING_SMTP_STARTTLS=false, or use implicit TLS")
+        return self
 
     def database_for(self, service: str) -> str:
         """Each service owns its database: no service reads or overwrites another's collections."""

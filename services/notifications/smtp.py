@@ -7,11 +7,12 @@ or temporary by its own code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
 
 import aiosmtplib
+from pydantic import SecretStr
 
 from services.notifications.domain.message import wire_bytes
 from shared.settings import Settings
@@ -65,10 +66,12 @@ class SmtpMailer:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
-    starttls: bool = False
+    password: SecretStr | None = field(default=None, repr=False)
+    starttls: bool | None = None
+    """None: whenever the server offers it. With credentials it is required, whatever this says."""
     implicit_tls: bool = False
     timeout_s: float = 30.0
+    ca_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpMailer:
@@ -80,16 +83,25 @@ class SmtpMailer:
             settings.smtp_starttls,
             settings.smtp_implicit_tls,
             settings.smtp_timeout_s,
+            settings.smtp_ca_file,
         )
+
+    @property
+    def start_tls(self) -> bool | None:
+        """aiosmtplib's meaning: True required, None if offered, False never. Credentials never go in clear."""
+        if self.implicit_tls:
+            return False
+        return True if self.username is not None else self.starttls
 
     async def send(self, message: EmailMessage) -> None:
         client = _PhaseTrackingSMTP(
             hostname=self.host,
             port=self.port,
             username=self.username,
-            password=self.password,
+            password=self.password.get_secret_value() if self.password is not None else None,
             use_tls=self.implicit_tls,
-            start_tls=self.starttls if not self.implicit_tls else False,
+            start_tls=self.start_tls,
+            cert_bundle=self.ca_file,
             timeout=self.timeout_s,
         )
         try:
