@@ -14,8 +14,32 @@ from collections.abc import AsyncIterator, Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.contracts.topics import COMPACTED_TOPICS, Topic, TopicNames
+from shared.contracts.topics import COMPACTED_TOPICS, DEAD_LETTER_TOPICS, Topic, TopicNames
 from shared.settings import Settings
+
+PERSONAL_DATA_RETENTION_MS = 7 * 24 * 3_600_000
+"""How long topics whose records hold contact details keep them: signup forms, registration's
+commands and the dead letters. An erasure cannot reach into them; this bounds it."""
+CONTACTS_COMPACTION = {
+    "segment.ms": str(3_600_000),
+    "max.compaction.lag.ms": str(24 * 3_600_000),
+    "delete.retention.ms": str(24 * 3_600_000),
+    "min.cleanable.dirty.ratio": "0.01",
+}
+"""A tombstoned contact is compacted away within a day, and the tombstone itself a day later:
+without these, the active segment (7 days by default) keeps the contact readable."""
+
+
+def topic_config(topic: Topic, replication: int) -> dict[str, str]:
+    """What each topic is created with. ``min.insync.replicas`` makes ``acks=all`` mean two copies wherever there are two."""
+    config = {"min.insync.replicas": str(min(2, replication))}
+    if topic in COMPACTED_TOPICS:
+        config["cleanup.policy"] = "compact"
+    if topic is Topic.CONTACTS:
+        config |= CONTACTS_COMPACTION
+    if topic in (Topic.SIGNUP_FORMS, Topic.REGISTRATION_COMMANDS, *DEAD_LETTER_TOPICS):
+        config["retention.ms"] = str(PERSONAL_DATA_RETENTION_MS)
+    return config
 
 
 async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = None, partitions: int | None = None) -> list[str]:
@@ -31,7 +55,7 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] | None = Non
                     name,
                     partitions or settings.topic_partitions,
                     settings.topic_replication,
-                    topic_configs={"cleanup.policy": "compact"} if wanted[name] in COMPACTED_TOPICS else {},
+                    topic_configs=topic_config(wanted[name], settings.topic_replication),
                 )
                 for name in missing
             ]

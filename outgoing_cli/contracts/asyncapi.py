@@ -18,6 +18,7 @@ from shared.contracts.channels import CHANNELS, CRMS, Channel
 from shared.contracts.envelope import CONTENT_TYPE, DATA_CONTENT_TYPE, EVENT_TYPE_PATTERN, SPEC_VERSION, schema_uri
 from shared.contracts.schemas import OUTSIDE_WRITERS
 from shared.contracts.topics import DEAD_LETTER_TOPICS, Topic
+from shared.kafka import topic_config
 from shared.messaging import (
     DLQ_ERRORS,
     DLQ_GROUP,
@@ -114,8 +115,18 @@ def _channel(channel: Channel) -> dict[str, Any]:
         "parameters": {"prefix": {"description": "The environment's topic prefix (OUTGOING_TOPIC_PREFIX)."}},
         "messages": messages,
         "tags": [{"name": "public" if channel.public else "internal"}],
-        "bindings": {"kafka": {"topicConfiguration": {"cleanup.policy": [policy]}, "bindingVersion": KAFKA_BINDING}},
+        "bindings": {"kafka": {"topicConfiguration": _topic_configuration(channel.topic, policy), "bindingVersion": KAFKA_BINDING}},
     }
+
+
+def _topic_configuration(topic: Topic, policy: str) -> dict[str, Any]:
+    """What the project creates the topic with, in the fields the Kafka binding knows (segment and lag settings it does not)."""
+    created = topic_config(topic, replication=1)
+    described: dict[str, Any] = {"cleanup.policy": [policy]}
+    for key in ("retention.ms", "delete.retention.ms"):
+        if key in created:
+            described[key] = int(created[key])
+    return described
 
 
 def _topic_doc(topic: Topic) -> str:
