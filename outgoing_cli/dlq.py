@@ -85,7 +85,7 @@ def declared_type(value: bytes | None) -> str:
     """The event type the value claims, if it is JSON at all; it is no personal data."""
     try:
         declared = json.loads(value or b"").get("type")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         return "(not JSON)"
     return declared if isinstance(declared, str) else "(no type)"
 
@@ -217,10 +217,10 @@ def replay_record(dlq: str, record: Record, now: datetime) -> Outgoing | None:
 def _event_headers_of(value: bytes) -> dict[str, str]:
     """A replayed event carries the headers every event carries (content type, id, type, correlation id),
     rebuilt from its bytes; bytes that are no event of ours are replayed with none, to be dead-lettered again."""
+    declared = declared_event_types().get(declared_type(value))
     try:
-        declared = declared_event_types().get(json.loads(value).get("type"))
         return event_headers(declared.model_validate_json(value)) if declared is not None else {}
-    except (ValueError, AttributeError, RecursionError):
+    except ValueError:
         return {}
 
 

@@ -9,6 +9,8 @@ docs/schemas/, the file its events' ``dataschema`` names.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from functools import cache
 from importlib.metadata import version
 from typing import Any
 
@@ -61,9 +63,12 @@ def asyncapi_document() -> dict[str, Any]:
         channels[name] = _channel(channel)
         for writer in channel.writers:
             operations[f"{writer}.sends.{name}"] = _operation("send", writer, channel, _written_by(channel, writer))
+        subscribers: Counter[str] = Counter()
         for reader in (r for r in found if r.topic is channel.topic):
             messages = [t for t in channel.event_types if t in reader.event_types] + (["tombstone"] if reader.tombstones else [])
-            operations[f"{reader.service}.receives.{name}.{len(operations)}"] = _operation("receive", reader.service, channel, messages)
+            subscribers[reader.service] += 1  # a service with two subscribers on one topic: .1, .2
+            operation = _operation("receive", reader.service, channel, messages)
+            operations[f"{reader.service}.receives.{name}.{subscribers[reader.service]}"] = operation
         if channel.read_by_crms:
             operations[f"{CRMS}.reads.{name}"] = _operation("receive", CRMS, channel, [*channel.crm_event_types, *_tombstone(channel)])
     return {
@@ -77,7 +82,7 @@ def asyncapi_document() -> dict[str, Any]:
             }
         },
         "channels": channels,
-        "operations": _renumbered(operations),
+        "operations": operations,
         "components": {"schemas": _schemas()},
     }
 
@@ -138,6 +143,7 @@ def _topic_doc(topic: Topic) -> str:
     return docs.get(topic) or _attribute_docs().get(topic.name, topic.value)
 
 
+@cache
 def _attribute_docs() -> dict[str, str]:
     """The docstrings under each Topic member in topics.py, which the enum itself does not keep."""
     import ast
@@ -203,20 +209,6 @@ def _operation(action: str, party: str, channel: Channel, messages: list[str]) -
         "messages": [{"$ref": f"#/channels/{name}/messages/{m}"} for m in messages],
         "tags": [{"name": party}],
     }
-
-
-def _renumbered(operations: dict[str, Any]) -> dict[str, Any]:
-    """Receive operations get a stable name: a service with two subscribers on one topic gets .1, .2."""
-    renamed: dict[str, Any] = {}
-    for key, operation in operations.items():
-        if ".receives." not in key:
-            renamed[key] = operation
-            continue
-        base, count = key.rsplit(".", 1)[0], 1
-        while f"{base}.{count}" in renamed:
-            count += 1
-        renamed[f"{base}.{count}"] = operation
-    return renamed
 
 
 UUID = {"type": "string", "format": "uuid"}

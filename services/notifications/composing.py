@@ -57,11 +57,11 @@ class Composer:
     survey_base_url: str
     clock: Clock
 
-    async def compose(self, plan: Plan, *, wait_for_partner: bool) -> Composed:
+    async def compose(self, plan: Plan, company: dict[str, Any] | None, *, wait_for_partner: bool) -> Composed:
+        """``company``: what the store holds of the recipient's company, which the caller has read already."""
         if await self.store.erased_at(plan.company_id) is not None:
             raise Undeliverable("no_contact", "the company was erased")
         contact = await self.store.contact(plan.company_id)
-        company = await self.store.company(plan.company_id)
         partner_id = partner_of(plan.details.get("meeting") or plan.details.get("followup") or {}, plan.company_id)
         partner = await self.store.company(partner_id) if partner_id else None
         partner_known = partner is not None or not partner_id or await self.store.erased_at(partner_id) is not None

@@ -237,7 +237,7 @@ class Notifications:
             await self.store.deliveries.save(delivery)
             return
         try:
-            composed = await self.composer.compose(plan, wait_for_partner=item.attempt < self.policy.wait_attempts)
+            composed = await self.composer.compose(plan, company, wait_for_partner=item.attempt < self.policy.wait_attempts)
         except Missing as missing:
             if item.attempt < self.policy.wait_attempts:
                 raise RetryAt(now + self.policy.backoff(self.policy.wait_backoff_s, item.attempt), f"waiting for {missing}") from None

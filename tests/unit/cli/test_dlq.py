@@ -90,3 +90,10 @@ def test_null_and_binary_header_values_are_read_without_failing() -> None:
     odd = [*HEADERS, ("x-event-id", None), ("x-event-type", b"\xff\xfe")]
     summary = dead_letter("registration", record(SIGNUP, headers=odd))
     assert summary.reason == "invalid"
+
+
+def test_a_dead_letter_nested_past_the_parsers_limit_is_shown_and_replayed_without_a_crash() -> None:
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    assert declared_type(deep) == "(not JSON)"
+    replayed = replay_record("t1.registration.dlq", record(deep, headers=HEADERS), datetime.now(UTC))
+    assert replayed is not None and set(replayed.headers) == {REPLAYED_FROM, REPLAYED_AT}
