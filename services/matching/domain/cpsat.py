@@ -46,7 +46,7 @@ def _busy_literal(model: cp_model.CpModel, lits: list[cp_model.IntVar]) -> cp_mo
     return busy
 
 
-def _day_breaks(model: cp_model.CpModel, chain: list[cp_model.IntVar | None]) -> list[cp_model.IntVar]:
+def day_breaks(model: cp_model.CpModel, chain: list[cp_model.IntVar | None]) -> list[cp_model.IntVar]:
     """One literal per break in a local day: a block starts at t while an earlier slot was busy.
 
     ``chain`` is the day's slots in time order, None where the participant can never be
@@ -116,11 +116,11 @@ def build(ix: Indexed) -> _Model:
         chain: list[cp_model.IntVar | None] = []
         for t in range(n_slots):
             if not ix.same_day_prev[p][t] and chain:
-                literals += _day_breaks(model, chain)
+                literals += day_breaks(model, chain)
                 chain = []
             chain.append(busy[t])
         if chain:
-            literals += _day_breaks(model, chain)
+            literals += day_breaks(model, chain)
         break_literals += literals
         participant_breaks.append(sum(literals))
     fairness = ix.instance.fairness

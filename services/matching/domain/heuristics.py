@@ -117,7 +117,7 @@ def greedy_first_come(instance: Instance) -> Schedule:
                 if agenda.fits(k, t):
                     agenda.place(k, t)
                     break
-    return _answer(ix, agenda, {}, started, started, reason="first come, first served baseline")
+    return answer(ix, agenda, {}, started, started, reason="first come, first served baseline")
 
 
 def construct(ix: Indexed, previous: Mapping[int, int]) -> Agenda:
@@ -218,15 +218,7 @@ def improve(agenda: Agenda, deadline: float, frozen: set[int] | None = None, see
         idle_passes = 0 if improved else idle_passes + 1
 
 
-def solve_heuristic(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, started: float, reason: str) -> Schedule:
-    agenda = construct(ix, previous)
-    first = time.perf_counter()
-    kept = {k for k, t in previous.items() if agenda.slot_of[k] == t}
-    improve(agenda, started + time_limit_s, frozen=kept)
-    return _answer(ix, agenda, previous, started, first, reason=reason)
-
-
-def _answer(ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str) -> Schedule:
+def answer(ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str) -> Schedule:
     complete = is_complete(ix, agenda.slot_of)
     if not complete:
         reason += "; a required meeting is out or fairness fails (not proven infeasible)"

@@ -17,7 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Status = Literal["optimal", "feasible", "infeasible"]
-SolverName = Literal["cp-sat", "heuristic"]
+SolverName = Literal["sat", "cp-sat", "heuristic"]
 
 
 class InstanceError(ValueError):

@@ -14,13 +14,15 @@ in them (lunch, the night) are not breaks.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 
 from services.matching.domain.cpsat import solve_cpsat
 from services.matching.domain.grid import mission_slots, unavailable_slots
-from services.matching.domain.heuristics import construct, greedy_first_come, improve, solve_heuristic
+from services.matching.domain.heuristics import construct, greedy_first_come, improve
 from services.matching.domain.instance import (
+    Indexed,
     Instance,
     InstanceError,
     MeetingSpec,
@@ -31,7 +33,11 @@ from services.matching.domain.instance import (
     index,
     is_complete,
     known_previous,
+    make_schedule,
 )
+from services.matching.domain.lns import solve_large
+from services.matching.domain.portfolio import Race, race
+from services.matching.domain.satsearch import applicable
 
 __all__ = [
     "Instance",
@@ -62,18 +68,30 @@ def solve(
     time_limit_s: float = 30.0,
     previous: Mapping[str, str] | None = None,
     workers: int | None = None,
+    sat: bool = True,
 ) -> Schedule:
     """Schedule every meeting of the instance; raises InstanceError if the instance is malformed.
 
     ``previous`` (meeting id -> slot id) is the agenda already published: entries naming
     meetings or slots that no longer exist are ignored.
+
+    When every placeable meeting can be placed and nothing is to be kept, two SAT workers
+    race for the fewest breaks (``portfolio``); they prove the optimum of brokerage-sized
+    events in seconds. Otherwise, or if they find nothing, CP-SAT's lexicographic phases
+    answer. ``sat=False`` skips the race (benchmarks compare the two).
     """
     started = time.perf_counter()
     ix = index(instance)
     kept = known_previous(ix, previous)
     literals = sum(len(d) for d in ix.domains)
     if literals > EXACT_UP_TO_LITERALS:
-        return solve_heuristic(ix, kept, time_limit_s, started, reason=f"{literals} meeting-slot choices: too large for the exact solver")
+        return solve_large(ix, kept, time_limit_s, started, reason=f"{literals} meeting-slot choices: too large for the exact solver")
+    sat_bound = 0
+    if sat and not kept and applicable(ix):
+        answer = race(ix, started + time_limit_s)
+        if answer.slot_of is not None:
+            return _sat_schedule(ix, answer, started)
+        sat_bound = 0 if answer.infeasible else answer.bound
     agenda = construct(ix, kept)
     first = time.perf_counter() if is_complete(ix, agenda.slot_of) else None
     improve(agenda, started + min(1.0, 0.1 * time_limit_s), frozen={k for k, t in kept.items() if agenda.slot_of[k] == t})
@@ -87,13 +105,45 @@ def solve(
         first_solution=first,
     )
     if exact is not None:
-        return exact
-    return solve_heuristic(
+        return _with_bound(ix, exact, sat_bound)
+    return solve_large(
         ix,
         kept,
         max(0.0, time_limit_s - (time.perf_counter() - started)),
         started,
         reason="the exact solver found no agenda in time; heuristic answer",
+    )
+
+
+def _sat_schedule(ix: Indexed, answer: Race, started: float) -> Schedule:
+    assert answer.slot_of is not None
+    proven = answer.optimal or (answer.breaks is not None and answer.breaks <= answer.bound)
+    reason = "" if proven else f"time limit reached: no agenda with fewer than {answer.bound} breaks, none found with {answer.bound} yet"
+    return make_schedule(
+        ix,
+        answer.slot_of,
+        status="optimal" if proven else "feasible",
+        solver="sat",
+        bound=float(answer.bound),
+        started=started,
+        now=time.perf_counter(),
+        previous={},
+        first_solution=answer.first_found,
+        reason=reason,
+    )
+
+
+def _with_bound(ix: Indexed, schedule: Schedule, sat_bound: int) -> Schedule:
+    """CP-SAT's answer with the SAT race's bound, which holds when every placeable meeting is placed."""
+    placed_all = all(m in schedule.assignments for k, m in enumerate(ix.meeting_ids) if ix.domains[k])
+    if not placed_all or schedule.bound is None or sat_bound <= schedule.bound:
+        return schedule
+    proven = schedule.total_breaks <= sat_bound
+    return dataclasses.replace(
+        schedule,
+        bound=float(sat_bound),
+        gap=0.0 if proven else (schedule.total_breaks - sat_bound) / max(schedule.total_breaks, 1),
+        status="optimal" if proven else schedule.status,
     )
 
 

@@ -1,0 +1,41 @@
+"""A SAT worker process: reads (indexed instance, worker, hint) on stdin, writes its messages on stdout.
+
+Started by ``portfolio`` with the interpreter's ``-m``, so it imports only the solver and
+the instance model (not the caller's main module, as multiprocessing would), and it can be
+killed at the deadline: CaDiCaL cannot be interrupted from within. Frames are a 4-byte
+big-endian length and a pickle; the pipe is only ever between this program and its parent.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+from typing import BinaryIO
+
+from services.matching.domain.satsearch import Message, search
+
+HEADER = struct.Struct(">I")
+
+
+def write_frame(out: BinaryIO, value: object) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(HEADER.pack(len(payload)) + payload)
+    out.flush()
+
+
+def main() -> None:
+    out = sys.stdout.buffer
+    ix, worker, hint = pickle.load(sys.stdin.buffer)
+
+    def report(message: Message) -> None:
+        write_frame(out, message)
+
+    try:
+        search(ix, worker, report, hint)
+    except Exception as error:  # noqa: BLE001 - the parent must hear of it, not wait for the clock
+        write_frame(out, repr(error))
+
+
+if __name__ == "__main__":
+    main()
