@@ -1,26 +1,57 @@
-"""`outgoing`: the operator's command line."""
+"""`outgoing`: the operator's command line.
+
+Subcommands are imported when they are used: Kafka's client, the demo's data, OR-Tools and
+the database driver take seconds to import together, and `outgoing schedule solve` or
+`outgoing --help` should not wait for what they do not run.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from outgoing_cli import dev, dlq, emit, mail, mission, schedule, topics
 from outgoing_cli.console import load_settings
-from outgoing_cli.contracts import command as contracts_command
-from outgoing_cli.demo import command as demo_command
 
-app = typer.Typer(help="Run Outgoing's virtual B2B trade missions.", no_args_is_help=True)
-app.add_typer(schedule.app, name="schedule", help="Solve agenda scheduling instances offline.")
-app.add_typer(dev.app, name="dev", help="Start, stop and look at the local Kafka, database and services.")
-app.add_typer(topics.app, name="topics", help="Create the environment's Kafka topics.")
-app.add_typer(mission.app, name="mission", help="Plan missions, list them, request and read their agendas.")
-app.add_typer(dlq.app, name="dlq", help="Inspect and replay the services' dead-letter topics.")
-app.add_typer(mail.app, name="mail", help="E-mail the mail server never confirmed.")
-app.add_typer(contracts_command.app, name="contracts", help="The CRM contract's files: JSON Schemas and the AsyncAPI document.")
-app.command("emit")(emit.emit)
-app.command("demo")(demo_command.demo)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "schedule": ("outgoing_cli.schedule", "app", "Solve agenda scheduling instances offline."),
+    "dev": ("outgoing_cli.dev", "app", "Start, stop and look at the local Kafka, database and services."),
+    "topics": ("outgoing_cli.topics", "app", "Create the environment's Kafka topics."),
+    "mission": ("outgoing_cli.mission", "app", "Plan missions, list them, request and read their agendas."),
+    "dlq": ("outgoing_cli.dlq", "app", "Inspect and replay the services' dead-letter topics."),
+    "mail": ("outgoing_cli.mail", "app", "E-mail the mail server never confirmed."),
+    "contracts": ("outgoing_cli.contracts.command", "app", "The CRM contract's files: JSON Schemas and the AsyncAPI document."),
+    "emit": ("outgoing_cli.emit", "emit", ""),
+    "demo": ("outgoing_cli.demo.command", "demo", ""),
+}
+"""name -> (module, attribute, help): a Typer app (a group of commands) or one command function."""
+
+
+class LazyCommands(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute, help_text = COMMANDS[cmd_name]
+        target = getattr(import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_group(target)
+        else:
+            single = typer.Typer()
+            single.command(cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        if help_text:
+            command.help = help_text
+        return command
+
+
+app = typer.Typer(cls=LazyCommands, help="Run Outgoing's virtual B2B trade missions.", no_args_is_help=True)
 
 
 @app.callback()

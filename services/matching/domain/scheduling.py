@@ -18,7 +18,6 @@ import dataclasses
 import time
 from collections.abc import Mapping
 
-from services.matching.domain.cpsat import solve_cpsat
 from services.matching.domain.grid import mission_slots, unavailable_slots
 from services.matching.domain.heuristics import construct, greedy_first_come, improve
 from services.matching.domain.instance import (
@@ -35,7 +34,6 @@ from services.matching.domain.instance import (
     known_previous,
     make_schedule,
 )
-from services.matching.domain.lns import solve_large
 from services.matching.domain.portfolio import Race, race
 from services.matching.domain.satsearch import applicable
 
@@ -80,6 +78,10 @@ def solve(
     events in seconds. Otherwise, or if they find nothing, CP-SAT's lexicographic phases
     answer. ``sat=False`` skips the race (benchmarks compare the two).
     """
+    # Imported here: OR-Tools takes 2 s to import, and the SAT race may answer without it.
+    from services.matching.domain.cpsat import solve_cpsat
+    from services.matching.domain.lns import solve_large
+
     started = time.perf_counter()
     ix = index(instance)
     kept = known_previous(ix, previous)
