@@ -225,11 +225,17 @@ def own_minimum(ix: Indexed, p: int, limit: int) -> int | None:
     return None
 
 
-def zero_break_windows(cnf: Cnf, ix: Indexed, p: int, model: BreakModel) -> None:
-    """With no break, p's busy slots are one of its feasible windows: an implied clause."""
+def zero_break_windows(cnf: Cnf, ix: Indexed, p: int, model: BreakModel, tight: int) -> None:
+    """With no break, p's busy slots are one of its feasible windows: implied clauses.
+
+    Always: no break, or some window is chosen (and then its slots are busy). Under
+    ``tight`` (p has no break for sure) also the converse: a busy slot lies in the chosen
+    window, so one busy slot rules out every window without it at once.
+    """
     windows = feasible_windows(ix, p)
     if windows is None:
         return
+    covering: dict[int, list[int]] = {}
     choices = []
     for window in windows:
         lits = [model.busy[p][t] for t in window]
@@ -238,7 +244,12 @@ def zero_break_windows(cnf: Cnf, ix: Indexed, p: int, model: BreakModel) -> None
         chosen = cnf.new()
         cnf.add_all([[-chosen, lit] for lit in lits if lit is not None])
         choices.append(chosen)
+        for t in window:
+            covering.setdefault(t, []).append(chosen)
     cnf.add([*model.breaks[p], *choices])
+    for t, lit in enumerate(model.busy[p]):
+        if lit is not None:
+            cnf.add([-tight, -lit, *covering.get(t, [])])
 
 
 def phases(model: BreakModel, slot_of: list[int]) -> list[int]:

@@ -88,7 +88,7 @@ def _model(ix: Indexed, worker: Worker) -> tuple[BreakModel, int, int]:
         low += own
         cnf.at_least(model.breaks[p], own)
         if own == 0:
-            zero_break_windows(cnf, ix, p, model)
+            zero_break_windows(cnf, ix, p, model, tight)
         cnf.at_most(model.breaks[p], own, unless=tight)
     if ix.instance.fairness is not None:
         fairness(cnf, ix, model, ix.instance.fairness)
