@@ -1,8 +1,8 @@
 """`outgoing`: the operator's command line.
 
 Subcommands are imported when they are used: Kafka's client, the demo's data, OR-Tools and
-the database driver take seconds to import together, and `outgoing schedule solve` or
-`outgoing --help` should not wait for what they do not run.
+the database driver take seconds to import together, and `outgoing schedule solve` should
+not wait for what it does not run (`outgoing --help` still imports them all, for their help).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from services.matching.domain.instance import Indexed, Schedule
 
 STEP_SECONDS = 0.5
 PARTNERS = 2
+EMPTY_TRIES = 50
+"""Neighbourhoods in a row with nothing to free (all frozen, or no breaks left) before giving up."""
 
 
 @dataclass
@@ -42,7 +44,11 @@ def _neighbourhood(agenda: Agenda, rng: random.Random, frozen: set[int]) -> list
 
 
 def _step(agenda: Agenda, freed: list[int], seconds: float) -> bool:
-    """Re-place ``freed`` exactly; True if breaks went down. The agenda is left valid either way."""
+    """Re-place ``freed`` exactly; True if more are placed or breaks went down. The agenda stays valid.
+
+    Placement comes first (the objective's weight on an extra meeting exceeds any break
+    count), as in the exact models; ``max_meetings`` holds for everyone touched.
+    """
     ix = agenda.ix
     origin = {k: agenda.slot_of[k] for k in freed}
     touched = sorted({p for k in freed for p in ix.pairs[k]})
@@ -51,16 +57,40 @@ def _step(agenda: Agenda, freed: list[int], seconds: float) -> bool:
     for k in freed:
         if agenda.slot_of[k] >= 0:
             agenda.unplace(k)
+    model, x = _model(agenda, origin, touched)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 1
+    if solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = {k: next((t for t, lit in lits.items() if solver.boolean_value(lit)), -1) for k, lits in x.items()}
+        for k, t in chosen.items():
+            if t >= 0:
+                agenda.place(k, t)
+        after = sum(agenda.breaks[p] for p in touched)
+        placed_more = any(chosen[k] >= 0 for k in freed if origin[k] < 0)
+        if (placed_more or after <= before) and agenda.fairness_excess() <= spread:
+            return placed_more or after < before
+        for k in freed:
+            if agenda.slot_of[k] >= 0:
+                agenda.unplace(k)
+    for k, t in origin.items():
+        if t >= 0:
+            agenda.place(k, t)
+    return False
+
+
+def _model(agenda: Agenda, origin: dict[int, int], touched: list[int]) -> tuple[cp_model.CpModel, dict[int, dict[int, cp_model.IntVar]]]:
+    """The freed meetings' model, everything else as constants, hinted with where they were."""
+    ix = agenda.ix
     model = cp_model.CpModel()
     x: dict[int, dict[int, cp_model.IntVar]] = {}
-    for k in freed:
+    for k, was in origin.items():
         a, b = ix.pairs[k]
         options = [t for t in ix.domains[k] if not agenda.busy[a][t] and not agenda.busy[b][t] and agenda.load[t] < ix.capacity[t]]
         x[k] = {t: model.new_bool_var("") for t in options}
-        if origin[k] >= 0:
-            model.add_exactly_one(x[k].values())
-        else:
-            model.add_at_most_one(x[k].values())
+        (model.add_exactly_one if was >= 0 else model.add_at_most_one)(x[k].values())
+        for t, lit in x[k].items():
+            model.add_hint(lit, was == t)
     by_slot: dict[int, list[cp_model.IntVar]] = {}
     for lits in x.values():
         for t, lit in lits.items():
@@ -72,32 +102,14 @@ def _step(agenda: Agenda, freed: list[int], seconds: float) -> bool:
     model.add(always == 1)
     breaks = []
     for p in touched:
-        breaks += _participant_breaks(model, agenda, p, [k for k in ix.meetings_of[p] if k in x], x, always)
-    unplaced = [k for k in freed if origin[k] < 0]
-    extra = sum(sum(x[k].values()) for k in unplaced) if unplaced else 0
-    model.minimize(sum(breaks) - (len(ix.participant_ids) * ix.n_slots + 1) * extra)
-    for k, lits in x.items():
-        for t, lit in lits.items():
-            model.add_hint(lit, origin[k] == t)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 1
-    status = solver.solve(model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = {k: next((t for t, lit in lits.items() if solver.boolean_value(lit)), -1) for k, lits in x.items()}
-        for k, t in chosen.items():
-            if t >= 0:
-                agenda.place(k, t)
-        after = sum(agenda.breaks[p] for p in touched)
-        if after <= before and agenda.fairness_excess() <= spread:
-            return after < before or any(chosen[k] >= 0 for k in unplaced)
-        for k in freed:
-            if agenda.slot_of[k] >= 0:
-                agenda.unplace(k)
-    for k, t in origin.items():
-        if t >= 0:
-            agenda.place(k, t)
-    return False
+        mine = [k for k in ix.meetings_of[p] if k in x]
+        limit = ix.max_meetings[p]
+        if limit is not None:
+            model.add(sum(sum(x[k].values()) for k in mine) <= limit - agenda.count[p])
+        breaks += _participant_breaks(model, agenda, p, mine, x, always)
+    extra = [lit for k, was in origin.items() if was < 0 for lit in x[k].values()]
+    model.minimize(sum(breaks) - (len(ix.participant_ids) * ix.n_slots + 1) * sum(extra))
+    return model, x
 
 
 def _participant_breaks(
@@ -143,15 +155,19 @@ def search(agenda: Agenda, deadline: float, *, frozen: set[int] | None = None, s
     rng = random.Random(seed)
     stats = LnsStats()
     frozen = frozen or set()
-    while True:
+    empty = 0
+    while empty < EMPTY_TRIES:
         left = deadline - time.perf_counter()
         if left < 0.05:
             return stats
         freed = _neighbourhood(agenda, rng, frozen)
         if not freed:
-            return stats
+            empty += 1
+            continue
+        empty = 0
         stats.steps += 1
         stats.improved += _step(agenda, freed, min(STEP_SECONDS, left))
+    return stats
 
 
 LOCAL_SEARCH_SHARE = 0.25

@@ -73,7 +73,8 @@ class _Running:
         return found
 
 
-def _start(ix: Indexed, worker: Worker, hint: list[int] | None) -> _Running:
+def _start(ix: Indexed, worker: Worker, hint: list[int] | None, seconds: float) -> _Running:
+    """A worker process; it gets the whole input at once, and dies by itself after ``seconds``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "-m", "services.matching.domain.satworker"],
@@ -83,9 +84,15 @@ def _start(ix: Indexed, worker: Worker, hint: list[int] | None) -> _Running:
         env=env,
     )
     assert process.stdin is not None
-    process.stdin.write(pickle.dumps((ix, worker, hint), protocol=pickle.HIGHEST_PROTOCOL))
-    process.stdin.close()
-    return _Running(worker.name, process)
+    running = _Running(worker.name, process)
+    try:
+        process.stdin.write(pickle.dumps((ix, worker, hint, seconds), protocol=pickle.HIGHEST_PROTOCOL))
+        process.stdin.close()
+    except OSError:
+        process.kill()
+        process.wait()
+        raise
+    return running
 
 
 def race(
@@ -103,12 +110,14 @@ def race(
     began = time.perf_counter()
     result = Race()
     give_up = began + patience * (deadline - began)
-    running = [_start(ix, worker, hint) for worker in workers]
+    running: list[_Running] = []
     with selectors.DefaultSelector() as selector:
-        for run in running:
-            assert run.process.stdout is not None
-            selector.register(run.process.stdout, selectors.EVENT_READ, run)
         try:
+            for worker in workers:
+                running.append(_start(ix, worker, hint, deadline - began))
+                stdout = running[-1].process.stdout
+                assert stdout is not None
+                selector.register(stdout, selectors.EVENT_READ, running[-1])
             while not result.settled() and selector.get_map():
                 now = time.perf_counter()
                 until = deadline if result.slot_of is not None else min(deadline, give_up)
@@ -123,6 +132,8 @@ def race(
                         continue
                     for message in run.frames(chunk):
                         _take(ix, result, run.name, message, time.perf_counter() - began)
+        except OSError as error:
+            result.trace.append(f"the workers' pipes failed: {error}")
         finally:
             for run in running:
                 run.process.kill()

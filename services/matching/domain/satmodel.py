@@ -72,10 +72,6 @@ class Cnf:
         self.clauses.extend([*guard, *clause] for clause in cnf.clauses)
         self.top = max(self.top, cnf.nv)
 
-    def _extend(self, cnf: object) -> None:
-        self.clauses.extend(cnf.clauses)  # type: ignore[attr-defined]
-        self.top = max(self.top, cnf.nv)  # type: ignore[attr-defined]
-
 
 @dataclass
 class BreakModel:
@@ -178,11 +174,11 @@ def _participant_counts(cnf: Cnf, ix: Indexed, mine: list[int], busy: list[int |
     for domain in {frozenset(ix.domains[k]) for k in mine}:
         if len(domain) == len(every):
             continue
-        inside = [busy[t] for t in sorted(domain) if busy[t] is not None]
+        inside = [lit for t in sorted(domain) if (lit := busy[t]) is not None]
         need = sum(1 for k in mine if domain.issuperset(ix.domains[k]))
         room = sum(1 for k in mine if not domain.isdisjoint(ix.domains[k]))
-        cnf.at_least([b for b in inside if b is not None], need)
-        cnf.at_most([b for b in inside if b is not None], room)
+        cnf.at_least(inside, need)
+        cnf.at_most(inside, room)
 
 
 def fairness(cnf: Cnf, ix: Indexed, model: BreakModel, spread: int) -> None:

@@ -1,4 +1,4 @@
-"""A SAT worker process: reads (indexed instance, worker, hint) on stdin, writes its messages on stdout.
+"""A SAT worker process: reads (indexed instance, worker, hint, seconds) on stdin, writes its messages on stdout.
 
 Started by ``portfolio`` with the interpreter's ``-m``, so it imports only the solver and
 the instance model (not the caller's main module, as multiprocessing would), and it can be
@@ -9,6 +9,7 @@ big-endian length and a pickle; the pipe is only ever between this program and i
 from __future__ import annotations
 
 import pickle
+import signal
 import struct
 import sys
 from typing import BinaryIO
@@ -26,7 +27,11 @@ def write_frame(out: BinaryIO, value: object) -> None:
 
 def main() -> None:
     out = sys.stdout.buffer
-    ix, worker, hint = pickle.load(sys.stdin.buffer)
+    ix, worker, hint, seconds = pickle.load(sys.stdin.buffer)
+    # SIGALRM's default action ends the process even while CaDiCaL holds the interpreter
+    # lock: a worker outlives its deadline by at most a second, even if its parent died.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, max(0.1, seconds + 1.0))
 
     def report(message: Message) -> None:
         write_frame(out, message)

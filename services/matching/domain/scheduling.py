@@ -111,7 +111,7 @@ def solve(
     return solve_large(
         ix,
         kept,
-        max(0.0, time_limit_s - (time.perf_counter() - started)),
+        time_limit_s,
         started,
         reason="the exact solver found no agenda in time; heuristic answer",
     )
@@ -146,6 +146,7 @@ def _with_bound(ix: Indexed, schedule: Schedule, sat_bound: int) -> Schedule:
         bound=float(sat_bound),
         gap=0.0 if proven else (schedule.total_breaks - sat_bound) / max(schedule.total_breaks, 1),
         status="optimal" if proven else schedule.status,
+        reason="" if proven else schedule.reason,
     )
 
 

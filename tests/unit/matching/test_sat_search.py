@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pysat.card import EncType
 
 from services.matching.domain import scheduling
-from services.matching.domain.instance import Indexed, breaks_of, index
+from services.matching.domain.instance import Indexed, breaks_of, index, make_schedule
 from services.matching.domain.portfolio import race
 from services.matching.domain.satsearch import Bound, Found, Infeasible, Message, Worker, applicable, search
 from services.matching.domain.scheduling import Instance, MeetingSpec, Participant, Slot, solve
@@ -92,7 +92,10 @@ def test_the_sat_optimum_is_the_cpsat_optimum(instance: Instance, worker: Worker
     final = messages[-1]
     assert isinstance(final, Found) and final.optimal
     assert all(final.slot_of[k] in ix.domains[k] for k in range(len(ix.meeting_ids)) if ix.domains[k])
+    agenda = make_schedule(ix, final.slot_of, status="optimal", solver="sat", bound=None, started=0, now=0, previous={})
+    assert violations(instance, agenda) == []
     breaks = sum(breaks_of(ix, final.slot_of))
+    assert breaks == sum(recount_breaks(instance, dict(agenda.assignments)).values())
     bounds = [m.value for m in messages if isinstance(m, Bound)]
     assert bounds == sorted(bounds) and bounds[-1] == breaks
     assert len(reference.assignments) == placeable, "CP-SAT placed fewer meetings than SAT did"
@@ -150,6 +153,7 @@ def test_when_not_everything_fits_cpsat_answers() -> None:
         MeetingSpec(id="c", participants=("p0", "p2"), allowed_slots=frozenset({"s1", "s2"})),
     )
     instance = Instance(slots=slots, participants=people, meetings=meetings, capacity=1)
+    assert race(index(instance), time.perf_counter() + 30).infeasible
     answer = solve(instance, time_limit_s=30)
     assert answer.solver == "cp-sat" and answer.status == "optimal"
     assert answer.unscheduled == ("a",)
