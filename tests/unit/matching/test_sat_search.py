@@ -170,3 +170,58 @@ def test_applicable_only_to_the_whole_question() -> None:
 def _capped(instance: Instance) -> tuple[Participant, ...]:
     busiest = max(instance.participants, key=lambda p: sum(p.id in m.participants for m in instance.meetings))
     return tuple(Participant(p.id, p.timezone, p.forbidden_slots, 1) if p is busiest else p for p in instance.participants)
+
+
+@st.composite
+def tiny_instances(draw: st.DrawFn) -> Instance:
+    """Few enough meetings and slots to enumerate every agenda."""
+    per_day, days = draw(st.integers(2, 4)), draw(st.integers(1, 2))
+    start = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    slots = tuple(
+        Slot(id=f"d{d}s{i}", start=start + timedelta(days=d, minutes=30 * i), end=start + timedelta(days=d, minutes=30 * i + 30))
+        for d in range(days)
+        for i in range(per_day)
+    )
+    ids = [s.id for s in slots]
+    people = tuple(
+        Participant(id=f"p{i}", timezone="Europe/Rome", forbidden_slots=frozenset(draw(st.sets(st.sampled_from(ids), max_size=1))))
+        for i in range(4)
+    )
+    pairs = draw(st.lists(st.sampled_from(list(itertools.combinations(range(4), 2))), min_size=1, max_size=5, unique=True))
+    meetings = tuple(MeetingSpec(id=f"m{k}", participants=(f"p{a}", f"p{b}")) for k, (a, b) in enumerate(pairs))
+    return Instance(slots, people, meetings, capacity=draw(st.integers(1, 2)), fairness=draw(st.sampled_from([None, 0, 1])))
+
+
+def _by_enumeration(instance: Instance) -> int | None:
+    """The fewest breaks over every agenda placing every placeable meeting, or None if there is none."""
+    ix = index(instance)
+    placeable = [k for k in range(len(ix.meeting_ids)) if ix.domains[k]]
+    best = None
+    for choice in itertools.product(*(ix.domains[k] for k in placeable)):
+        slot_of = [-1] * len(ix.meeting_ids)
+        for k, t in zip(placeable, choice, strict=True):
+            slot_of[k] = t
+        schedule = make_schedule(ix, slot_of, status="feasible", solver="sat", bound=None, started=0, now=0, previous={})
+        if violations(instance, schedule):
+            continue
+        counts = list(schedule.breaks.values())
+        if instance.fairness is not None and max(counts) - min(counts) > instance.fairness:
+            continue
+        best = schedule.total_breaks if best is None else min(best, schedule.total_breaks)
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny_instances(), st.sampled_from(WORKERS))
+def test_the_sat_optimum_is_the_optimum_by_enumeration(instance: Instance, worker: Worker) -> None:
+    ix = index(instance)
+    if not applicable(ix):
+        return
+    messages = _collect(ix, worker)
+    expected = _by_enumeration(instance)
+    if expected is None:
+        assert isinstance(messages[-1], Infeasible)
+        return
+    final = messages[-1]
+    assert isinstance(final, Found) and final.optimal
+    assert sum(breaks_of(ix, final.slot_of)) == expected
