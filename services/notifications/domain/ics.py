@@ -51,6 +51,16 @@ def _address(address: Address, role: str | None = None) -> vCalAddress:
     return value
 
 
+class _Text(vText):
+    """RFC 5545 TEXT, escaped literally: icalendar reads a literal ``\\N`` in the input as an
+    escaped newline (its documented normalisation), which turned a summary's backslash-N
+    into a line break. Backslashes first, then the other specials."""
+
+    def to_ical(self) -> bytes:
+        text = str(self).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n").encode()
+
+
 def build_calendar(entry: CalendarEntry) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -63,8 +73,8 @@ def build_calendar(entry: CalendarEntry) -> bytes:
     event.add("dtstamp", entry.stamp)
     event.add("dtstart", entry.start)
     event.add("dtend", entry.end)
-    event.add("summary", entry.summary)
-    event.add("description", entry.description)
+    event.add("summary", _Text(entry.summary))
+    event.add("description", _Text(entry.description))
     event.add("location", entry.video_url)
     event.add("url", entry.video_url)
     event.add("status", "CANCELLED" if entry.method == "CANCEL" else "CONFIRMED")

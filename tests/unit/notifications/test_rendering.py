@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
@@ -297,6 +297,8 @@ def test_a_reschedule_keeps_the_uid_and_raises_the_sequence() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=120))
+@example("\\N")
+@example("C:\\Nuove\\, sede; 2")
 def test_any_text_round_trips_through_ics_escaping(summary: str) -> None:
     raw = build_calendar(entry(summary))
     lines = raw.decode().replace("\r\n ", "").split("\r\n")
