@@ -127,8 +127,9 @@ def test_the_race_ends_at_its_deadline_with_a_proven_bound() -> None:
     instance, _ = parse((BROKERAGE / "instances" / "bk17-76x302-22.json").read_bytes())
     ix = index(instance)
     began = time.perf_counter()
-    answer = race(ix, began + 3, patience=1.0)
-    assert time.perf_counter() - began < 5
+    # bk17's race takes 15-23 s on a quiet machine, its first bound under 1 s (3 s on a loaded CI).
+    answer = race(ix, began + 8, patience=1.0)
+    assert time.perf_counter() - began < 11
     assert not answer.optimal
     assert 0 < answer.bound <= EXPECTED["bk17-76x302-22"]["optimum"]
     assert "stopped by the clock" in answer.trace[-1]
