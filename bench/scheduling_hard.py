@@ -12,6 +12,7 @@ SAT race), for the calibration column. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -61,7 +62,7 @@ def main() -> None:
     within = 0
     for name, facts in expected.items():
         instance, _ = parse((FOLDER / "instances" / f"{name}.json").read_bytes())
-        instance = instance.__class__(**{**instance.__dict__, "fairness": 2})
+        instance = dataclasses.replace(instance, fairness=2)
         runs = []
         for _ in range(args.runs):
             seconds, _first, breaks, status = checked(instance, args.time_limit)

@@ -7,6 +7,7 @@ optimum) shows up as a disagreement, and so does a wrong break model in either.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -164,13 +165,13 @@ def test_applicable_only_to_the_whole_question() -> None:
     instance, _ = parse((BROKERAGE / "instances" / "bk01-42x125-8.json").read_bytes())
     ix = index(instance)
     assert applicable(ix)
-    capped = index(instance.__class__(**{**instance.__dict__, "participants": _capped(instance)}))
+    capped = index(dataclasses.replace(instance, participants=_capped(instance)))
     assert not applicable(capped)
 
 
 def _capped(instance: Instance) -> tuple[Participant, ...]:
     busiest = max(instance.participants, key=lambda p: sum(p.id in m.participants for m in instance.meetings))
-    return tuple(Participant(p.id, p.timezone, p.forbidden_slots, 1) if p is busiest else p for p in instance.participants)
+    return tuple(dataclasses.replace(p, max_meetings=1) if p is busiest else p for p in instance.participants)
 
 
 @st.composite
