@@ -18,10 +18,12 @@ from pydantic import TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.registration.domain.aggregates import Company, Enrollment, Override, SignupDecision
+from services.registration.domain.sessions import Invitee, Session
 from shared.aggregate import Aggregate
 from shared.aggregate_store import ABSENT, AggregateCollection
 from shared.contracts.missions import Mission
 from shared.contracts.registration import Applicant, CompanyProfile, Contact, ForeignApplicant, LombardApplicant, Violation
+from shared.contracts.sessions import OrientationSession
 from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
 
@@ -31,13 +33,16 @@ MISSIONS = "missions"
 COMPANIES = "companies"
 ENROLLMENTS = "enrollments"
 SIGNUPS = "signups"
+SESSIONS = "sessions"
 
 INDEXES = [
     IndexSpec(COMPANIES, [("natural_key", 1)], unique=True, name="one_company_per_identity"),
     IndexSpec(ENROLLMENTS, [("company_id", 1), ("mission_id", 1)], unique=True, name="one_enrollment_per_company_and_mission"),
     IndexSpec(ENROLLMENTS, [("mission_id", 1), ("status", 1)]),
     IndexSpec(SIGNUPS, [("company_id", 1)]),
-    *(IndexSpec(collection, [(f"{OUTBOX}.at", 1)], name="stale_outbox") for collection in (COMPANIES, ENROLLMENTS, SIGNUPS)),
+    IndexSpec(SESSIONS, [("mission_id", 1), ("start", 1)]),
+    IndexSpec(SESSIONS, [("country", 1), ("start", 1)]),
+    *(IndexSpec(collection, [(f"{OUTBOX}.at", 1)], name="stale_outbox") for collection in (COMPANIES, ENROLLMENTS, SIGNUPS, SESSIONS)),
 ]
 
 HOT_QUERIES = [
@@ -47,15 +52,18 @@ HOT_QUERIES = [
     HotQuery("a company's enrollments", ENROLLMENTS, ("company_id",), runs="per signup, withdrawal, erasure"),
     HotQuery("a company's enrollment in one mission", ENROLLMENTS, ("company_id", "mission_id"), runs="per signup"),
     HotQuery("a company's signups (erasure)", SIGNUPS, ("company_id",), runs="per erasure"),
-    *(HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan") for c in (COMPANIES, ENROLLMENTS, SIGNUPS)),
+    HotQuery("a mission's coming sessions", SESSIONS, ("mission_id",), "start", runs="per enrollment"),
+    HotQuery("a market's coming sessions", SESSIONS, ("country",), "start", runs="per enrollment"),
+    *(HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan") for c in (COMPANIES, ENROLLMENTS, SIGNUPS, SESSIONS)),
 ]
 
 OWNER_KEYS = {
     COMPANIES: lambda doc: str(doc["_id"]),
     ENROLLMENTS: lambda doc: str(doc["company_id"]),
     SIGNUPS: lambda doc: str(doc["company_id"]),
+    SESSIONS: lambda doc: str(doc["_id"]),
 }
-"""Every document with an outbox belongs to one company: the partition key of its writer."""
+"""Every document with an outbox belongs to one company, or is a session: the partition key of its writer."""
 
 
 MISSION_CACHE_S = 2.0
@@ -69,6 +77,7 @@ class RegistrationStore(TouchedDocuments):
         self.decisions: AggregateCollection[SignupDecision] = self.aggregates(SIGNUPS, decision_document, decision_from)
         self.companies: AggregateCollection[Company] = self.aggregates(COMPANIES, company_document, company_from)
         self.enrollments: AggregateCollection[Enrollment] = self.aggregates(ENROLLMENTS, enrollment_document, enrollment_from)
+        self.sessions: AggregateCollection[Session] = self.aggregates(SESSIONS, session_document, session_from)
         self._mission_cache: dict[str, tuple[float, Mission]] = {}
 
     def aggregates(
@@ -126,6 +135,21 @@ class RegistrationStore(TouchedDocuments):
 
     async def decisions_of(self, company_id: str) -> list[SignupDecision]:
         return await self.decisions.find({"company_id": company_id})
+
+    async def missions_to(self, country: str) -> list[Mission]:
+        docs = await self.db[MISSIONS].find({"mission.country": country}).to_list()
+        return [Mission.model_validate_json(json.dumps(doc["mission"])) for doc in docs]
+
+    async def confirmed_enrollments(self, mission_ids: list[str]) -> list[Enrollment]:
+        return await self.enrollments.find({"mission_id": {"$in": mission_ids}, "status": "confirmed"})
+
+    async def companies_by_id(self, ids: list[str]) -> list[Company]:
+        return await self.companies.find({"_id": {"$in": ids}})
+
+    async def coming_sessions(self, mission: Mission, after: datetime) -> list[str]:
+        """The sessions still to come that a company enrolling in ``mission`` should be invited to."""
+        query = {"$or": [{"mission_id": mission.mission_id}, {"country": mission.country}], "start": {"$gt": after}}
+        return [doc["_id"] async for doc in self.db[SESSIONS].find(query, {"_id": 1})]
 
 
 # ---------------------------------------------------------------- documents
@@ -235,4 +259,32 @@ def _override(doc: dict[str, Any]) -> Override:
         at=doc["at"],
         event_id=doc["event_id"],
         signup_id=doc.get("signup_id"),
+    )
+
+
+def session_document(s: Session) -> dict[str, Any]:
+    return {
+        "definition": s.definition.model_dump(mode="json"),
+        "mission_id": s.definition.mission_id,
+        "country": s.definition.country,
+        "start": s.definition.start,
+        "sequence": s.sequence,
+        "planned_at": s.planned_at or ABSENT,
+        "invitees": {cid: {"missions": list(i.missions), "required_by": list(i.required_by)} for cid, i in s.invitees.items()},
+        "seats": s.seats,
+        "waiting": s.waiting,
+        "attendance": s.attendance,
+    }
+
+
+def session_from(doc: dict[str, Any]) -> Session:
+    return Session(
+        id=doc["_id"],
+        definition=_json_model(OrientationSession, doc["definition"]),
+        sequence=doc.get("sequence", 0),
+        planned_at=doc.get("planned_at"),
+        invitees={cid: Invitee(tuple(i["missions"]), tuple(i.get("required_by", ()))) for cid, i in doc.get("invitees", {}).items()},
+        seats=list(doc.get("seats", [])),
+        waiting=list(doc.get("waiting", [])),
+        attendance=dict(doc.get("attendance", {})),
     )

@@ -182,8 +182,10 @@ class Registration:
 
     async def _enroll(self, event: Envelope[object], company_id: str, mission_id: str, role: Role, override: Override | None) -> None:
         enrollment_id = enrollment_id_for(company_id, mission_id)
+        mission = (await self.store.missions([mission_id])).get(mission_id)
+        sessions = tuple(await self.store.coming_sessions(mission, after=event.time)) if mission is not None else ()
         saved = await self.store.enrollments.change(
-            enrollment_id, lambda e: Enrollment.confirm(e, event, company_id, mission_id, role, override), insert_first=True
+            enrollment_id, lambda e: Enrollment.confirm(e, event, company_id, mission_id, role, override, sessions), insert_first=True
         )
         if saved is not None and saved.events:
             log.info("enrollment confirmed", company_id=company_id, mission_id=mission_id, override=override is not None)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from shared.contracts import crm, internal, matching, missions, notifications, operations, registration  # noqa: F401
+from shared.contracts import crm, internal, matching, missions, notifications, operations, registration, reporting, sessions  # noqa: F401
 from shared.contracts.envelope import EVENT_TYPES, Envelope
 
 __all__ = ["EVENT_TYPES", "declared_event_types"]

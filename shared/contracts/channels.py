@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.contracts import crm, internal, matching, missions, notifications, operations, registration
+from shared.contracts import crm, internal, matching, missions, notifications, operations, registration, reporting, sessions
 from shared.contracts.topics import COMPACTED_TOPICS, Topic
 
 UPSTREAM_FORMS = "upstream-forms"
@@ -57,6 +57,11 @@ _REGISTRATION_COMMANDS = (
     registration.SignupRejectedByOperator,
     crm.CompanyLinked,
     crm.EnrollmentLinked,
+    sessions.SessionPlanned,
+    sessions.SessionSeatRequested,
+    sessions.SessionSeatReleased,
+    sessions.SessionAttendanceReported,
+    sessions.SessionInviteRequested,
     internal.OutboxFlushRequested,
 )
 _MATCHING_COMMANDS = (
@@ -71,6 +76,8 @@ _MATCHING_COMMANDS = (
     matching.AvailabilityChanged,
     missions.MissionPlanned,
     crm.MeetingLinked,
+    sessions.SessionInvited,
+    sessions.SessionAttendanceRecorded,
     internal.ParticipantProfileReady,
     internal.OutboxFlushRequested,
 )
@@ -79,8 +86,15 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         Topic.SIGNUP_FORMS,
         (UPSTREAM_FORMS,),
-        (registration.CompanySignupSubmitted, registration.SignupUpdated, registration.SignupWithdrawn, registration.ErasureRequested),
-        "any: registration re-keys each form by the company it names",
+        (
+            registration.CompanySignupSubmitted,
+            registration.SignupUpdated,
+            registration.SignupWithdrawn,
+            registration.ErasureRequested,
+            sessions.SessionSeatRequested,
+            sessions.SessionSeatReleased,
+        ),
+        "any: registration re-keys each form by the company it names, or a seat by its session",
         public=True,
     ),
     Channel(
@@ -111,12 +125,14 @@ CHANNELS: tuple[Channel, ...] = (
             matching.AvailabilityChanged,
             operations.RecordParkRequested,
             notifications.UnconfirmedResolutionRequested,
+            sessions.SessionPlanned,
+            sessions.SessionAttendanceReported,
         ),
-        "the subject: company id or mission id",
+        "the subject: company id, mission id or session id",
         public=False,
     ),
     Channel(Topic.MISSIONS, (OPERATORS,), (missions.MissionPlanned,), "mission id", public=True, read_by_crms=True),
-    Channel(Topic.REGISTRATION_COMMANDS, ("registration",), _REGISTRATION_COMMANDS, "company id", public=False),
+    Channel(Topic.REGISTRATION_COMMANDS, ("registration",), _REGISTRATION_COMMANDS, "company id, or session id for sessions", public=False),
     Channel(
         Topic.REGISTRATION_EVENTS,
         ("registration",),
@@ -127,8 +143,11 @@ CHANNELS: tuple[Channel, ...] = (
             registration.EnrollmentConfirmed,
             registration.EnrollmentCancelled,
             registration.CompanyErased,
+            sessions.SessionInvited,
+            sessions.SessionSeatChanged,
+            sessions.SessionAttendanceRecorded,
         ),
-        "the subject: company id for company events and rejections, mission id for enrollment events",
+        "the subject: company id for company, session events and rejections, mission id for enrollment events",
         public=True,
         read_by_crms=True,
     ),
@@ -152,6 +171,7 @@ CHANNELS: tuple[Channel, ...] = (
             matching.MeetingCancelled,
             matching.AgendaPublished,
             matching.FollowUpDue,
+            reporting.MissionReportPublished,
         ),
         "mission id",
         public=True,

@@ -57,6 +57,10 @@ class FollowUpAnswer(Contract):
     satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
     contract_signed: bool | None = None
     under_negotiation: bool | None = None
+    outcome: Literal["no_further_contact", "negotiation", "contract_signed"] | None = None
+    """The business outcome, for kind ``outcome``; older forms say it with the two booleans above."""
+    contract_value: Annotated[float, Field(ge=0, lt=1e15)] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")] | None = None
     comment: Annotated[str, Field(max_length=2000)] = ""
 
 

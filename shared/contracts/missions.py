@@ -63,6 +63,8 @@ class Mission(Contract):
     max_meetings_per_company: Annotated[int, Field(ge=1, le=100)]
     parallel_capacity: Annotated[int, Field(ge=1, le=10_000)]
     status: Literal["planned", "cancelled"] = "planned"
+    orientation_required: bool = False
+    """A company is scheduled only once it attended an orientation session for this mission."""
 
     @model_validator(mode="after")
     def _window_ordered(self) -> Mission:

@@ -61,7 +61,7 @@ class InMemoryAggregates(AggregateCollection[A], Generic[A]):
         return self._loaded(copy.deepcopy(doc))
 
     async def find(self, query: dict[str, Any]) -> list[A]:
-        return [self._loaded(copy.deepcopy(d)) for d in self.docs.values() if all(d.get(k) == v for k, v in query.items())]
+        return [self._loaded(copy.deepcopy(d)) for d in self.docs.values() if matches(d, query)]
 
     async def save(self, aggregate: A, prepared: Prepared | None = None) -> Saved[A]:
         prepared = prepared or self.prepare(aggregate)  # the same refusals as the real store
@@ -96,3 +96,22 @@ CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 def _through_bson(value: Any) -> Any:
     return bson.decode(bson.encode({"v": value}, codec_options=CODEC), codec_options=CODEC)["v"]
+
+
+def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """The few MongoDB query forms the stores use: equality, ``$in``, ``$gt`` and ``$or``."""
+    for key, wanted in query.items():
+        if key == "$or":
+            if not any(matches(doc, branch) for branch in wanted):
+                return False
+            continue
+        value = doc.get(key)
+        if isinstance(wanted, dict) and "$in" in wanted:
+            if value not in wanted["$in"]:
+                return False
+        elif isinstance(wanted, dict) and "$gt" in wanted:
+            if value is None or not value > wanted["$gt"]:
+                return False
+        elif value != wanted:
+            return False
+    return True

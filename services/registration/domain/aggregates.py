@@ -24,6 +24,7 @@ from services.registration.domain.eligibility import Verdict
 from shared.aggregate import Aggregate, Refused
 from shared.contracts import crm
 from shared.contracts import registration as events
+from shared.contracts import sessions as session_events
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
 
@@ -280,9 +281,17 @@ class Enrollment(Aggregate):
 
     @classmethod
     def confirm(
-        cls, current: Enrollment | None, cause: Envelope[Any], company_id: str, mission_id: str, role: Role, override: Override | None
+        cls,
+        current: Enrollment | None,
+        cause: Envelope[Any],
+        company_id: str,
+        mission_id: str,
+        role: Role,
+        override: Override | None,
+        sessions: tuple[str, ...] = (),
     ) -> Enrollment:
-        """Creates or re-confirms; an enrollment already confirmed records nothing."""
+        """Creates or re-confirms; an enrollment already confirmed records nothing. ``sessions``:
+        the mission's orientation sessions still to come, whose writers are asked to invite the company."""
         if current is None:
             current = cls(
                 id=enrollment_id_for(company_id, mission_id), company_id=company_id, mission_id=mission_id, role=role, status="cancelled"
@@ -303,6 +312,14 @@ class Enrollment(Aggregate):
             Topic.REGISTRATION_EVENTS,
             events.EnrollmentConfirmed.caused_by(cause, source=SOURCE, subject=mission_id, data=payload, discriminator=company_id),
         )
+        for session_id in sessions:
+            request = session_events.InviteRequest(session_id=session_id, company_id=company_id, enrolled_at=cause.time)
+            current.record(
+                Topic.REGISTRATION_COMMANDS,
+                session_events.SessionInviteRequested.caused_by(
+                    cause, source=SOURCE, subject=session_id, data=request, discriminator=company_id
+                ),
+            )
         return current
 
     def cancel(self, cause: Envelope[Any], reason: Reason, note: str = "", override: Override | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from services.registration.store import RegistrationStore
@@ -29,6 +30,13 @@ class FakeRegistrationStore(RegistrationStore):
 
     async def missions(self, ids: list[str]) -> Mapping[str, Mission]:
         return {i: self.catalogue[i] for i in ids if i in self.catalogue}
+
+    async def missions_to(self, country: str) -> list[Mission]:
+        return [m for m in self.catalogue.values() if m.country == country]
+
+    async def coming_sessions(self, mission: Mission, after: datetime) -> list[str]:
+        query = {"$or": [{"mission_id": mission.mission_id}, {"country": mission.country}], "start": {"$gt": after}}
+        return [s.id for s in await self.sessions.find(query)]
 
     def types(self) -> list[str]:
         """The types of the events published so far, in order; tombstones as ``tombstone:<topic>``."""
