@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     followup_attendance_after_s: float = Field(0.0, ge=0, description="delay after a meeting ends before the attendance check")
     followup_satisfaction_after_s: float = Field(7 * 86400.0, ge=0, description="delay after a meeting ends before the satisfaction survey")
     followup_outcome_after_s: float = Field(90 * 86400.0, ge=0, description="delay after a meeting ends before the business-outcome survey")
+    followup_close_after_s: float = Field(
+        30 * 86400.0, ge=0, description="how long answers to a mission's last survey are awaited before its report is published"
+    )
     video_base_url: str = Field("https://meet.outgoing.example/room", description="video rooms are this URL plus a per-meeting room id")
     schedule_time_limit_s: float = Field(
         30.0, gt=0, le=480, description="default solver time limit for a mission's agenda (at most 480 s: see MAX_SOLVE_S)"

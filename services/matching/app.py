@@ -8,7 +8,8 @@ from typing import Any
 from faststream import FastStream
 
 from services.matching import handlers
-from services.matching.followups import FollowUpPublisher, FollowUpTimers
+from services.matching.domain.outcomes import SurveyDelays
+from services.matching.followups import FollowUpPublisher, FollowUpTimers, ReportTimer
 from services.matching.store import INDEXES, OWNER_KEYS, MatchingStore
 from services.matching.use_cases import Matching, MatchingConfig
 from shared.contracts.internal import ParticipantProfileReady
@@ -35,7 +36,10 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             "satisfaction": timedelta(seconds=settings.followup_satisfaction_after_s),
             "outcome": timedelta(seconds=settings.followup_outcome_after_s),
         }
-        config = MatchingConfig(video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s)
+        surveys = SurveyDelays(delays["satisfaction"], delays["outcome"], timedelta(seconds=settings.followup_close_after_s))
+        config = MatchingConfig(
+            video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s, surveys=surveys
+        )
         commands = runtime.topics(Topic.MATCHING_COMMANDS)
 
         async def request_replan(ready: ParticipantProfileReady) -> None:
@@ -43,7 +47,13 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
 
         followups = FollowUpTimers(timers, delays)
         matching = Matching(
-            store, config, sync_followups=followups.sync, relabel_followups=followups.relabel, request_replan=request_replan
+            store,
+            config,
+            sync_followups=followups.sync,
+            relabel_followups=followups.relabel,
+            request_replan=request_replan,
+            schedule_report=ReportTimer(timers).schedule,
+            clock=clock,
         )
         handlers.register(runtime, matching, outbox)
         scanner = StaleOutboxScanner(
@@ -66,7 +76,11 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         async def figures() -> dict[str, Any]:
             return {"missions": await store.mission_figures(), "followups_fired": await timers.count(FIRED)}
 
+        async def outcomes() -> dict[str, Any]:
+            return {"missions": [m.model_dump(mode="json") for m in await matching.outcomes()]}
+
         runtime.views["figures"] = figures
+        runtime.views["outcomes"] = outcomes
         return [scanner.run_forever, runner.run_forever]
 
     return build_service(

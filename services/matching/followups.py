@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, uuid5
 
 from faststream.kafka import KafkaBroker
 
 from services.matching.domain.planning import Change
+from shared.contracts.internal import MissionReportDue, ReportDue
 from shared.contracts.matching import FollowUp, FollowUpDue
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import publish_event
 from shared.timers import ClaimedTimer, TimerStore
 
 TIMER_KIND = "matching.followup"
+REPORT_KIND = "matching.report"
 
 
 def timer_id(meeting_id: str, kind: str) -> str:
@@ -65,11 +67,32 @@ class FollowUpTimers:
 
 
 @dataclass
+class ReportTimer:
+    """One timer per mission, at the time its last follow-up closes; moved when the agenda moves."""
+
+    timers: TimerStore
+
+    async def schedule(self, mission_id: str, due: datetime) -> None:
+        await self.timers.schedule(f"report:{mission_id}", due, REPORT_KIND, {"mission_id": mission_id}, group=f"report:{mission_id}")
+
+
+@dataclass
 class FollowUpPublisher:
+    """Fires follow-ups as FollowUpDue, and a mission's report timer as a command to its writer."""
+
     broker: KafkaBroker
     topics: TopicNames
 
     async def __call__(self, item: ClaimedTimer) -> None:
+        if item.timer.kind == REPORT_KIND:
+            due = MissionReportDue.new(
+                source="/outgoing/matching",
+                subject=item.timer.data["mission_id"],
+                data=ReportDue(mission_id=item.timer.data["mission_id"]),
+                event_id=uuid5(NAMESPACE_URL, f"outgoing:{item.firing_id}"),
+            )
+            await publish_event(self.broker, self.topics(Topic.MATCHING_COMMANDS), due)
+            return
         followup = FollowUp.model_validate(item.timer.data, strict=False)
         event = FollowUpDue.new(
             source="/outgoing/matching",

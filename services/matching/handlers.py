@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from services.matching.use_cases import Matching, MissionCommand, mission_of
+from services.matching.use_cases import Matching, MissionCommand, mission_of, session_notes
 from shared.contracts.crm import MeetingLinked
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import OutboxFlushRequested
+from shared.contracts.internal import MissionReportDue, OutboxFlushRequested
 from shared.contracts.matching import MatchingOperatorCommand, MeetingFormEvent
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import (
@@ -25,12 +25,14 @@ from shared.contracts.registration import (
     EnrollmentConfirmed,
     RegistrationEvent,
 )
+from shared.contracts.sessions import SessionAttendanceRecorded, SessionInvited
 from shared.contracts.topics import Topic
 from shared.messaging import consumer, publish_event
 from shared.outbox import Outbox
 from shared.service import Runtime
 
-MissionCommandOrFlush = Annotated[MissionCommand | OutboxFlushRequested, Field(discriminator="type")]
+MissionCommandOrFlush = Annotated[MissionCommand | OutboxFlushRequested | MissionReportDue, Field(discriminator="type")]
+RegistrationInput = Annotated[RegistrationEvent | SessionInvited | SessionAttendanceRecorded, Field(discriminator="type")]
 
 
 def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
@@ -46,8 +48,11 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
         await route_to_mission(event)
 
     @consumer(broker, topics(Topic.REGISTRATION_EVENTS), group, concurrency=parallel)
-    async def on_registration_event(event: RegistrationEvent) -> None:
+    async def on_registration_event(event: RegistrationInput) -> None:
         match event:
+            case SessionInvited() | SessionAttendanceRecorded():
+                for note in session_notes(event):
+                    await route_to_mission(note)
             case CompanyRegistered() | CompanyUpdated() | CompanyErased():
                 await matching.record_company(event)
             case EnrollmentConfirmed() | EnrollmentCancelled():
@@ -69,6 +74,8 @@ def register(runtime: Runtime, matching: Matching, outbox: Outbox) -> None:
     async def on_mission_command(event: MissionCommandOrFlush) -> None:
         if isinstance(event, OutboxFlushRequested):
             matching.store.touch(event.data.collection, event.data.document_id)
+        elif isinstance(event, MissionReportDue):
+            await matching.publish_report(event)
         else:
             await matching.handle(event)
         await outbox.flush(matching.store.drain_touched())

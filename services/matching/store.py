@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.matching.domain.mission import Booking, Mission, Order, Participant, Request, ScheduleOptions
+from services.matching.domain.outcomes import figures
 from services.matching.domain.planning import Placed
 from shared.aggregate import Aggregate
 from shared.aggregate_store import ABSENT, AggregateCollection
@@ -122,7 +123,7 @@ class MatchingStore(TouchedDocuments):
     # ------------------------------------------------------------ read models
 
     async def mission_figures(self) -> dict[str, dict[str, Any]]:
-        return {mission.id: mission.figures() for mission in await self.missions.find({})}
+        return {mission.id: figures(mission) for mission in await self.missions.find({})}
 
     async def save_mission(self, mission: MissionDefinition) -> None:
         await self.db[MISSIONS].replace_one(
@@ -230,6 +231,8 @@ def mission_document(m: Mission) -> dict[str, Any]:
         "proposal_hashes": m.proposal_hashes if planned else ABSENT,
         "followup_answers": m.followup_answers or ABSENT,
         "meeting_links": m.meeting_links or ABSENT,
+        "orientation_required": True if m.orientation_required else ABSENT,
+        "report_published": True if m.report_published else ABSENT,
     }
 
 
@@ -249,6 +252,8 @@ def mission_from(doc: dict[str, Any]) -> Mission:
         proposal_hashes=dict(doc.get("proposal_hashes") or {}),
         followup_answers=dict(doc.get("followup_answers") or {}),
         meeting_links={mid: dict(ids) for mid, ids in (doc.get("meeting_links") or {}).items()},
+        orientation_required=bool(doc.get("orientation_required")),
+        report_published=bool(doc.get("report_published")),
     )
 
 
@@ -256,11 +261,21 @@ def _participant_document(p: Participant) -> dict[str, Any]:
     doc: dict[str, Any] = {"unavailable": [{"start": start, "end": end} for start, end in p.unavailable]}
     if p.status is not None:
         doc.update(role=p.role, status=p.status)
+    if p.invited:
+        doc["invited"] = True
+    if p.oriented_in:
+        doc["oriented_in"] = list(p.oriented_in)
     return doc
 
 
 def _participant(doc: dict[str, Any]) -> Participant:
-    return Participant(doc.get("role"), doc.get("status"), tuple((_utc(s["start"]), _utc(s["end"])) for s in doc.get("unavailable", [])))
+    return Participant(
+        doc.get("role"),
+        doc.get("status"),
+        tuple((_utc(s["start"]), _utc(s["end"])) for s in doc.get("unavailable", [])),
+        invited=bool(doc.get("invited")),
+        oriented_in=tuple(doc.get("oriented_in") or ()),
+    )
 
 
 def _placed(doc: dict[str, Any]) -> Placed:

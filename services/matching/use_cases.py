@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.matching.domain.mission import Mission, MissionCommand
+from services.matching.domain.outcomes import SurveyDelays, mission_outcomes
 from services.matching.domain.planning import Change, plan_agenda
 from services.matching.store import MISSION_STATES, MatchingStore
 from shared.aggregate_store import Conflict
 from shared.contracts.crm import MeetingLinked
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import ParticipantProfileReady, ProfileReady
+from shared.contracts.internal import MissionReportDue, MissionSessionNoted, ParticipantProfileReady, ProfileReady, SessionNote
 from shared.contracts.matching import ScheduleRequested
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated
+from shared.contracts.reporting import MissionOutcomes
+from shared.contracts.sessions import SessionAttendanceRecorded, SessionInvited
 from shared.logging import get_logger
 from shared.messaging import Contention
 
@@ -32,6 +36,8 @@ SOURCE = "/outgoing/matching"
 PROPOSALS_PER_COMPANY_FACTOR = 2
 INCREMENTAL_TIME_LIMIT_S = 10.0
 
+ReportSchedule = Callable[[str, datetime], Awaitable[None]]
+"""Sets the mission's report timer to the time its last follow-up closes."""
 FollowUpSync = Callable[[str, list[Change], Mapping[str, dict[str, str]]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
 ReplanRequest = Callable[[ParticipantProfileReady], Awaitable[None]]
@@ -44,6 +50,7 @@ FollowUpRelabel = Callable[[list[str], Mapping[str, dict[str, str]]], Awaitable[
 class MatchingConfig:
     video_base_url: str
     default_time_limit_s: float = 30.0
+    surveys: SurveyDelays = field(default_factory=lambda: SurveyDelays(timedelta(days=7), timedelta(days=90), timedelta(days=30)))
 
 
 @dataclass
@@ -53,6 +60,8 @@ class Matching:
     sync_followups: FollowUpSync | None = None
     relabel_followups: FollowUpRelabel | None = None
     request_replan: ReplanRequest | None = None
+    schedule_report: ReportSchedule | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # ------------------------------------------------------------ read models
 
@@ -124,7 +133,7 @@ class Matching:
         if definition is None:
             log.warning("mission not in the catalogue yet; planned when its definition arrives", mission_id=mission.id)
             return None
-        enrolled = mission.enrolled()
+        enrolled = mission.schedulable()
         state = mission.planning_input(
             definition, await self.store.profiles(enrolled), await self.store.bookings_elsewhere(enrolled, mission.id)
         )
@@ -143,6 +152,32 @@ class Matching:
         log.info("agenda planned", mission_id=mission.id, version=mission.agenda_version, changes=len(changes), **figures)
         return changes
 
+    async def outcomes(self) -> list[MissionOutcomes]:
+        """Every mission's outcomes now: the read model behind ``GET /views/outcomes`` and ``outgoing report``."""
+        found = []
+        for mission in await self.store.missions.find({}):
+            definition = await self.store.mission(mission.id)
+            if definition is not None:
+                profiles = await self.store.profiles(list(mission.participants))
+                found.append(mission_outcomes(mission, definition, profiles, self.clock(), self.config.surveys))
+        return found
+
+    async def publish_report(self, event: MissionReportDue) -> None:
+        """The mission's outcomes to the CRMs, once, when its report timer fires after the last follow-up closed."""
+        mission = await self.store.mission_state(event.data.mission_id)
+        definition = await self.store.mission(mission.id)
+        if definition is None or mission.has_applied(event):
+            return
+        profiles = await self.store.profiles(list(mission.participants))
+        outcomes = mission_outcomes(mission, definition, profiles, max(self.clock(), event.time), self.config.surveys)
+        mission.publish_report(event, outcomes)
+        try:
+            await self.store.missions.save(mission)
+        except Conflict as conflict:
+            raise Contention(str(conflict)) from conflict
+        self.store.touch(MISSION_STATES, mission.id)
+        log.info("mission report", mission_id=mission.id, published=mission.report_published, closed=outcomes.closed)
+
     async def _relabel(self, mission: Mission, meeting_ids: list[str]) -> None:
         if self.relabel_followups is not None:
             await self.relabel_followups(meeting_ids, mission.meeting_links)
@@ -157,8 +192,29 @@ class Matching:
         """Idempotent follow-through of a saved decision: follow-up timers, then the outbox."""
         if self.sync_followups is not None and changes:
             await self.sync_followups(mission.id, changes, mission.meeting_links)
+        ends = [p.end for p in mission.agenda.values() if p.active]
+        if self.schedule_report is not None and ends and not mission.report_published:
+            surveys = self.config.surveys
+            await self.schedule_report(mission.id, max(ends) + surveys.outcome + surveys.close_after)
         self.store.touch(MISSION_STATES, mission.id)
 
 
 def mission_of(event: MissionCommand) -> str:
     return event.data.mission_id
+
+
+def session_notes(event: SessionInvited | SessionAttendanceRecorded) -> list[MissionSessionNoted]:
+    """One note per mission the session counts for, each with an id derived from the event and the mission."""
+    attended = event.data.attended if isinstance(event, SessionAttendanceRecorded) else None
+    return [
+        MissionSessionNoted.caused_by(
+            event,
+            source=SOURCE,
+            subject=mission_id,
+            data=SessionNote(
+                mission_id=mission_id, company_id=event.data.company_id, session_id=event.data.session.session_id, attended=attended
+            ),
+            discriminator=event.data.company_id,
+        )
+        for mission_id in event.data.missions
+    ]

@@ -42,7 +42,6 @@ from shared.messaging import consumer, publish_event
 from shared.outbox import Outbox
 from shared.service import Runtime
 
-
 FormEvent = Annotated[SignupFormEvent | SessionFormEvent, Field(discriminator="type")]
 OperatorCommand = Annotated[OperatorOverride | SessionOperatorCommand, Field(discriminator="type")]
 SessionCommand = Annotated[

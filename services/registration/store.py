@@ -54,7 +54,10 @@ HOT_QUERIES = [
     HotQuery("a company's signups (erasure)", SIGNUPS, ("company_id",), runs="per erasure"),
     HotQuery("a mission's coming sessions", SESSIONS, ("mission_id",), "start", runs="per enrollment"),
     HotQuery("a market's coming sessions", SESSIONS, ("country",), "start", runs="per enrollment"),
-    *(HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan") for c in (COMPANIES, ENROLLMENTS, SIGNUPS, SESSIONS)),
+    *(
+        HotQuery(f"stale outbox entries of {c}", c, (), f"{OUTBOX}.at", runs="per scan")
+        for c in (COMPANIES, ENROLLMENTS, SIGNUPS, SESSIONS)
+    ),
 ]
 
 OWNER_KEYS = {

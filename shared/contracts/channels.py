@@ -76,9 +76,9 @@ _MATCHING_COMMANDS = (
     matching.AvailabilityChanged,
     missions.MissionPlanned,
     crm.MeetingLinked,
-    sessions.SessionInvited,
-    sessions.SessionAttendanceRecorded,
+    internal.MissionSessionNoted,
     internal.ParticipantProfileReady,
+    internal.MissionReportDue,
     internal.OutboxFlushRequested,
 )
 

@@ -27,3 +27,27 @@ class ParticipantProfileReady(Envelope[ProfileReady]):
     """Tells a mission's writer that a participant it had to leave out now has a profile."""
 
     type: Literal["participant.profile_ready.v1"] = "participant.profile_ready.v1"
+
+
+class ReportDue(Contract):
+    mission_id: str
+
+
+class MissionReportDue(Envelope[ReportDue]):
+    """Fired by a mission's report timer: its writer publishes the outcomes once its follow-ups have closed."""
+
+    type: Literal["mission.report_due.v1"] = "mission.report_due.v1"
+
+
+class SessionNote(Contract):
+    mission_id: str
+    company_id: str
+    session_id: str
+    attended: bool | None = None
+    """None: an invitation; otherwise the attendance recorded."""
+
+
+class MissionSessionNoted(Envelope[SessionNote]):
+    """An orientation session's invitation or attendance, for one of the missions it counts for."""
+
+    type: Literal["mission.session_noted.v1"] = "mission.session_noted.v1"

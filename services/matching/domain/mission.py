@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from services.matching.domain.events import agenda_published, meeting_event, proposal_events
+from services.matching.domain.events import SOURCE, agenda_published, meeting_event, proposal_events
 from services.matching.domain.planning import Change, MissionState, Placed, Plan
 from services.matching.domain.scoring import PairRules
 from shared.aggregate import Aggregate, Refused
 from shared.contracts import crm
 from shared.contracts.envelope import Envelope
-from shared.contracts.internal import ParticipantProfileReady
+from shared.contracts.internal import MissionSessionNoted, ParticipantProfileReady, SessionNote
 from shared.contracts.matching import (
     AgendaSummary,
     AvailabilityChanged,
@@ -32,6 +32,7 @@ from shared.contracts.matching import (
 from shared.contracts.missions import Mission as MissionDefinition
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import CompanyProfile, EnrollmentCancelled, EnrollmentConfirmed
+from shared.contracts.reporting import MissionOutcomes, MissionReportPublished
 from shared.contracts.topics import Topic
 
 Span = tuple[datetime, datetime]
@@ -48,6 +49,7 @@ MissionCommand = (
     | ParticipantProfileReady
     | MissionPlanned
     | crm.MeetingLinked
+    | MissionSessionNoted
 )
 
 
@@ -57,6 +59,10 @@ class Participant:
     status: Literal["confirmed", "cancelled"] | None = None
     """None: known only from an availability change, not yet enrolled."""
     unavailable: tuple[Span, ...] = ()
+    invited: bool = False
+    """Invited to an orientation session for this mission."""
+    oriented_in: tuple[str, ...] = ()
+    """The orientation sessions it attended."""
 
 
 @dataclass
@@ -117,38 +123,34 @@ class Mission(Aggregate):
     """The CRMs' ids for each meeting, carried by every later event about it."""
     relinked: list[str] = field(default_factory=list, repr=False, compare=False)
     """Meetings the last ``apply`` linked, whose existing follow-up timers must carry the new ids; not stored."""
+    orientation_required: bool = False
+    """As the catalogue last said: Lombard companies are scheduled only after an orientation session."""
+    report_published: bool = False
     warnings: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False, compare=False)
     """What the last ``apply`` noticed for the operators' log; not stored."""
 
-    def figures(self) -> dict[str, Any]:
-        """What tools outside the service may know of the mission (``GET /views/figures``)."""
-        enrolled = [p for p in self.participants.values() if p.status == "confirmed"]
-        asked = [r for r in self.requests if r.requester]
-        answers = list(self.followup_answers.values())
-        attendance = [a["attended"] for a in answers if a.get("kind") == "attendance" and a.get("attended") is not None]
-        scores = [int(a["satisfaction"]) for a in answers if a.get("kind") == "satisfaction" and a.get("satisfaction")]
-        outcomes = [a for a in answers if a.get("kind") == "outcome"]
-        return {
-            "participants": {role: sum(1 for p in enrolled if p.role == role) for role in ("lombard", "foreign")},
-            "requests": {
-                "recorded": len(asked),
-                "answered": sum(1 for r in asked if r.answer),
-                "accepted": sum(1 for r in asked if r.answer == "accepted"),
-                "declined": sum(1 for r in asked if r.answer == "declined"),
-            },
-            "planned": self.summary is not None,
-            "active_meetings": sum(1 for m in self.agenda.values() if m.active),
-            "followup_answers": {
-                "total": len(answers),
-                "attendance": {"answers": len(attendance), "attended": sum(1 for a in attendance if a)},
-                "satisfaction": {str(score): scores.count(score) for score in range(1, 6)},
-                "contracts_signed": sum(1 for a in outcomes if a.get("contract_signed")),
-                "under_negotiation": sum(1 for a in outcomes if a.get("under_negotiation")),
-            },
-        }
-
     def enrolled(self) -> list[str]:
         return [cid for cid, p in self.participants.items() if p.status == "confirmed"]
+
+    def schedulable(self) -> list[str]:
+        """The enrolled who may be scheduled: where the mission requires orientation, Lombard companies only once they attended."""
+        return [
+            cid
+            for cid in self.enrolled()
+            if not self.orientation_required or self.participants[cid].role != "lombard" or self.participants[cid].oriented_in
+        ]
+
+    def role_of(self, company_id: str) -> str | None:
+        found = self.participants.get(company_id)
+        return found.role if found is not None else None
+
+    def publish_report(self, cause: Envelope[Any], outcomes: MissionOutcomes) -> None:
+        """Once: the CRMs get the mission's outcomes when its last follow-up has closed."""
+        self.applying(cause)
+        if self.report_published or not outcomes.closed:
+            return
+        self.report_published = True
+        self.record(Topic.MATCHING_EVENTS, MissionReportPublished.caused_by(cause, source=SOURCE, subject=self.id, data=outcomes))
 
     def apply(self, event: MissionCommand) -> bool:
         """Records the input; True when the agenda must be planned again."""
@@ -183,7 +185,10 @@ class Mission(Aggregate):
                 self.schedule_options = ScheduleOptions(event.data.time_limit_s, event.data.fairness, event.data.operator)
                 return True
             case MissionPlanned():
+                self.orientation_required = event.data.orientation_required
                 return self.scheduled
+            case MissionSessionNoted():
+                return self._session_noted(event.data) and self.orientation_required
             case ParticipantProfileReady():
                 return event.data.company_id in self.awaiting_profile
             case crm.MeetingLinked():
@@ -194,6 +199,17 @@ class Mission(Aggregate):
                 key = f"{event.data.meeting_id}|{event.data.company_id}|{event.data.kind}"
                 self.followup_answers[key] = event.data.model_dump(mode="json", exclude={"comment"})
                 return False
+
+    def _session_noted(self, note: SessionNote) -> bool:
+        """True when it changed whether an enrolled company is oriented."""
+        entry = self.participants.setdefault(note.company_id, Participant())
+        entry.invited = True
+        if note.attended is None:
+            return False
+        before = bool(entry.oriented_in)
+        others = tuple(s for s in entry.oriented_in if s != note.session_id)
+        entry.oriented_in = (*others, note.session_id) if note.attended else others
+        return before != bool(entry.oriented_in) and entry.status == "confirmed"
 
     def _link(self, link: crm.MeetingLink) -> None:
         if link.meeting_id not in self.agenda:
@@ -265,7 +281,7 @@ class Mission(Aggregate):
     def adopt(self, plan: Plan, cause: Envelope[Any], state: MissionState, video_base_url: str, proposals_per_company: int) -> list[Change]:
         """Takes the new agenda; records the proposals that changed, each meeting's change and the summary."""
         mission_id = state.mission.mission_id
-        self.awaiting_profile = sorted(cid for cid in self.enrolled() if cid not in state.participants)
+        self.awaiting_profile = sorted(cid for cid in self.schedulable() if cid not in state.participants)
         self.agenda = dict(plan.agenda)
         self.agenda_version += 1
         for event in proposal_events(cause, plan, mission_id, proposals_per_company, self.proposal_hashes, state.participants):

@@ -52,24 +52,26 @@ class Session(Aggregate):
             for company_id, invitee in sorted(audience.items()):
                 session.invite(cause, company_id, invitee)
             return session
-        if current.has_applied(cause) or (current.planned_at is not None and cause.time <= current.planned_at):
-            return current
-        current.applying(cause)
-        changed = cause.data.model_dump(exclude={"operator"}) != current.definition.model_dump(exclude={"operator"})
-        was_cancelled, current.definition, current.planned_at = current.cancelled, cause.data, cause.time
-        if changed and not was_cancelled:
-            current.sequence += 1
-            for company_id in sorted(current.invitees):
-                current._record_invitation(cause, company_id)
-        if current.cancelled:
-            for company_id in [*current.seats, *current.waiting]:
-                current._record_seat(cause, company_id, "released", reason="session_cancelled")
-            current.seats, current.waiting = [], []
-            return current
-        for company_id, invitee in sorted(audience.items()):
-            current.invite(cause, company_id, invitee)
-        current._fill_seats(cause)
+        if not current.has_applied(cause) and (current.planned_at is None or cause.time > current.planned_at):
+            current.replan(cause, audience)
         return current
+
+    def replan(self, cause: events.SessionPlanned, audience: dict[str, Invitee]) -> None:
+        self.applying(cause)
+        changed = cause.data.model_dump(exclude={"operator"}) != self.definition.model_dump(exclude={"operator"})
+        was_cancelled, self.definition, self.planned_at = self.cancelled, cause.data, cause.time
+        if changed and not (was_cancelled and self.cancelled):
+            self.sequence += 1
+            for company_id in sorted(self.invitees):
+                self._record_invitation(cause, company_id)
+        if self.cancelled:
+            for company_id in [*self.seats, *self.waiting]:
+                self._record_seat(cause, company_id, "released", reason="session_cancelled")
+            self.seats, self.waiting = [], []
+            return
+        for company_id, invitee in sorted(audience.items()):
+            self.invite(cause, company_id, invitee)
+        self._fill_seats(cause)
 
     def invite(self, cause: Envelope[Any], company_id: str, invitee: Invitee, at: datetime | None = None) -> None:
         """Invites a company once, if the session had not started ``at`` (the cause's time by default);
@@ -77,9 +79,7 @@ class Session(Aggregate):
         self.applying(cause)
         known = self.invitees.get(company_id)
         if known is not None:
-            merged = Invitee(
-                tuple(sorted({*known.missions, *invitee.missions})), tuple(sorted({*known.required_by, *invitee.required_by}))
-            )
+            merged = Invitee(tuple(sorted({*known.missions, *invitee.missions})), tuple(sorted({*known.required_by, *invitee.required_by})))
             self.invitees[company_id] = merged
             return
         if self.cancelled or (at or cause.time) >= self.definition.start:

@@ -53,7 +53,9 @@ def planned(definition: OrientationSession, at: datetime = SIGNUP_TIME + timedel
 
 def seat(kind: type[SessionSeatRequested] | type[SessionSeatReleased], company_id: str, minutes: int = 0) -> Any:
     at = SIGNUP_TIME + timedelta(days=2, minutes=minutes)
-    return kind.new(source="forms", subject=company_id, data=SeatRequest(session_id="orientation-india-2020", company_id=company_id), time=at)
+    return kind.new(
+        source="forms", subject=company_id, data=SeatRequest(session_id="orientation-india-2020", company_id=company_id), time=at
+    )
 
 
 def attendance(*company_ids: str) -> SessionAttendanceReported:
@@ -137,7 +139,12 @@ async def test_seats_go_first_come_and_a_released_seat_goes_to_the_first_who_wai
 
 async def test_replaying_any_session_input_publishes_nothing_more() -> None:
     _, orientation, store, (a, b, c) = await enrolled(3)
-    inputs = [planned(session(capacity=1)), seat(SessionSeatRequested, a), seat(SessionSeatRequested, b, 1), seat(SessionSeatReleased, a, 2)]
+    inputs = [
+        planned(session(capacity=1)),
+        seat(SessionSeatRequested, a),
+        seat(SessionSeatRequested, b, 1),
+        seat(SessionSeatReleased, a, 2),
+    ]
     for event in inputs:
         await _apply(orientation, event)
     count = len(store.published)
@@ -157,7 +164,9 @@ async def test_a_company_not_invited_or_too_late_is_refused_with_the_reason() ->
     with pytest.raises(Refused, match="started"):
         await orientation.take_seat(late)
     with pytest.raises(Refused, match="unknown"):
-        await orientation.take_seat(seat(SessionSeatRequested, a).model_copy(update={"data": SeatRequest(session_id="nope-1", company_id=a)}))
+        await orientation.take_seat(
+            seat(SessionSeatRequested, a).model_copy(update={"data": SeatRequest(session_id="nope-1", company_id=a)})
+        )
 
 
 async def test_a_change_reinvites_with_a_higher_sequence_and_a_cancellation_releases_every_seat() -> None:
