@@ -51,6 +51,9 @@ def plan(
     sector: Annotated[list[str] | None, typer.Option("--sector", help="repeat for each sector")] = None,
     deadline: Annotated[str | None, typer.Option(help="enrollment deadline: a date (23:59 Lombard time) or an ISO date-time")] = None,
     status: Annotated[str, typer.Option(help="planned or cancelled")] = "planned",
+    orientation_required: Annotated[
+        bool, typer.Option("--orientation-required", help="Lombard firms are scheduled only after an orientation session")
+    ] = False,
 ) -> None:
     """Publish mission.planned.v1 for one mission (options), the 2020 edition, or a file."""
     env = settings(ctx)
@@ -83,6 +86,8 @@ def plan(
             ]
     except CliError as error:
         raise fail(error) from None
+    if orientation_required:
+        missions = [m.model_copy(update={"orientation_required": True}) for m in missions]
     topic = TopicNames(env.topic_prefix)(Topic.MISSIONS)
     records = [envelope_record(topic, MissionPlanned.new(source=SOURCE, subject=m.mission_id, data=m)) for m in missions]
     run(publish(env, records), env)

@@ -1,8 +1,9 @@
 """What registration does for orientation sessions: works out whom a session is for, then
 lets the session decide and saves it.
 
-A session's audience is the companies with a confirmed enrollment in its missions (one
-mission, or every mission to its market) and, if it names sectors, in one of them. A
+A session's audience is the Lombard companies with a confirmed enrollment in its missions
+(one mission, or every mission to its market) and, if it names sectors, in one of them:
+training and orientation are for the agency's own firms, not for the partners it scouted. A
 company enrolled after the session was planned is invited through the session's own
 writer (``session.invite_requested.v1``, from the enrollment's outbox).
 """
@@ -87,7 +88,7 @@ class Orientation:
 
     async def _audience(self, session: OrientationSession, only: list[str] | None = None) -> dict[str, Invitee]:
         missions = await self._missions_of(session)
-        enrollments = await self.store.confirmed_enrollments(list(missions))
+        enrollments = [e for e in await self.store.confirmed_enrollments(list(missions)) if e.role == "lombard"]
         if only is not None:
             enrollments = [e for e in enrollments if e.company_id in only]
         companies = {c.id: c for c in await self.store.companies_by_id(sorted({e.company_id for e in enrollments}))}

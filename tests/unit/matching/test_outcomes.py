@@ -49,7 +49,11 @@ def scenario() -> Mission:
         "fore-0001": Participant("foreign", "confirmed"),
         "fore-0002": Participant("foreign", "confirmed"),
     }
-    requests = [Request("r1", "lomb-0001", "fore-0001", "accepted"), Request("r2", "fore-0002", "lomb-0002", "declined"), Request("r3", "lomb-0001", "fore-0002")]
+    requests = [
+        Request("r1", "lomb-0001", "fore-0001", "accepted"),
+        Request("r2", "fore-0002", "lomb-0002", "declined"),
+        Request("r3", "lomb-0001", "fore-0002"),
+    ]
     agenda = {
         "meeting-1": placed("meeting-1", "lomb-0001", "fore-0001", 0),
         "meeting-2": placed("meeting-2", "lomb-0001", "fore-0002", 1),
@@ -86,7 +90,9 @@ def test_every_figure_of_the_scenario_matches_the_count_by_hand() -> None:
     assert total.invited == ["lomb-0001", "lomb-0002", "lomb-0003"] and total.attended == ["lomb-0001", "lomb-0003"]
     assert total.meetings_requested == 3, "r1, r2 and r3: declined or not, each was requested"
     assert total.meetings_scheduled == 3, "m4 was cancelled"
-    assert (total.meetings_held, total.meetings_no_show, total.contradictory) == (1, 1, ["meeting-2"]), "m1 both yes; m3 one no; m2 yes and no"
+    assert (total.meetings_held, total.meetings_no_show, total.contradictory) == (1, 1, ["meeting-2"]), (
+        "m1 both yes; m3 one no; m2 yes and no"
+    )
     assert total.satisfaction == {"5": 1, "4": 2, "2": 1}
     assert total.satisfaction_surveys == 6, "three meetings, two companies each"
     assert total.outcomes == {"contract_signed": 2, "negotiation": 1, "no_further_contact": 1}, "m4's answer: not on the agenda"
