@@ -111,8 +111,7 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
                 case "satisfaction":
                     fields = {"satisfaction": rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 4, 14, 12])[0]}
                 case _:
-                    signed = rng.random() < 0.12
-                    fields = {"contract_signed": signed, "under_negotiation": not signed and rng.random() < 0.3}
+                    fields = _outcome(rng)
             payload = FollowUpAnswer(
                 meeting_id=followup.meeting_id, mission_id=followup.mission_id, company_id=company_id, kind=followup.kind, **fields
             )
@@ -126,3 +125,13 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
                 )
             )
     return answers
+
+
+def _outcome(rng: random.Random) -> dict[str, Any]:
+    """Some meetings lead to a contract, more to a negotiation; most signed contracts say their value."""
+    if rng.random() < 0.12:
+        fields: dict[str, Any] = {"outcome": "contract_signed"}
+        if rng.random() < 0.7:
+            fields |= {"contract_value": 1000.0 * rng.randint(5, 250), "currency": rng.choice(["EUR", "EUR", "EUR", "USD"])}
+        return fields
+    return {"outcome": "negotiation" if rng.random() < 0.3 else "no_further_contact"}

@@ -37,9 +37,16 @@ from shared.contracts.registration import (
 Applicant = LombardApplicant | ForeignApplicant
 
 
+ORIENTATION_REQUIRED = frozenset({"uk-2020"})
+"""The mission whose Lombard firms must attend its orientation webinar before they are scheduled."""
+
+
 def demo_missions(max_meetings: int) -> list[Mission]:
     """The 2020 edition with a per-company meeting cap sized for a demo on a small machine."""
-    return [m.model_copy(update={"max_meetings_per_company": max_meetings}) for m in MISSIONS_2020]
+    return [
+        m.model_copy(update={"max_meetings_per_company": max_meetings, "orientation_required": m.mission_id in ORIENTATION_REQUIRED})
+        for m in MISSIONS_2020
+    ]
 
 
 @dataclass(frozen=True)

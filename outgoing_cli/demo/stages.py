@@ -15,6 +15,7 @@ from typing import Any
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
 from outgoing_cli.demo.meetings import followup_answers
+from outgoing_cli.demo.orientation import attendance_reports, confirmed_seats, planned_sessions, seat_forms
 from outgoing_cli.demo.population import Population
 from outgoing_cli.demo.summary import DemoSummary, matching_figures, notification_figures, pick_agendas, registration_figures, unique
 from outgoing_cli.demo.watch import Watch
@@ -32,6 +33,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.notifications import NotificationEvent
 from shared.contracts.registration import CompanyRegistered, RegistrationEvent, SignupRejected
+from shared.contracts.sessions import SessionEvent, SessionInvited, SessionSeatRequested
 from shared.contracts.topics import Topic, TopicNames
 from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
@@ -62,6 +64,7 @@ class Stages:
         """All stages in order; the number of e-mails the events ask for."""
         await self.plan_missions()
         await self.sign_up()
+        await self.orient()
         await self.request_meetings()
         await self.schedule()
         await self.follow_up()
@@ -84,6 +87,31 @@ class Stages:
             return await self._per_mission("participants", "lombard") + await self._per_mission("participants", "foreign")
 
         await self.watch.until("enrollments reach matching", participants, self.enrolled, also=self._settled("matching"))
+
+    async def orient(self) -> None:
+        """One orientation webinar per market: invitations, seats and the waiting list, then who attended."""
+        seed, lombard = self.population.seed, {mid: _dig(m, "participants", "lombard") for mid, m in (await self._missions()).items()}
+        planned = planned_sessions(seed, self.population.missions, lombard)
+        await self._publish(Topic.OPERATOR_COMMANDS, planned)
+        invited = sum(lombard.values())
+        label, settled = "orientation invitations", self._settled("registration")
+        await self.watch.until(label, lambda: self._figure("registration", "sessions", "invited"), invited, also=settled)
+        forms = seat_forms(seed, [e for e in await self._events(Topic.REGISTRATION_EVENTS, SessionEvent) if isinstance(e, SessionInvited)])
+        await self._publish(Topic.SIGNUP_FORMS, forms)
+        holding = sum(1 if isinstance(f, SessionSeatRequested) else -1 for f in forms)
+
+        async def seated() -> int:
+            return await self._figure("registration", "sessions", "seats") + await self._figure("registration", "sessions", "waiting")
+
+        await self.watch.until("seats taken and given up", seated, holding, also=settled)
+        seats = confirmed_seats(await self._events(Topic.REGISTRATION_EVENTS, SessionEvent))
+        await self._publish(Topic.OPERATOR_COMMANDS, attendance_reports(seed, [e.data for e in planned], seats))
+        recorded = lambda: self._figure("registration", "sessions", "attendance_recorded")  # noqa: E731
+        await self.watch.until("attendance recorded", recorded, invited, also=settled)
+        await self.watch.until("attendance reaches matching", self._oriented, await self._figure("registration", "sessions", "attended"))
+
+    async def _oriented(self) -> int:
+        return await self._per_mission("orientation", "attended") if await self._settled("matching")() else 0
 
     async def request_meetings(self) -> None:
         registered = [e for e in await self._events(Topic.REGISTRATION_EVENTS, RegistrationEvent) if isinstance(e, CompanyRegistered)]

@@ -128,7 +128,21 @@ class RegistrationStore(TouchedDocuments):
             "outcomes": outcomes,
             "companies": await self.db[COMPANIES].count_documents({"status": {"$ne": "erased"}}),
             "enrollments_confirmed": await self.db[ENROLLMENTS].count_documents({"status": "confirmed"}),
+            "sessions": await self._session_figures(),
         }
+
+    async def _session_figures(self) -> dict[str, int]:
+        figures = {"planned": 0, "invited": 0, "seats": 0, "waiting": 0, "attendance_recorded": 0, "attended": 0}
+        projection = {"invitees": 1, "seats": 1, "waiting": 1, "attendance": 1}
+        async for doc in self.db[SESSIONS].find({}, projection):
+            attendance = doc.get("attendance") or {}
+            figures["planned"] += 1
+            figures["invited"] += len(doc.get("invitees") or {})
+            figures["seats"] += len(doc.get("seats") or [])
+            figures["waiting"] += len(doc.get("waiting") or [])
+            figures["attendance_recorded"] += len(attendance)
+            figures["attended"] += sum(1 for came in attendance.values() if came)
+        return figures
 
     async def enrollments_of(self, company_id: str, mission_id: str | None = None) -> list[Enrollment]:
         query: dict[str, Any] = {"company_id": company_id}

@@ -156,6 +156,10 @@ def figures(mission: Mission) -> dict[str, Any]:
             "accepted": sum(1 for r in asked if r.answer == "accepted"),
             "declined": sum(1 for r in asked if r.answer == "declined"),
         },
+        "orientation": {
+            "invited": sum(1 for p in mission.participants.values() if p.invited),
+            "attended": sum(1 for p in mission.participants.values() if p.oriented_in),
+        },
         "planned": mission.summary is not None,
         "active_meetings": sum(1 for m in mission.agenda.values() if m.active),
         "followup_answers": {
