@@ -21,9 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": ("outgoing_cli.dev", "app", "Start, stop and look at the local Kafka, database and services."),
     "topics": ("outgoing_cli.topics", "app", "Create the environment's Kafka topics."),
     "mission": ("outgoing_cli.mission", "app", "Plan missions, list them, request and read their agendas."),
+    "session": ("outgoing_cli.session", "app", "Plan training and orientation sessions; report who attended."),
     "dlq": ("outgoing_cli.dlq", "app", "Inspect and replay the services' dead-letter topics."),
     "mail": ("outgoing_cli.mail", "app", "E-mail the mail server never confirmed."),
     "contracts": ("outgoing_cli.contracts.command", "app", "The CRM contract's files: JSON Schemas and the AsyncAPI document."),
+    "report": ("outgoing_cli.report.command", "report", ""),
     "emit": ("outgoing_cli.emit", "emit", ""),
     "demo": ("outgoing_cli.demo.command", "demo", ""),
 }

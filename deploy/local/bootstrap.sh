@@ -50,4 +50,21 @@ if [[ ! -d "$ASYNCAPI_DIR/node_modules" ]]; then
   rm -rf "$ASYNCAPI_DIR" && mv "$ASYNCAPI_DIR.partial" "$ASYNCAPI_DIR"
 fi
 
+# Headless Chromium for the HTML report's browser test (tests/integration/test_report_html.py).
+# Debian's own package: Playwright drives it by path and never downloads a browser of its own.
+# Not fatal: only that test needs it, and it fails under CI=true when the browser is missing.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "[bootstrap] installing Debian's chromium (for the HTML report's browser test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+      || echo "[bootstrap] warning: apt-get could not install chromium; the HTML report's browser test will fail under CI=true and skip elsewhere" >&2
+  else
+    echo "[bootstrap] note: /usr/bin/chromium is missing, and installing it needs root and apt-get;" \
+         "the HTML report's browser test will skip (and fail under CI=true)." >&2
+    echo "  fix: as root, apt-get install -y --no-install-recommends chromium" >&2
+  fi
+fi
+
 .venv/bin/python deploy/local/infra.py install

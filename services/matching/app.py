@@ -31,15 +31,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         store = MatchingStore(runtime.db)
         outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
         timers = TimerStore(runtime.db, TIMERS, clock=clock)
-        delays = {
-            "attendance": timedelta(seconds=settings.followup_attendance_after_s),
-            "satisfaction": timedelta(seconds=settings.followup_satisfaction_after_s),
-            "outcome": timedelta(seconds=settings.followup_outcome_after_s),
-        }
-        surveys = SurveyDelays(delays["satisfaction"], delays["outcome"], timedelta(seconds=settings.followup_close_after_s))
-        config = MatchingConfig(
-            video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s, surveys=surveys
-        )
+        delays, config = followup_delays(settings), matching_config(settings)
         commands = runtime.topics(Topic.MATCHING_COMMANDS)
 
         async def request_replan(ready: ParticipantProfileReady) -> None:
@@ -91,3 +83,17 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         register=register,
         configure_logs=configure_logs,
     )
+
+
+def followup_delays(settings: Settings) -> dict[str, timedelta]:
+    return {
+        "attendance": timedelta(seconds=settings.followup_attendance_after_s),
+        "satisfaction": timedelta(seconds=settings.followup_satisfaction_after_s),
+        "outcome": timedelta(seconds=settings.followup_outcome_after_s),
+    }
+
+
+def matching_config(settings: Settings) -> MatchingConfig:
+    delays = followup_delays(settings)
+    surveys = SurveyDelays(delays["satisfaction"], delays["outcome"], timedelta(seconds=settings.followup_close_after_s))
+    return MatchingConfig(video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s, surveys=surveys)

@@ -41,10 +41,10 @@ class Figures(Contract):
     satisfaction_surveys: Count = 0
     """Satisfaction surveys that fell due (one per company and meeting): the response rate's base."""
     outcomes: dict[OutcomeKind, Count] = {}
-    """The business-outcome answers by kind; a company's latest answer per meeting counts."""
+    """Meetings by business outcome: the furthest either side reports (a contract both report is one)."""
     outcome_surveys: Count = 0
     contract_values: dict[Currency, float] = {}
-    """The sum of the signed contracts' values, by currency, where companies gave one."""
+    """The signed contracts' values, by currency, where given; per meeting, the larger of the two sides' figures."""
 
 
 class MissionOutcomes(Contract):

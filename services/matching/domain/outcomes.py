@@ -4,7 +4,9 @@ Pure: computed from the mission as matching holds it, the participants' profiles
 follow-up delays. A meeting's attendance rests on both sides' answers: both or the only
 one saying it took place make it held; all saying it did not make it a no-show; one of
 each keeps both answers and lists the meeting as contradictory. Surveys count as sent
-once their due time (meeting end plus the kind's delay) has passed.
+once their due time (meeting end plus the kind's delay) has passed. A meeting's business
+outcome is the furthest either side reports, so a contract both sides report is one
+contract; its value, per currency, the larger of the two given.
 """
 
 from __future__ import annotations
@@ -114,24 +116,34 @@ def mission_outcomes(
     )
 
 
+STAGES = ("no_further_contact", "negotiation", "contract_signed")
+"""Outcomes in the order a business relationship moves through them."""
+
+
 def _count_answers(mission: Mission, lombard_of: Mapping[str, str], both: Any) -> None:
     attendance: dict[str, set[bool]] = defaultdict(set)
+    furthest: dict[str, str] = {}
+    values: dict[str, dict[str, float]] = defaultdict(dict)
     for answer in mission.followup_answers.values():
         meeting_id = answer.get("meeting_id", "")
         if meeting_id not in lombard_of:
             continue
-        tallies = both(lombard_of[meeting_id])
         kind = answer.get("kind")
         if kind == "attendance" and answer.get("attended") is not None:
             attendance[meeting_id].add(bool(answer["attended"]))
         elif kind == "satisfaction" and answer.get("satisfaction"):
-            for tally in tallies:
+            for tally in both(lombard_of[meeting_id]):
                 tally.scores[str(int(answer["satisfaction"]))] += 1
         elif kind == "outcome" and (outcome := outcome_kind(answer)) is not None:
-            for tally in tallies:
-                tally.outcomes[outcome] += 1
-                if outcome == "contract_signed" and answer.get("contract_value") is not None and answer.get("currency"):
-                    tally.values[str(answer["currency"])] += float(answer["contract_value"])
+            furthest[meeting_id] = max(furthest.get(meeting_id, outcome), outcome, key=STAGES.index)
+            if outcome == "contract_signed" and answer.get("contract_value") is not None and answer.get("currency"):
+                currency = str(answer["currency"])
+                values[meeting_id][currency] = max(values[meeting_id].get(currency, 0.0), float(answer["contract_value"]))
+    for meeting_id, outcome in furthest.items():
+        for tally in both(lombard_of[meeting_id]):
+            tally.outcomes[outcome] += 1
+            for currency, value in values[meeting_id].items() if outcome == "contract_signed" else ():
+                tally.values[currency] += value
     for meeting_id, said in attendance.items():
         for tally in both(lombard_of[meeting_id]):
             if said == {True, False}:

@@ -7,7 +7,7 @@ applied events travel with the state, and a replay records nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from services.registration.domain.companies import (
     statistical_remainder,
 )
 from services.registration.domain.eligibility import Verdict
+from services.registration.domain.overrides import Override
 from shared.aggregate import Aggregate, Refused
 from shared.contracts import crm
 from shared.contracts import registration as events
@@ -32,33 +33,6 @@ SOURCE = "/outgoing/registration"
 Applicant = events.LombardApplicant | events.ForeignApplicant
 Role = Literal["lombard", "foreign"]
 Reason = Literal["withdrawn", "operator", "erased"]
-
-
-@dataclass(frozen=True)
-class Override:
-    """An operator's decision against the rules: who, why, when, and by which event."""
-
-    action: Literal["approved", "rejected"]
-    operator: str
-    reason: str
-    at: datetime
-    event_id: str
-    signup_id: str | None = None
-
-    @classmethod
-    def of(cls, order: events.SignupApprovedByOperator | events.SignupRejectedByOperator) -> Override:
-        approved = isinstance(order, events.SignupApprovedByOperator)
-        return cls(
-            action="approved" if approved else "rejected",
-            operator=order.data.operator,
-            reason=order.data.reason,
-            at=order.time,
-            event_id=str(order.id),
-            signup_id=str(order.data.signup_id) if isinstance(order, events.SignupApprovedByOperator) else None,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def contact_recorded(

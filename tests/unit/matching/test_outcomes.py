@@ -95,7 +95,7 @@ def test_every_figure_of_the_scenario_matches_the_count_by_hand() -> None:
     )
     assert total.satisfaction == {"5": 1, "4": 2, "2": 1}
     assert total.satisfaction_surveys == 6, "three meetings, two companies each"
-    assert total.outcomes == {"contract_signed": 2, "negotiation": 1, "no_further_contact": 1}, "m4's answer: not on the agenda"
+    assert total.outcomes == {"contract_signed": 1, "negotiation": 1, "no_further_contact": 1}, "per meeting; m4: not on the agenda"
     assert total.outcome_surveys == 6
     assert total.contract_values == {"EUR": 12000.5, "USD": 1000.0}
     chimica, arredo = outcomes.by_sector["chimica"], outcomes.by_sector["arredo_design"]
@@ -192,3 +192,18 @@ async def test_the_report_is_published_once_and_only_when_closed() -> None:
     await matching.publish_report(due(3))
     [report] = events_of(store, "mission.report_published.v1")
     assert report.data.closed and report.data.total.meetings_scheduled == len(events_of(store, "meeting.scheduled.v1"))
+
+
+def test_a_contract_both_sides_report_is_one_contract_and_the_furthest_outcome_wins() -> None:
+    mission = scenario()
+    mission.followup_answers = dict(
+        [
+            answer("meeting-1", "lomb-0001", "outcome", outcome="contract_signed", contract_value=100, currency="EUR"),
+            answer("meeting-1", "fore-0001", "outcome", outcome="contract_signed", contract_value=150, currency="EUR"),
+            answer("meeting-2", "lomb-0001", "outcome", outcome="no_further_contact"),
+            answer("meeting-2", "fore-0002", "outcome", outcome="negotiation"),
+        ]
+    )
+    total = mission_outcomes(mission, INDIA, PROFILES, DAY + timedelta(days=100), DELAYS).total
+    assert total.outcomes == {"contract_signed": 1, "negotiation": 1}
+    assert total.contract_values == {"EUR": 150.0}
