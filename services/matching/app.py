@@ -44,7 +44,6 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
             sync_followups=followups.sync,
             relabel_followups=followups.relabel,
             request_replan=request_replan,
-            schedule_report=ReportTimer(timers).schedule,
             clock=clock,
         )
         handlers.register(runtime, matching, outbox)
@@ -58,7 +57,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True, cl
         )
         runner = TimerRunner(
             timers,
-            FollowUpPublisher(runtime.broker, runtime.topics),
+            FollowUpPublisher(runtime.broker, runtime.topics, ReportTimer(timers, clock, config.surveys.close_after)),
             instance_id=settings.instance_id,
             max_idle_s=settings.timer_max_idle_s,
             concurrency=settings.timer_concurrency,

@@ -8,7 +8,7 @@ consumers drop, not a second survey.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, uuid5
@@ -68,11 +68,15 @@ class FollowUpTimers:
 
 @dataclass
 class ReportTimer:
-    """One timer per mission, at the time its last follow-up closes; moved when the agenda moves."""
+    """One timer per mission, pushed back by each outcome survey sent: it fires once the answer
+    window after the mission's last outcome survey has passed."""
 
     timers: TimerStore
+    clock: Callable[[], datetime]
+    close_after: timedelta
 
-    async def schedule(self, mission_id: str, due: datetime) -> None:
+    async def outcome_survey_sent(self, mission_id: str) -> None:
+        due = self.clock() + self.close_after
         await self.timers.schedule(f"report:{mission_id}", due, REPORT_KIND, {"mission_id": mission_id}, group=f"report:{mission_id}")
 
 
@@ -82,6 +86,7 @@ class FollowUpPublisher:
 
     broker: KafkaBroker
     topics: TopicNames
+    report: ReportTimer | None = None
 
     async def __call__(self, item: ClaimedTimer) -> None:
         if item.timer.kind == REPORT_KIND:
@@ -102,3 +107,5 @@ class FollowUpPublisher:
             time=followup.due_at,
         )
         await publish_event(self.broker, self.topics(Topic.MATCHING_EVENTS), event)
+        if self.report is not None and followup.kind == "outcome":
+            await self.report.outcome_survey_sent(followup.mission_id)

@@ -36,8 +36,6 @@ SOURCE = "/outgoing/matching"
 PROPOSALS_PER_COMPANY_FACTOR = 2
 INCREMENTAL_TIME_LIMIT_S = 10.0
 
-ReportSchedule = Callable[[str, datetime], Awaitable[None]]
-"""Sets the mission's report timer to the time its last follow-up closes."""
 FollowUpSync = Callable[[str, list[Change], Mapping[str, dict[str, str]]], Awaitable[None]]
 """Schedules, moves or cancels a mission's follow-up timers after its agenda changed."""
 ReplanRequest = Callable[[ParticipantProfileReady], Awaitable[None]]
@@ -60,7 +58,6 @@ class Matching:
     sync_followups: FollowUpSync | None = None
     relabel_followups: FollowUpRelabel | None = None
     request_replan: ReplanRequest | None = None
-    schedule_report: ReportSchedule | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     # ------------------------------------------------------------ read models
@@ -163,14 +160,15 @@ class Matching:
         return found
 
     async def publish_report(self, event: MissionReportDue) -> None:
-        """The mission's outcomes to the CRMs, once, when its report timer fires after the last follow-up closed."""
+        """The mission's outcomes to the CRMs, once: its report timer fires when the answer window after its
+        last outcome survey has passed, which closes it."""
         mission = await self.store.mission_state(event.data.mission_id)
         definition = await self.store.mission(mission.id)
         if definition is None or mission.has_applied(event):
             return
         profiles = await self.store.profiles(list(mission.participants))
         outcomes = mission_outcomes(mission, definition, profiles, max(self.clock(), event.time), self.config.surveys)
-        mission.publish_report(event, outcomes)
+        mission.publish_report(event, outcomes.model_copy(update={"closed": True}))
         try:
             await self.store.missions.save(mission)
         except Conflict as conflict:
@@ -192,10 +190,6 @@ class Matching:
         """Idempotent follow-through of a saved decision: follow-up timers, then the outbox."""
         if self.sync_followups is not None and changes:
             await self.sync_followups(mission.id, changes, mission.meeting_links)
-        ends = [p.end for p in mission.agenda.values() if p.active]
-        if self.schedule_report is not None and ends and not mission.report_published:
-            surveys = self.config.surveys
-            await self.schedule_report(mission.id, max(ends) + surveys.outcome + surveys.close_after)
         self.store.touch(MISSION_STATES, mission.id)
 
 

@@ -4,6 +4,7 @@ and the outcomes the read model then reports."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from services.matching.app import create_app as matching_app
 from services.registration.app import create_app as registration_app
 from shared.contracts.envelope import Envelope
-from shared.contracts.matching import ScheduleRequest, ScheduleRequested
+from shared.contracts.matching import FollowUpAnswer, FollowUpAnswered, ScheduleRequest, ScheduleRequested
 from shared.contracts.sessions import (
     AttendanceReport,
     OrientationSession,
@@ -163,3 +164,50 @@ async def _dead_letters(flow: Flow) -> list[str]:
         records = await topic_records(flow.settings, flow.topics(topic))
         found.extend(dict(record.headers).get("x-dlq-reason", b"").decode() or repr(record.value[:80]) for record in records)
     return found
+
+
+async def test_a_missions_report_is_published_once_the_answer_window_after_its_last_outcome_survey_passed(settings: Settings) -> None:
+    """Two instances race for the timers; the report comes once, after the outcome answers, with them."""
+    from tests.integration.test_matching import Harness, foreign_profile, lombard_profile
+
+    now = [datetime(2020, 9, 1, tzinfo=UTC)]
+    settings = settings.model_copy(update={"schedule_time_limit_s": 5.0, "followup_close_after_s": 3.0})
+    app_a, runtime_a = matching_app(settings, configure_logs=False, clock=lambda: now[0])
+    app_b, _ = matching_app(settings.model_copy(update={"instance_id": "b"}), configure_logs=False, clock=lambda: now[0])
+    async with running(app_a), running(app_b):
+        harness = Harness(settings, runtime_a)
+        await harness.send(Topic.MISSIONS, mission_planned(mission("india-2020")))
+        await eventually(lambda: runtime_a.db["missions"].count_documents({}))
+        for company in [lombard_profile(1), foreign_profile(1)]:
+            await harness.enroll(company)
+        await harness.wait_enrolled(2)
+        await harness.schedule()
+        await harness.wait_for(1, "agenda.published.v1")
+        [meeting] = (await harness.current_meetings()).values()
+        now[0] = datetime(2021, 6, 1, tzinfo=UTC)
+        await harness.wait_for(3, "followup.due.v1")
+        answer = FollowUpAnswer(
+            meeting_id=meeting["meeting_id"],
+            mission_id="india-2020",
+            company_id="lombard-0001",
+            kind="outcome",
+            outcome="contract_signed",
+            contract_value=250000,
+            currency="EUR",
+        )
+        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="india-2020", data=answer))
+
+        async def recorded() -> bool:
+            doc = await runtime_a.db["mission_states"].find_one({"_id": "india-2020"}) or {}
+            return bool(doc.get("followup_answers"))
+
+        await eventually(recorded)
+        assert not [e for e in await harness.events() if e["type"] == "mission.report_published.v1"], "not before the window passed"
+        now[0] += timedelta(seconds=5)
+        [report] = await harness.wait_for(1, "mission.report_published.v1")
+        total = report["data"]["total"]
+        assert report["data"]["closed"] and report["subject"] == "india-2020"
+        assert total["outcomes"] == {"contract_signed": 1} and total["contract_values"] == {"EUR": 250000.0}
+        now[0] += timedelta(days=1)
+        await asyncio.sleep(3)
+        assert len([e for e in await harness.events() if e["type"] == "mission.report_published.v1"]) == 1

@@ -147,7 +147,7 @@ class Mission(Aggregate):
     def publish_report(self, cause: Envelope[Any], outcomes: MissionOutcomes) -> None:
         """Once: the CRMs get the mission's outcomes when its last follow-up has closed."""
         self.applying(cause)
-        if self.report_published or not outcomes.closed:
+        if self.report_published:
             return
         self.report_published = True
         self.record(Topic.MATCHING_EVENTS, MissionReportPublished.caused_by(cause, source=SOURCE, subject=self.id, data=outcomes))
