@@ -17,6 +17,7 @@ from outgoing_cli.demo.mail_sink import MailSink
 from outgoing_cli.demo.meetings import followup_answers
 from outgoing_cli.demo.orientation import attendance_reports, confirmed_seats, planned_sessions, seat_forms
 from outgoing_cli.demo.population import Population
+from outgoing_cli.demo.programme import programme_figures
 from outgoing_cli.demo.summary import DemoSummary, matching_figures, notification_figures, pick_agendas, registration_figures, unique
 from outgoing_cli.demo.watch import Watch
 from outgoing_cli.kafka_read import GroupLag, consumer_group_lags, decode, read_topic, topic_sizes
@@ -174,6 +175,10 @@ class Stages:
         meetings = matching_figures(summary, self.population.missions, matching_events, await self._missions())
         notification_figures(summary, await self._events(Topic.NOTIFICATION_EVENTS, NotificationEvent), self.sink.count)
         pick_agendas(summary, meetings, registration_events)
+        outcomes = await asyncio.to_thread(infra.service_view, self.service_cfg, "matching", "outcomes")
+        sessions = (await self._figures("registration")).get("sessions") or {}
+        report = self.service_cfg.run_dir / "reports" / f"{self.settings.topic_prefix}.html"
+        summary.programme = programme_figures(outcomes, sessions, report)
         return summary
 
     # ------------------------------------------------------------ what the services expose

@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from outgoing_cli.agenda import company_names, fold_meetings, latest_summary
+from outgoing_cli.demo.programme import ProgrammeFigures, render_programme
 from shared.contracts.matching import FollowUpDue, Meeting
 from shared.contracts.missions import Mission
 from shared.contracts.notifications import NotificationFailed, NotificationSent
@@ -92,6 +93,7 @@ class DemoSummary:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    programme: ProgrammeFigures = field(default_factory=ProgrammeFigures)
 
     @property
     def meetings(self) -> dict[str, int]:
@@ -218,6 +220,7 @@ def render(summary: DemoSummary, console: Console) -> None:
     console.print(_registrations(summary))
     console.print(_missions(summary))
     console.print(_emails_and_followups(summary))
+    render_programme(summary.programme, console)
     for view in summary.agendas:
         console.print(_agenda(view))
     for warning in summary.warnings:

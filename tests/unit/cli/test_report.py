@@ -30,6 +30,15 @@ from outgoing_cli.report.rows import COLUMNS, Report, Row, build_report
 from shared.contracts.reporting import Figures, MissionOutcomes
 
 ENV = {"COLUMNS": "250"}
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's consoles take their width when first imported, which under xdist is another test's: wide here, so nothing wraps."""
+    from outgoing_cli import console
+
+    monkeypatch.setattr(console.out, "width", 250)
+    monkeypatch.setattr(console.err, "width", 250)
 SCORES = ("1", "2", "3", "4", "5")
 
 
