@@ -19,8 +19,8 @@ from outgoing_cli.kafka_read import decode, read_topic
 from outgoing_cli.publish import envelope_record, publish
 from shared.contracts.notifications import (
     NotificationEvent,
-    NotificationUnconfirmed,
-    NotificationUnconfirmedResolved,
+    NotificationUnconfirmedResolvedV2,
+    NotificationUnconfirmedV2,
     UnconfirmedAction,
     UnconfirmedResolutionRequested,
 )
@@ -34,20 +34,20 @@ unconfirmed = typer.Typer(no_args_is_help=True)
 app.add_typer(unconfirmed, name="unconfirmed", help="Sends the mail server never confirmed: list them, resend, drop or mark delivered.")
 
 
-def open_unconfirmed(events: list[Any]) -> dict[str, NotificationUnconfirmed]:
-    """Unconfirmed sends without a resolution yet, by notification id (the latest attempt)."""
-    pending: dict[str, NotificationUnconfirmed] = {}
+def open_unconfirmed(events: list[Any]) -> dict[str, NotificationUnconfirmedV2]:
+    """Unconfirmed sends without a resolution yet, by notification id (the latest attempt); from ``.v2``, which every kind has."""
+    pending: dict[str, NotificationUnconfirmedV2] = {}
     for event in events:
-        if isinstance(event, NotificationUnconfirmed):
+        if isinstance(event, NotificationUnconfirmedV2):
             pending[event.data.notification_id] = event
-        elif isinstance(event, NotificationUnconfirmedResolved):
+        elif isinstance(event, NotificationUnconfirmedResolvedV2):
             held = pending.get(event.data.notification_id)
             if held is not None and held.data.attempt <= event.data.attempt:
                 del pending[event.data.notification_id]
     return pending
 
 
-async def _open(env: Settings) -> dict[str, NotificationUnconfirmed]:
+async def _open(env: Settings) -> dict[str, NotificationUnconfirmedV2]:
     records = await read_topic(env, TopicNames(env.topic_prefix)(Topic.NOTIFICATION_EVENTS))
     events, _ = decode(records, NotificationEvent)
     return open_unconfirmed(sorted(events, key=lambda e: e.time))

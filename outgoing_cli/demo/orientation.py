@@ -19,6 +19,7 @@ from shared.contracts.sessions import (
     AttendanceReport,
     OrientationSession,
     SeatRequest,
+    SessionAttendanceRecorded,
     SessionAttendanceReported,
     SessionInvited,
     SessionPlanned,
@@ -107,6 +108,21 @@ def confirmed_seats(events: Iterable[object]) -> dict[str, list[str]]:
         if status == "confirmed":
             seats.setdefault(session_id, []).append(company_id)
     return seats
+
+
+def session_mail(events: Iterable[object]) -> int:
+    """The e-mails the session events ask for: each invitation, each seat change (a seat released by a
+    cancellation is told by the cancellation), and a missed session that a mission requires."""
+    count = 0
+    for event in events:
+        match event:
+            case SessionInvited():
+                count += 1
+            case SessionSeatChanged():
+                count += event.data.reason != "session_cancelled"
+            case SessionAttendanceRecorded():
+                count += not event.data.attended and bool(event.data.required_by)
+    return count
 
 
 def _form(

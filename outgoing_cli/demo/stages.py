@@ -15,7 +15,7 @@ from typing import Any
 from deploy.local import infra
 from outgoing_cli.demo.mail_sink import MailSink
 from outgoing_cli.demo.meetings import followup_answers
-from outgoing_cli.demo.orientation import attendance_reports, confirmed_seats, planned_sessions, seat_forms
+from outgoing_cli.demo.orientation import attendance_reports, confirmed_seats, planned_sessions, seat_forms, session_mail
 from outgoing_cli.demo.population import Population
 from outgoing_cli.demo.programme import programme_figures
 from outgoing_cli.demo.summary import DemoSummary, matching_figures, notification_figures, pick_agendas, registration_figures, unique
@@ -156,16 +156,24 @@ class Stages:
         await self.watch.until("follow-up answers recorded", lambda: self._per_mission("followup_answers", "total"), len(answers))
 
     async def mail(self) -> int:
-        rejections = unique([e for e in await self._events(Topic.REGISTRATION_EVENTS, RegistrationEvent) if isinstance(e, SignupRejected)])
+        """Waits until every e-mail the events ask for was sent, or dropped as overtaken (a waiting-list
+        notice whose seat came before it went out); returns how many were asked for."""
+        records = await read_topic(self.settings, self.topics(Topic.REGISTRATION_EVENTS))
+        rejections = unique([e for e in decode(records, RegistrationEvent)[0] if isinstance(e, SignupRejected)])
         reachable = sum(1 for r in rejections if all(v.code != "consent.missing" for v in r.data.violations))  # no consent, no contact
         expected = self.enrolled + reachable + 2 * (self.meeting_changes + len({e.id for e in self.due}))
+        expected += session_mail(unique(decode(records, SessionEvent)[0]))
+
+        async def settled() -> int:
+            deliveries = (await self._figures("notifications")).get("deliveries") or {}
+            return _dig(deliveries, "sent") + _dig(deliveries, "superseded")
 
         async def delivered() -> bool:
             sent = _dig(await self._figures("notifications"), "deliveries", "sent")
             events = await self._events(Topic.NOTIFICATION_EVENTS, NotificationEvent)
-            return sent == expected and len({e.data.notification_id for e in events if e.type == "notification.sent.v1"}) == expected
+            return sent == self.sink.count == len({e.data.notification_id for e in events if e.type == "notification.sent.v2"})
 
-        await self.watch.until("e-mails sent", self._saved, expected, also=delivered, soft=True)
+        await self.watch.until("e-mails sent", settled, expected, also=delivered, soft=True)
         return expected
 
     async def summarise(self, summary: DemoSummary) -> DemoSummary:
@@ -174,6 +182,7 @@ class Stages:
         matching_events = await self._events(Topic.MATCHING_EVENTS, MatchingEvent)
         meetings = matching_figures(summary, self.population.missions, matching_events, await self._missions())
         notification_figures(summary, await self._events(Topic.NOTIFICATION_EVENTS, NotificationEvent), self.sink.count)
+        summary.emails_superseded = await self._figure("notifications", "deliveries", "superseded")
         pick_agendas(summary, meetings, registration_events)
         outcomes = await asyncio.to_thread(infra.service_view, self.service_cfg, "matching", "outcomes")
         sessions = (await self._figures("registration")).get("sessions") or {}

@@ -24,7 +24,7 @@ from outgoing_cli.agenda import company_names, fold_meetings, latest_summary
 from outgoing_cli.demo.programme import ProgrammeFigures, render_programme
 from shared.contracts.matching import FollowUpDue, Meeting
 from shared.contracts.missions import Mission
-from shared.contracts.notifications import NotificationFailed, NotificationSent
+from shared.contracts.notifications import NotificationFailedV2, NotificationSentV2
 from shared.contracts.registration import CompanyRegistered, CompanyUpdated, EnrollmentConfirmed, SignupRejected
 
 
@@ -86,6 +86,8 @@ class DemoSummary:
     emails_sent: int = 0
     """notification.sent.v1 events."""
     emails_failed: int = 0
+    emails_superseded: int = 0
+    """Overtaken before they went out (a waiting-list notice whose seat came first): planned, never sent."""
     emails_saved: int = 0
     """.eml files the local SMTP server saved."""
     emails_by_kind: dict[str, int] = field(default_factory=dict)
@@ -171,10 +173,10 @@ def matching_figures(
 
 def notification_figures(summary: DemoSummary, events: list[Any], saved: int) -> None:
     events = unique(events)
-    sent = [e for e in events if isinstance(e, NotificationSent)]
+    sent = [e for e in events if isinstance(e, NotificationSentV2)]
     summary.emails_sent = len({e.data.notification_id for e in sent})
     summary.emails_by_kind = dict(Counter(e.data.kind for e in sent).most_common())
-    summary.emails_failed = sum(1 for e in events if isinstance(e, NotificationFailed))
+    summary.emails_failed = sum(1 for e in events if isinstance(e, NotificationFailedV2))
     summary.emails_saved = saved
 
 

@@ -20,6 +20,9 @@ from services.notifications.domain.language import choose_language
 from services.notifications.domain.message import Attachment, build_message
 from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
+from services.notifications.domain.session_content import session_context, session_entry
+from services.notifications.domain.sessions import CALENDAR_KINDS as SESSION_CALENDAR_KINDS
+from services.notifications.domain.sessions import SESSION_KINDS
 from services.notifications.rendering import Renderer
 from services.notifications.store import NotificationStore
 from shared.timers import Clock
@@ -82,6 +85,8 @@ class Composer:
             raise Undeliverable("invalid_recipient", str(error)) from None
         try:
             context = template_context(plan, language, contact["name"], company, partner, mission, self.survey_base_url)
+            if plan.kind in SESSION_KINDS:
+                context |= session_context(plan, language, company, await self._missions(plan))
             rendered = self.renderer.render(plan.kind, language, context)
             sender = _address(self.sender)
             message = build_message(
@@ -91,8 +96,15 @@ class Composer:
             raise Undeliverable("invalid_content", str(error)) from None
         return Composed(message, language, contact["email"])
 
+    async def _missions(self, plan: Plan) -> dict[str, Any]:
+        """The missions waiting for a session, by id, to name them."""
+        return {mission_id: await self.store.mission(mission_id) for mission_id in plan.details.get("required_by", [])}
+
 
 def _calendar(plan: Plan, context: dict[str, Any], sender: Address, to: Address) -> Attachment | None:
+    if plan.kind in SESSION_CALENDAR_KINDS:
+        session = session_entry(plan, context, sender, to)
+        return Attachment(build_calendar(session), session.method)
     if plan.kind not in CALENDAR_KINDS:
         return None
     meeting = plan.details["meeting"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from services.notifications.use_cases import Notifications
 from shared.contracts.matching import FollowUpDue, MatchingEvent, MeetingCancelled, MeetingRescheduled, MeetingScheduled
@@ -19,6 +21,7 @@ from shared.contracts.registration import (
     RegistrationEvent,
     SignupRejected,
 )
+from shared.contracts.sessions import SessionAttendanceRecorded, SessionEvent, SessionInvited, SessionSeatChanged
 from shared.contracts.topics import Topic
 from shared.logging import get_logger
 from shared.messaging import consumer
@@ -26,6 +29,8 @@ from shared.service import Runtime
 
 log = get_logger("outgoing.notifications")
 COMPANY_ID: TypeAdapter[str] = TypeAdapter(CompanyId)
+RegistrationInput = Annotated[RegistrationEvent | SessionEvent, Field(discriminator="type")]
+"""What registration publishes on its events topic, sessions included: one tagged union, flattened by pydantic."""
 
 
 def _tombstone_company(key: bytes | None) -> str:
@@ -50,7 +55,7 @@ def register(runtime: Runtime, notifications: Notifications) -> None:
         await notifications.mission_planned(event)
 
     @consumer(broker, topics(Topic.REGISTRATION_EVENTS), group, concurrency=parallel)
-    async def on_registration_event(event: RegistrationEvent) -> None:
+    async def on_registration_event(event: RegistrationInput) -> None:
         match event:
             case CompanyRegistered() | CompanyUpdated():
                 await notifications.company_changed(event)
@@ -60,6 +65,12 @@ def register(runtime: Runtime, notifications: Notifications) -> None:
                 await notifications.signup_rejected(event)
             case CompanyErased():
                 await notifications.company_erased(event)
+            case SessionInvited():
+                await notifications.sessions.invited(event)
+            case SessionSeatChanged():
+                await notifications.sessions.seat_changed(event)
+            case SessionAttendanceRecorded():
+                await notifications.sessions.attendance_recorded(event)
 
     @consumer(broker, topics(Topic.MATCHING_EVENTS), group, concurrency=parallel)
     async def on_matching_event(event: MatchingEvent) -> None:

@@ -5,6 +5,9 @@ of that company's partition, companies and meetings by the registration and matc
 consumers of their key) and keep the time of the event they reflect, so an older record
 arriving late never overwrites a newer one.
 
+Session invitees (domain/sessions.py) are written by the registration consumer of the
+company's key only, so a whole-document replace is safe.
+
 Deliveries are aggregates (domain/delivery.py), one document per notification (``_id`` =
 notification id: kind, source event, recipient) with its attempts, its state and the
 outbox of its outcome events, loaded and saved whole by the holder of the notification's
@@ -24,8 +27,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.domain.delivery import Attempt, Delivery
+from services.notifications.domain.sessions import Announcement, Invitee
 from shared.aggregate import Aggregate
 from shared.aggregate_store import ABSENT, AggregateCollection
+from shared.contracts.sessions import OrientationSession
 from shared.mongo import HotQuery, IndexSpec
 from shared.outbox import OUTBOX, TouchedDocuments
 from shared.timers import timer_hot_queries, timer_indexes
@@ -36,6 +41,7 @@ CONTACTS = "contacts"
 COMPANIES = "companies"
 MISSIONS = "missions"
 MEETINGS = "meetings"
+INVITEES = "session_invitees"
 ERASURES = "erasures"
 DELIVERIES = "deliveries"
 ATTEMPTS = "delivery_attempts"
@@ -52,7 +58,7 @@ HOT_QUERIES = [
     *timer_hot_queries(TIMERS),
     *(
         HotQuery(f"{c} by id", c, ("_id",), runs="per message or firing")
-        for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, ERASURES, DELIVERIES)
+        for c in (CONTACTS, COMPANIES, MISSIONS, MEETINGS, INVITEES, ERASURES, DELIVERIES)
     ),
     HotQuery(f"{ATTEMPTS} by id", ATTEMPTS, ("_id",), runs="per delivery stored before attempts moved into it, when it loads"),
     HotQuery("a company's deliveries (erasure)", DELIVERIES, ("company_id",), runs="per erasure"),
@@ -135,6 +141,49 @@ def _attempt(doc: dict[str, Any]) -> Attempt:
     )
 
 
+def invitee_key(session_id: str, company_id: str) -> str:
+    return f"{session_id}|{company_id}"
+
+
+def _as_text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _as_instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+ANNOUNCED_TIMES = ("start", "end", "previous_start", "previous_end")
+
+
+def invitee_document(invitee: Invitee) -> dict[str, Any]:
+    """Times as ISO text: exact to the microsecond, which a BSON date is not."""
+    announced = dataclasses.asdict(invitee.announced) if invitee.announced is not None else None
+    return {
+        "_id": invitee_key(invitee.session.session_id, invitee.company_id),
+        "company_id": invitee.company_id,
+        "session": invitee.session.model_dump(mode="json"),
+        "sequence": invitee.sequence,
+        "announced": {k: _as_text(v) for k, v in announced.items()} if announced is not None else None,
+        "seat": invitee.seat,
+        "seat_event_id": invitee.seat_event_id,
+        "seat_at": _as_text(invitee.seat_at),
+    }
+
+
+def invitee_from(doc: dict[str, Any]) -> Invitee:
+    announced = doc.get("announced")
+    return Invitee(
+        company_id=doc["company_id"],
+        session=OrientationSession.model_validate(doc["session"], strict=False),
+        sequence=int(doc["sequence"]),
+        announced=Announcement(**{k: _as_instant(v) if k in ANNOUNCED_TIMES else v for k, v in announced.items()}) if announced else None,
+        seat=doc.get("seat") or "none",
+        seat_event_id=doc.get("seat_event_id"),
+        seat_at=_as_instant(doc.get("seat_at")),
+    )
+
+
 def _utc_or_none(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
@@ -194,6 +243,14 @@ class NotificationStore(TouchedDocuments):
 
     async def save_meeting(self, meeting_id: str, state: dict[str, Any]) -> None:
         await self.db[MEETINGS].replace_one({"_id": meeting_id}, {"_id": meeting_id, **state}, upsert=True)
+
+    async def invitee(self, session_id: str, company_id: str) -> Invitee | None:
+        doc = await self.db[INVITEES].find_one({"_id": invitee_key(session_id, company_id)})
+        return invitee_from(doc) if doc else None
+
+    async def save_invitee(self, invitee: Invitee) -> None:
+        doc = invitee_document(invitee)
+        await self.db[INVITEES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     # ------------------------------------------------------------ erasure
 

@@ -11,22 +11,21 @@ again later, with backoff (events arrive out of order across topics), and after
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from services.notifications.composing import Composed, Composer, Missing, Undeliverable
 from services.notifications.domain import plans as planning
-from services.notifications.domain.delivery import Delivery, OperatorAction
+from services.notifications.domain.delivery import Delivery, DeliveryPolicy, OperatorAction
 from services.notifications.domain.message import message_id
 from services.notifications.domain.plans import Plan
 from services.notifications.domain.unconfirmed import policy_for
+from services.notifications.sessions import SessionMail
 from services.notifications.smtp import Mailer, PermanentSmtpError, TemporarySmtpError, UnconfirmedSmtpSend
 from services.notifications.store import NotificationStore
 from shared.aggregate_store import Conflict
 from shared.contracts.matching import FollowUpDue, MeetingCancelled, MeetingRescheduled, MeetingScheduled
 from shared.contracts.missions import MissionPlanned
-from shared.contracts.notifications import UnconfirmedPolicy
 from shared.contracts.registration import (
     CompanyErased,
     CompanyRegistered,
@@ -48,23 +47,6 @@ Flush = Callable[[list[DocumentRef]], Awaitable[int]]
 """Publishes the outbox entries of the documents named (shared/outbox.Outbox.flush)."""
 
 
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """How long a notification waits for missing data, and how often SMTP is retried."""
-
-    wait_attempts: int = 12
-    wait_backoff_s: tuple[float, float] = (60.0, 1800.0)
-    send_attempts: int = 5
-    send_backoff_s: tuple[float, float] = (30.0, 900.0)
-    unconfirmed: tuple[tuple[str, UnconfirmedPolicy], ...] = ()
-    """Per kind, what to do with an unconfirmed send, over domain/unconfirmed.py's defaults."""
-
-    @staticmethod
-    def backoff(bounds: tuple[float, float], attempt: int) -> timedelta:
-        low, high = bounds
-        return timedelta(seconds=min(high, low * 2 ** max(0, attempt - 1)))
-
-
 class AttemptTaken(Exception):
     """Another process began this attempt: its lease holder finishes it."""
 
@@ -78,7 +60,12 @@ class Notifications:
     flush: Flush
     clock: Clock
     reminder_offsets_s: list[float]
-    policy: DeliveryPolicy = DeliveryPolicy()
+    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    sessions: SessionMail = field(init=False)
+    """Training and orientation sessions (sessions.py)."""
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionMail(self.store, self.timers, self._plan, self.reminder_offsets_s)
 
     # ------------------------------------------------------------ read models
 
@@ -231,7 +218,7 @@ class Notifications:
         meeting = await self.store.meeting(plan.meeting_id)
         company = await self.store.company(plan.company_id)
         delivery.label((company or {}).get("external_ids") or {}, (meeting or {}).get("external_ids") or {})
-        superseded = planning.superseded(plan, meeting)
+        superseded = planning.superseded(plan, meeting) or await self.sessions.superseded(plan)
         if superseded and await self.store.erased_at(plan.company_id) is None:
             delivery.supersede(superseded)
             await self.store.deliveries.save(delivery)

@@ -6,7 +6,7 @@ to the contact, so a CRM can count and correlate without holding personal data.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -15,7 +15,7 @@ from shared.contracts.crm import ExternalIds
 from shared.contracts.envelope import Contract, Envelope
 from shared.contracts.ids import CompanyId
 
-NotificationKind = Literal[
+KindV1 = Literal[
     "enrollment_confirmation",
     "signup_rejection",
     "meeting_invitation",
@@ -26,11 +26,30 @@ NotificationKind = Literal[
     "followup_satisfaction",
     "followup_outcome",
 ]
+"""The kinds the ``.v1`` outcome events may name: a closed enum, so it never grows (docs/crm.md)."""
+NotificationKind = Literal[
+    KindV1,
+    "session_invitation",
+    "session_update",
+    "session_cancellation",
+    "session_seat",
+    "session_reminder",
+    "session_missed",
+]
+"""Every kind notifications sends. Messages of a kind v1 does not know have ``.v2`` outcome events only."""
+V1_KINDS: frozenset[str] = frozenset(KindV1.__args__)  # type: ignore[attr-defined]
+OpenKind = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{1,63}$",
+        description="an open set: new kinds may appear in any release, so a reader must pass over one it does not know",
+    ),
+]
 
 
 class Delivery(Contract):
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: NotificationKind
+    kind: KindV1
     company_id: CompanyId
     source_event_id: UUID
     language: Literal["it", "en"]
@@ -44,7 +63,7 @@ class Delivery(Contract):
 
 class DeliveryFailure(Contract):
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: NotificationKind
+    kind: KindV1
     company_id: CompanyId
     source_event_id: UUID
     attempts: Annotated[int, Field(ge=0, lt=2**31)]
@@ -67,7 +86,7 @@ class UnconfirmedSend(Contract):
     broke after the message was handed over and before the server answered."""
 
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: NotificationKind
+    kind: KindV1
     company_id: CompanyId
     attempt: Annotated[int, Field(ge=1, lt=2**31)]
     message_id: Annotated[str, Field(min_length=1, max_length=300)]
@@ -81,7 +100,7 @@ class UnconfirmedSend(Contract):
 
 class UnconfirmedResolution(Contract):
     notification_id: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: NotificationKind
+    kind: KindV1
     company_id: CompanyId
     attempt: Annotated[int, Field(ge=1, lt=2**31)]
     resolution: Literal["resent", "dropped", "delivered"]
@@ -92,6 +111,22 @@ class UnconfirmedResolution(Contract):
     external_ids: ExternalIds = {}
     """The company's, as CRMs set them."""
     meeting_external_ids: ExternalIds = {}
+
+
+class DeliveryV2(Delivery):
+    kind: OpenKind  # type: ignore[assignment]
+
+
+class DeliveryFailureV2(DeliveryFailure):
+    kind: OpenKind  # type: ignore[assignment]
+
+
+class UnconfirmedSendV2(UnconfirmedSend):
+    kind: OpenKind  # type: ignore[assignment]
+
+
+class UnconfirmedResolutionV2(UnconfirmedResolution):
+    kind: OpenKind  # type: ignore[assignment]
 
 
 class UnconfirmedAction(Contract):
@@ -119,6 +154,24 @@ class NotificationUnconfirmedResolved(Envelope[UnconfirmedResolution]):
     type: Literal["notification.unconfirmed_resolved.v1"] = "notification.unconfirmed_resolved.v1"
 
 
+class NotificationSentV2(Envelope[DeliveryV2]):
+    """As ``.v1``, with ``kind`` an open set: every message has one, whatever its kind."""
+
+    type: Literal["notification.sent.v2"] = "notification.sent.v2"
+
+
+class NotificationFailedV2(Envelope[DeliveryFailureV2]):
+    type: Literal["notification.failed.v2"] = "notification.failed.v2"
+
+
+class NotificationUnconfirmedV2(Envelope[UnconfirmedSendV2]):
+    type: Literal["notification.unconfirmed.v2"] = "notification.unconfirmed.v2"
+
+
+class NotificationUnconfirmedResolvedV2(Envelope[UnconfirmedResolutionV2]):
+    type: Literal["notification.unconfirmed_resolved.v2"] = "notification.unconfirmed_resolved.v2"
+
+
 class UnconfirmedResolutionRequested(Envelope[UnconfirmedAction]):
     """On operator.commands, keyed by the notification's company."""
 
@@ -126,5 +179,23 @@ class UnconfirmedResolutionRequested(Envelope[UnconfirmedAction]):
 
 
 NotificationEvent = Annotated[
-    NotificationSent | NotificationFailed | NotificationUnconfirmed | NotificationUnconfirmedResolved, Field(discriminator="type")
+    NotificationSent
+    | NotificationFailed
+    | NotificationUnconfirmed
+    | NotificationUnconfirmedResolved
+    | NotificationSentV2
+    | NotificationFailedV2
+    | NotificationUnconfirmedV2
+    | NotificationUnconfirmedResolvedV2,
+    Field(discriminator="type"),
 ]
+OUTCOMES: dict[str, tuple[tuple[type[Envelope[Any]], type[Contract]], tuple[type[Envelope[Any]], type[Contract]]]] = {
+    "sent": ((NotificationSent, Delivery), (NotificationSentV2, DeliveryV2)),
+    "failed": ((NotificationFailed, DeliveryFailure), (NotificationFailedV2, DeliveryFailureV2)),
+    "unconfirmed": ((NotificationUnconfirmed, UnconfirmedSend), (NotificationUnconfirmedV2, UnconfirmedSendV2)),
+    "unconfirmed_resolved": (
+        (NotificationUnconfirmedResolved, UnconfirmedResolution),
+        (NotificationUnconfirmedResolvedV2, UnconfirmedResolutionV2),
+    ),
+}
+"""Each outcome's event and payload, in ``.v1`` and ``.v2``: both are published while ``.v1`` is kept (docs/crm.md)."""

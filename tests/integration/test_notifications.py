@@ -540,10 +540,14 @@ async def test_a_connection_lost_after_data_is_an_unconfirmed_send_not_a_plain_r
     await service.send(Topic.REGISTRATION_EVENTS, _confirmation())
     [sent] = await service.wait_outcomes(1)
     events = await service.outcomes()
-    assert [e["type"] for e in events if "unconfirmed" in e["type"]] == [
+    assert [e["type"] for e in events if "unconfirmed" in e["type"] and e["type"].endswith(".v1")] == [
         "notification.unconfirmed.v1",
         "notification.unconfirmed_resolved.v1",
     ]
+    assert [e["type"] for e in events if "unconfirmed" in e["type"] and e["type"].endswith(".v2")] == [
+        "notification.unconfirmed.v2",
+        "notification.unconfirmed_resolved.v2",
+    ], "both versions, while v1 is kept"
     assert len(service.sink.messages) == 2 and sent["data"]["attempts"] == 2
 
 

@@ -20,6 +20,10 @@ def meeting_zone(meeting: dict[str, Any], company_id: str, company: dict[str, An
     for local in meeting.get("local_times", []):
         if local.get("company_id") == company_id:
             return str(local["timezone"])
+    return company_zone(company)
+
+
+def company_zone(company: dict[str, Any] | None) -> str:
     if company and company.get("timezone"):
         return str(company["timezone"])
     return "Europe/Rome" if (company or {}).get("role") == "lombard" else "UTC"

@@ -12,7 +12,7 @@ neither without the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -30,6 +30,23 @@ OperatorAction = Literal["delivered", "resend", "drop"]
 
 TERMINAL: frozenset[str] = frozenset({"sent", "failed", "superseded", "dropped"})
 DETAIL_MAX = 1000
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How long a notification waits for missing data, and how often SMTP is retried."""
+
+    wait_attempts: int = 12
+    wait_backoff_s: tuple[float, float] = (60.0, 1800.0)
+    send_attempts: int = 5
+    send_backoff_s: tuple[float, float] = (30.0, 900.0)
+    unconfirmed: tuple[tuple[str, events.UnconfirmedPolicy], ...] = ()
+    """Per kind, what to do with an unconfirmed send, over domain/unconfirmed.py's defaults."""
+
+    @staticmethod
+    def backoff(bounds: tuple[float, float], attempt: int) -> timedelta:
+        low, high = bounds
+        return timedelta(seconds=min(high, low * 2 ** max(0, attempt - 1)))
 
 
 @dataclass
@@ -154,15 +171,15 @@ class Delivery(Aggregate):
         if self.finished:
             return
         self.state, self.reason, self.detail = "failed", reason, detail[:DETAIL_MAX]
-        payload = events.DeliveryFailure(
+        payload = {
             **self._names(),
-            source_event_id=self.source_event_id,
-            attempts=len(self.attempts),
-            reason=reason,
-            detail=self.detail,
-            smtp_code=code,
-        )
-        self._record(events.NotificationFailed, self.id, payload, now)
+            "source_event_id": self.source_event_id,
+            "attempts": len(self.attempts),
+            "reason": reason,
+            "detail": self.detail,
+            "smtp_code": code,
+        }
+        self._record("failed", self.id, payload, now)
 
     def settle_unconfirmed(self, policy: events.UnconfirmedPolicy, now: datetime) -> bool:
         """Applies the kind's policy to an attempt left "sending"; True when a resend may follow now."""
@@ -170,14 +187,9 @@ class Delivery(Aggregate):
         if attempt is None or attempt.state != "sending" or self.state == "unconfirmed":
             return False
         self._record(
-            events.NotificationUnconfirmed,
+            "unconfirmed",
             f"{self.id}|{attempt.n}",
-            events.UnconfirmedSend(
-                **self._names(),
-                attempt=attempt.n,
-                message_id=attempt.message_id,
-                policy=policy,
-            ),
+            {**self._names(), "attempt": attempt.n, "message_id": attempt.message_id, "policy": policy},
             now,
         )
         if policy == "hold":
@@ -202,15 +214,15 @@ class Delivery(Aggregate):
         attempt.state = {"resent": "unconfirmed_resent", "dropped": "abandoned", "delivered": "sent"}[resolution]  # type: ignore[assignment]
         attempt.resolved_by, attempt.operator, attempt.finished_at = ("operator" if operator else "policy"), operator, now
         self._record(
-            events.NotificationUnconfirmedResolved,
+            "unconfirmed_resolved",
             f"{self.id}|{attempt.n}",
-            events.UnconfirmedResolution(
+            {
                 **self._names(),
-                attempt=attempt.n,
-                resolution=resolution,
-                by="operator" if operator else "policy",
-                operator=operator,
-            ),
+                "attempt": attempt.n,
+                "resolution": resolution,
+                "by": "operator" if operator else "policy",
+                "operator": operator,
+            },
             now,
         )
         if resolution == "delivered":
@@ -228,13 +240,13 @@ class Delivery(Aggregate):
 
     def _sent(self, now: datetime) -> None:
         self.state, self.sent_at = "sent", now
-        payload = events.Delivery(
+        payload = {
             **self._names(),
-            source_event_id=self.source_event_id,
-            language=self.language or "en",
-            attempts=max(1, len(self.attempts)),
-        )
-        self._record(events.NotificationSent, self.id, payload, now)
+            "source_event_id": self.source_event_id,
+            "language": self.language or "en",
+            "attempts": max(1, len(self.attempts)),
+        }
+        self._record("sent", self.id, payload, now)
 
     def label(self, external_ids: dict[str, str], meeting_external_ids: dict[str, str]) -> None:
         """The CRMs' latest ids of the company and the meeting, for the outcome events still to come."""
@@ -253,15 +265,18 @@ class Delivery(Aggregate):
             "meeting_external_ids": self.meeting_external_ids,
         }
 
-    def _record(self, event_type: Any, name: str, payload: Any, now: datetime) -> None:
-        """An outcome concerns the company and follows from the plan's source event."""
-        event = event_type.derived(
-            name,
-            source=SOURCE,
-            subject=self.company_id,
-            correlation_id=self.correlation_id,
-            causation_id=self.source_event_id,
-            time=now,
-            data=payload,
-        )
-        self.record(Topic.NOTIFICATION_EVENTS, event, key=self.company_id)
+    def _record(self, outcome: str, name: str, fields: dict[str, Any], now: datetime) -> None:
+        """An outcome concerns the company and follows from the plan's source event. It is published
+        as ``.v2``, and also as ``.v1`` while that is kept, if ``.v1`` knows the message's kind."""
+        v1, v2 = events.OUTCOMES[outcome]
+        for event_type, payload_type in (v1, v2) if self.kind in events.V1_KINDS else (v2,):
+            event = event_type.derived(
+                name,
+                source=SOURCE,
+                subject=self.company_id,
+                correlation_id=self.correlation_id,
+                causation_id=self.source_event_id,
+                time=now,
+                data=payload_type.model_validate(fields),
+            )
+            self.record(Topic.NOTIFICATION_EVENTS, event, key=self.company_id)

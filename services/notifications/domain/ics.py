@@ -1,8 +1,9 @@
-"""RFC 5545 calendar objects for meetings, built with icalendar.
+"""RFC 5545 calendar objects for meetings and sessions, built with icalendar.
 
 One meeting is one calendar entry for its whole life: the UID derives from the meeting
 id, SEQUENCE is the meeting's sequence (it grows with each reschedule), and an update is
 a METHOD:REQUEST with the same UID, so calendars replace the entry instead of adding one.
+A session is one entry per invited company, the same way (UID from session and company).
 Times are in UTC; icalendar escapes text values (commas, semicolons, backslashes, newlines).
 """
 
@@ -17,12 +18,18 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Outgoing//Virtual B2B missions//EN"
 UID_DOMAIN = "meetings.outgoing"
+SESSION_UID_DOMAIN = "sessions.outgoing"
 
 Method = Literal["REQUEST", "CANCEL"]
 
 
 def meeting_uid(meeting_id: str) -> str:
     return f"{meeting_id}@{UID_DOMAIN}"
+
+
+def session_uid(session_id: str, company_id: str) -> str:
+    """One entry per company: each company's invitation names it alone as attendee."""
+    return f"{session_id}.{company_id}@{SESSION_UID_DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class CalendarEntry:
     attendee: Address
     stamp: datetime
     method: Method = "REQUEST"
+    uid: str = ""
+    """The entry's UID when it is not the meeting's (a session's)."""
 
 
 def _address(address: Address, role: str | None = None) -> vCalAddress:
@@ -68,7 +77,7 @@ def build_calendar(entry: CalendarEntry) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", entry.method)
     event = Event()
-    event.add("uid", meeting_uid(entry.meeting_id))
+    event.add("uid", entry.uid or meeting_uid(entry.meeting_id))
     event.add("sequence", entry.sequence)
     event.add("dtstamp", entry.stamp)
     event.add("dtstart", entry.start)

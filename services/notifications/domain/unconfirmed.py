@@ -6,13 +6,16 @@ queued it or not; nobody can tell from here. Resending risks a duplicate, not re
 risks a loss. Every message carries a deterministic Message-ID (many mail systems drop a
 second copy on it), and the policy weighs what a duplicate costs against a loss:
 
-* calendar messages (invitation, update, cancellation): **resend**. The ``.ics`` keeps its
-  UID and SEQUENCE, so a calendar replaces the entry instead of adding a second one, and
-  a missing invitation means a missed meeting.
-* enrollment confirmation, signup rejection: **resend**. A second identical notice is a
-  nuisance; a company never told it was accepted or refused is a complaint.
-* reminders: **resend**. A stale one (its meeting started or moved) is dropped anyway as
-  superseded before any send.
+* calendar messages (invitation, update, cancellation, of meetings and of sessions):
+  **resend**. The ``.ics`` keeps its UID and SEQUENCE, so a calendar replaces the entry
+  instead of adding a second one, and a missing invitation means a missed meeting or session.
+* enrollment confirmation, signup rejection, session seat (confirmed, waiting list,
+  released): **resend**. A second identical notice is a nuisance; a company never told it
+  was accepted, refused or given a seat is a complaint.
+* reminders, of meetings and of sessions: **resend**. A stale one (its meeting or session
+  moved or cancelled, its seat given up) is dropped anyway as superseded before any send.
+* missed orientation session: **resend**. Without it a company learns only from an empty
+  agenda that its meetings wait for the session.
 * follow-up surveys: **resend**. Answers are keyed by meeting, company and kind, so a
   second link records nothing twice.
 
@@ -36,6 +39,12 @@ DEFAULT_POLICY: dict[str, UnconfirmedPolicy] = {
     "followup_attendance": "resend",
     "followup_satisfaction": "resend",
     "followup_outcome": "resend",
+    "session_invitation": "resend",
+    "session_update": "resend",
+    "session_cancellation": "resend",
+    "session_seat": "resend",
+    "session_reminder": "resend",
+    "session_missed": "resend",
 }
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from outgoing_cli.mail import open_unconfirmed
-from shared.contracts.notifications import NotificationUnconfirmed, NotificationUnconfirmedResolved, UnconfirmedResolution, UnconfirmedSend
+from shared.contracts.notifications import (
+    NotificationUnconfirmedResolvedV2,
+    NotificationUnconfirmedV2,
+    UnconfirmedResolutionV2,
+    UnconfirmedSendV2,
+)
 
 T0 = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
 
 
-def noticed(nid: str, attempt: int, minutes: int = 0) -> NotificationUnconfirmed:
-    payload = UnconfirmedSend(
+def noticed(nid: str, attempt: int, minutes: int = 0) -> NotificationUnconfirmedV2:
+    payload = UnconfirmedSendV2(
         notification_id=nid,
         kind="meeting_invitation",
         company_id="rossi-meccanica-0001",
@@ -19,13 +24,13 @@ def noticed(nid: str, attempt: int, minutes: int = 0) -> NotificationUnconfirmed
         message_id=f"<{nid}@x>",
         policy="hold",
     )
-    return NotificationUnconfirmed.new(
+    return NotificationUnconfirmedV2.new(
         source="notifications", subject="rossi-meccanica-0001", data=payload, time=T0 + timedelta(minutes=minutes)
     )
 
 
-def resolved(nid: str, attempt: int, minutes: int = 1) -> NotificationUnconfirmedResolved:
-    payload = UnconfirmedResolution(
+def resolved(nid: str, attempt: int, minutes: int = 1) -> NotificationUnconfirmedResolvedV2:
+    payload = UnconfirmedResolutionV2(
         notification_id=nid,
         kind="meeting_invitation",
         company_id="rossi-meccanica-0001",
@@ -34,7 +39,7 @@ def resolved(nid: str, attempt: int, minutes: int = 1) -> NotificationUnconfirme
         by="operator",
         operator="anna",
     )
-    return NotificationUnconfirmedResolved.new(
+    return NotificationUnconfirmedResolvedV2.new(
         source="notifications", subject="rossi-meccanica-0001", data=payload, time=T0 + timedelta(minutes=minutes)
     )
 
