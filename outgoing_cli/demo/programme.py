@@ -3,6 +3,7 @@ source's words, from matching's outcomes read model, and the HTML report with it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def programme_figures(view: dict[str, Any] | None, sessions: dict[str, Any], rep
     """The KPIs and the HTML report from matching's ``/views/outcomes``; a problem is reported, not raised."""
     figures = ProgrammeFigures(sessions={k: int(v) for k, v in sessions.items() if isinstance(v, int)})
     try:
-        outcomes = OutcomesView.model_validate(view or {}).missions
+        outcomes = OutcomesView.model_validate_json(json.dumps(view or {})).missions
     except ValidationError as error:
         figures.problem = f"matching's outcomes view could not be read: {error.error_count()} errors"
         return figures

@@ -71,7 +71,7 @@ def meetings_per_market(markets: Mapping[str, Tally]) -> str:
         axes.set_yticks(range(len(names)), labels=names)
         axes.invert_yaxis()
         axes.set_xlabel("meetings")
-        axes.legend(loc="lower right", frameon=False)
+        axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(MEETING_STAGES), frameon=False)
         return _svg(figure, "meetings-per-market")
 
 

@@ -28,11 +28,11 @@ SECTOR_COLUMNS = (
     "contract_values",
 )
 CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 60em; color: #1c2833; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 80em; color: #1c2833; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
 .kpis { font-size: 1.05em; font-weight: bold; } .scope { color: #566573; }
 figure { margin: 0; } figure svg { max-width: 100%; height: auto; } figcaption { color: #566573; font-size: 0.9em; }
-table { border-collapse: collapse; font-size: 0.9em; } th, td { padding: 0.3em 0.6em; border-bottom: 1px solid #d5d8dc; }
+table { border-collapse: collapse; font-size: 0.8em; } th, td { padding: 0.3em 0.6em; border-bottom: 1px solid #d5d8dc; }
 td { text-align: right; white-space: nowrap; } td:first-child, th:first-child { text-align: left; } tfoot td { font-weight: bold; }
 .wide { overflow-x: auto; }
 """
@@ -72,7 +72,7 @@ def html_report(report: Report) -> str:
         _chart(
             "outcomes-funnel",
             "From request to contract",
-            "Meetings, then the business-outcome answers (one per company and meeting) that report a negotiation or a contract.",
+            "Meetings requested by the companies, scheduled (requests and matching's proposals) and held; then the meetings whose follow-up reports a negotiation or a contract.",
             charts.outcomes_funnel(whole),
         ),
         _sector_table(report),
