@@ -39,6 +39,8 @@ def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(console.out, "width", 250)
     monkeypatch.setattr(console.err, "width", 250)
+
+
 SCORES = ("1", "2", "3", "4", "5")
 
 

@@ -26,7 +26,7 @@ from shared.contracts.sessions import (
     SessionSeatRequested,
 )
 from shared.contracts.topics import Topic
-from tests.factories import SIGNUP_TIME, foreign, lombard, mission, mission_planned, signup, valid_partita_iva
+from tests.factories import SIGNUP_TIME, lombard, mission, mission_planned, signup, valid_partita_iva
 from tests.unit.registration.fakes import FakeRegistrationStore
 
 START = datetime(2020, 10, 8, 9, 0, tzinfo=UTC)
@@ -138,7 +138,7 @@ async def test_seats_go_first_come_and_a_released_seat_goes_to_the_first_who_wai
 
 
 async def test_replaying_any_session_input_publishes_nothing_more() -> None:
-    _, orientation, store, (a, b, c) = await enrolled(3)
+    _, orientation, store, (a, b, _) = await enrolled(3)
     inputs = [
         planned(session(capacity=1)),
         seat(SessionSeatRequested, a),
