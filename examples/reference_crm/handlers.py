@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from examples.reference_crm import links
 from examples.reference_crm.events import (
     MAJOR_VERSION,
+    VERSIONS,
     Event,
     Malformed,
     Record,
@@ -75,8 +76,12 @@ class Crm:
         if handler is None:
             log.debug("ignored %s on %s: not a type this CRM uses", event.type, record.topic)
             return
-        if event.major != MAJOR_VERSION:
-            raise Malformed(f"{event.type}: this consumer understands only .v{MAJOR_VERSION}")
+        wanted = VERSIONS.get(event.name, MAJOR_VERSION)
+        if event.major < wanted:
+            log.debug("passed over %s: this CRM reads its facts in .v%d", event.type, wanted)
+            return
+        if event.major > wanted:
+            raise Malformed(f"{event.type}: this consumer understands only .v{wanted}")
         if self.store.processed(event.source, event.id):
             return  # delivered again (at least once): already applied
         handler(self, event)

@@ -371,3 +371,21 @@ def test_binary_mode_is_read_too(crm: Crm) -> None:
     headers = tuple((f"ce_{name}", str(value).encode()) for name, value in body.items() if name != "datacontenttype")
     feed(crm, Record(EVENTS, 0, 0, COMPANY.encode(), data, (*headers, ("content-type", b"application/json"))))
     assert rows(crm, "SELECT company_id FROM companies") == [(COMPANY,)]
+
+
+def test_notification_outcomes_are_read_in_v2_and_their_v1_twins_passed_over_quietly(crm: Crm) -> None:
+    from uuid import uuid4
+
+    from shared.contracts.notifications import Delivery, DeliveryV2, NotificationSent, NotificationSentV2
+
+    notifications = f"{PREFIX}.notifications.events"
+    fields = {"notification_id": "n-1", "company_id": COMPANY, "source_event_id": uuid4(), "language": "it", "attempts": 1}
+    v1 = NotificationSent.new(source="notifications", subject=COMPANY, data=Delivery(kind="meeting_invitation", **fields))
+    v2 = NotificationSentV2.new(source="notifications", subject=COMPANY, data=DeliveryV2(kind="meeting_invitation", **fields))
+    session = NotificationSentV2.new(
+        source="notifications", subject=COMPANY, data=DeliveryV2(**{**fields, "notification_id": "n-2", "kind": "session_invitation"})
+    )
+    feed(crm, record(notifications, 0, v1), record(notifications, 1, v2), record(notifications, 2, session))
+    assert rows(crm, "SELECT topic FROM skipped") == []
+    assert sorted(r[0] for r in rows(crm, "SELECT notification_id FROM activities")) == ["n-1", "n-2"]
+    assert rows(crm, "SELECT kind FROM activities WHERE notification_id = 'n-2'") == [("session_invitation",)]
