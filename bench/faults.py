@@ -47,8 +47,10 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -66,7 +68,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,10 +83,12 @@ from services.registration.domain.companies import company_id_for, natural_key  
 from shared.contracts.envelope import Envelope  # noqa: E402
 from shared.contracts.matching import FollowUpDue, ScheduleRequest, ScheduleRequested  # noqa: E402
 from shared.contracts.topics import Topic, TopicNames  # noqa: E402
-from shared.kafka import admin_client, ensure_topics  # noqa: E402
+from shared.kafka import admin_client, client_security, ensure_topics  # noqa: E402
+from shared.links import link_keys  # noqa: E402
 from shared.messaging import GROUP_TOPIC_SEPARATOR  # noqa: E402
 from shared.mongo import create_client  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from shared.urls import redact_url  # noqa: E402
 
 SERVICES = ("registration", "matching", "notifications")
 OPERATOR = "Fault Suite"
@@ -258,6 +262,11 @@ class Cluster:
         )
         return cls(cfg, name, smtp_port, log)
 
+    @functools.cached_property
+    def link_secret(self) -> str:
+        """One for the run: every slot's services name the same rooms and accept the same survey tokens."""
+        return secrets.token_hex(32)
+
     @property
     def settings(self) -> Settings:
         return Settings().model_copy(
@@ -266,6 +275,7 @@ class Cluster:
                 "mongo_db": self.name,
                 "kafka_bootstrap": f"127.0.0.1:{self.cfg.kafka_port}",
                 "mongo_url": self.cfg.mongo_url,
+                "link_secret": SecretStr(self.link_secret),
             }
         )
 
@@ -285,12 +295,13 @@ class Cluster:
             "OUTGOING_SMTP_HOST": "127.0.0.1",
             "OUTGOING_SMTP_PORT": str(self.smtp_port),
             "OUTGOING_LOG_JSON": "true",
+            "OUTGOING_LINK_SECRET": self.link_secret,
         }
 
     def start_servers(self) -> None:
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         self.log(f"kafka: {infra.start_kafka(self.cfg)} on {self.cfg.kafka_port}")
-        self.log(f"database: {infra.start_mongo(self.cfg)} at {self.cfg.mongo_url}")
+        self.log(f"database: {infra.start_mongo(self.cfg)} at {redact_url(self.cfg.mongo_url)}")
 
     def start_services(self, names: Iterable[str], slot: str = "a") -> None:
         cfg = self.slot(slot)
@@ -726,7 +737,7 @@ class Run:
 
             await self.until("follow-ups on the topic", followups_on_topic, 3 * active)
             due = await self.read(self._followups_due)
-            answers = followup_answers(population.seed, due)
+            answers = followup_answers(population.seed, due, link_keys(self.settings))
             self.stage = "follow-up answers arriving"
             await self.publish(topics.MEETING_FORMS, answers)
 
@@ -974,7 +985,12 @@ async def run(plan: Plan, run_dir: Path, keep: bool = False, log: Callable[[str]
         await asyncio.to_thread(cluster.start_services, SERVICES)
         suite.began = time.monotonic()
         suite.producer = AIOKafkaProducer(
-            bootstrap_servers=cluster.settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5, request_timeout_ms=60_000
+            bootstrap_servers=cluster.settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            request_timeout_ms=60_000,
+            **client_security(cluster.settings),
         )
         await suite.producer.start()
         faults = asyncio.create_task(suite.play_faults())

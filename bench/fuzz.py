@@ -51,7 +51,7 @@ from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
 from shared.contracts.matching import MeetingRequest, MeetingRequested, ScheduleRequest, ScheduleRequested  # noqa: E402
 from shared.contracts.registration import Contact, ContactDetails, ContactDetailsRecorded, Enrollment, EnrollmentConfirmed  # noqa: E402
 from shared.contracts.topics import Topic  # noqa: E402
-from shared.kafka import admin_client  # noqa: E402
+from shared.kafka import admin_client, client_security  # noqa: E402
 from shared.messaging import DLQ_REASON, GROUP_TOPIC_SEPARATOR  # noqa: E402
 from tests.factories import foreign, lombard, mission_planned, signup, valid_partita_iva  # noqa: E402
 from tests.support import _partitions as partitions_of  # noqa: E402
@@ -325,7 +325,7 @@ def _chunk(cases: int, seed: int) -> list[Case]:
 
 async def _lags(env: Any) -> dict[str, int]:
     """Per consumer group of the services: records on its topics not yet committed past."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap, **client_security(env.settings))
     await consumer.start()
     lags: dict[str, int] = {}
     try:

@@ -102,7 +102,7 @@ from shared.contracts.edition_2020 import MISSIONS_2020  # noqa: E402
 from shared.contracts.missions import MissionPlanned  # noqa: E402
 from shared.contracts.registration import CompanySignupSubmitted, LombardApplicant, Signup  # noqa: E402
 from shared.contracts.topics import Topic, TopicNames  # noqa: E402
-from shared.kafka import delete_topics, ensure_topics  # noqa: E402
+from shared.kafka import client_security, delete_topics, ensure_topics  # noqa: E402
 from shared.mongo import create_client, ensure_indexes  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -261,6 +261,7 @@ class Environment:
             "OUTGOING_TOPIC_PREFIX": self.prefix,
             "OUTGOING_MONGO_DB": self.prefix,
             "OUTGOING_INSTANCE_ID": self.prefix,
+            "OUTGOING_LINK_SECRET": os.environ.get("OUTGOING_LINK_SECRET") or f"bench-link-secret-{self.prefix}",
             **self.extra_env,
         }
         path = self.log_path(service)
@@ -351,7 +352,9 @@ async def _to_the_end(coro: Any) -> None:
 
 
 async def start_producer(settings: Settings) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5, **client_security(settings)
+    )
     await producer.start()
     return producer
 
@@ -388,7 +391,11 @@ async def part_a(run: str, items: list[Item]) -> dict[str, Any]:
         finally:
             await producer.stop()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            bootstrap_servers=env.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_security(env.settings),
         )
         await consumer.start()
         try:
@@ -498,7 +505,11 @@ async def part_c(run: str, tag: str, items: list[Item], preload: list[Item], how
         await env.start_service("registration")
         producer = await start_producer(env.settings)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            bootstrap_servers=env.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_security(env.settings),
         )
         await consumer.start()
         try:
@@ -642,7 +653,11 @@ async def part_d(run: str, rate: float, duration: float, timeout_s: float) -> di
             await env.start_service("notifications")
             producer = await start_producer(env.settings)
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=env.settings.kafka_bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+                bootstrap_servers=env.settings.kafka_bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                **client_security(env.settings),
             )
             await consumer.start()
             watcher: asyncio.Task[None] | None = None

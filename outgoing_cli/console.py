@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from shared.settings import Settings
+from shared.urls import redact_url
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -35,9 +36,10 @@ class CliError(Exception):
 
 
 def fail(error: CliError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error.problem}", markup=True)
+    """Print the problem and its fix; a URL in either (a database's, say) without its password."""
+    err.print(f"[bold red]error:[/] {redact_url(error.problem)}", markup=True)
     if error.fix:
-        err.print(f"  [bold]fix:[/] {error.fix}", markup=True)
+        err.print(f"  [bold]fix:[/] {redact_url(error.fix)}", markup=True)
     return typer.Exit(error.exit_code)
 
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from outgoing_cli.console import CliError, missing_topics
-from shared.kafka import admin_client
+from shared.kafka import admin_client, client_security
 from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 
@@ -35,6 +35,7 @@ async def reader(env: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         request_timeout_ms=15_000,
+        **client_security(env),
     )
     try:
         await consumer.start()

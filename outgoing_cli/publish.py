@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from outgoing_cli.console import missing_topics
 from outgoing_cli.kafka_read import existing_topics
 from shared.contracts.envelope import Envelope
+from shared.kafka import client_security
 from shared.messaging import event_headers
 from shared.settings import Settings
 
@@ -44,6 +45,7 @@ async def producer(env: Settings) -> AsyncIterator[AIOKafkaProducer]:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=30_000,
+        **client_security(env),
     )
     try:
         await kafka.start()

@@ -1,8 +1,13 @@
-"""Kafka plumbing shared by the services: topic creation and the at-least-once broker.
+"""Kafka plumbing shared by the services: topic creation, the admin client, and how every client connects.
 
 Kafka's and FastStream's defaults lose messages (the consumer acks before processing,
 the producer is not idempotent), so every broker and subscriber here sets delivery
 semantics on purpose.
+
+Every Kafka client the project builds (the services' brokers, the admin client, the CLI's
+readers and producers, the benchmarks, the tests' own clients) takes its connection
+security from ``client_security`` or ``broker_security``: PLAINTEXT by default, or SCRAM
+over TLS (docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from ssl import SSLContext
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 
 from shared.contracts.topics import COMPACTED_TOPICS, DEAD_LETTER_TOPICS, Topic, TopicNames
 from shared.settings import Settings
@@ -28,6 +37,40 @@ CONTACTS_COMPACTION = {
 }
 """A tombstoned contact is compacted away within a day, and the tombstone itself a day later:
 without these, the active segment (7 days by default) keeps the contact readable."""
+
+
+def ssl_context(settings: Settings) -> SSLContext:
+    """Verifies the broker's certificate and host name against ``kafka_ca_file``, or the system's CAs."""
+    context: SSLContext = create_ssl_context(cafile=settings.kafka_ca_file)
+    return context
+
+
+def client_security(settings: Settings) -> dict[str, Any]:
+    """aiokafka's connection arguments for the configured protocol; none for PLAINTEXT, so its defaults stay."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    username, password = _credentials(settings)
+    return {
+        "security_protocol": "SASL_SSL",
+        "ssl_context": ssl_context(settings),
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
+
+
+def broker_security(settings: Settings) -> BaseSecurity | None:
+    """The same, as FastStream's ``KafkaBroker(security=...)`` takes it (it derives SASL_SSL from the SSL context)."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    scram = SASLScram512 if settings.kafka_sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+    return scram(*_credentials(settings), ssl_context=ssl_context(settings))
+
+
+def _credentials(settings: Settings) -> tuple[str, str]:
+    if not settings.kafka_username or settings.kafka_password is None:  # the settings' validator already refuses this
+        raise ValueError("SASL_SSL needs OUTGOING_KAFKA_USERNAME and OUTGOING_KAFKA_PASSWORD")
+    return settings.kafka_username, settings.kafka_password.get_secret_value()
 
 
 def topic_config(topic: Topic, replication: int) -> dict[str, str]:
@@ -97,7 +140,10 @@ async def delete_topics(settings: Settings, names: list[str]) -> None:
 async def admin_client(settings: Settings, role: str = "admin", request_timeout_ms: int = 40_000) -> AsyncIterator[AIOKafkaAdminClient]:
     """Started inside the ``try``: a broker that cannot be reached still gets its client closed."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.kafka_client_id}-{role}", request_timeout_ms=request_timeout_ms
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.kafka_client_id}-{role}",
+        request_timeout_ms=request_timeout_ms,
+        **client_security(settings),
     )
     try:
         await admin.start()

@@ -1,55 +1,66 @@
 """structlog set-up shared by every process: JSON for machines, console for people.
 
-Personal data never reaches a log line: e-mail addresses and phone numbers are masked
-in every string value, including those coming from aiokafka and pymongo.
+Personal data never reaches a log line (shared/redaction.py): e-mail addresses, phone
+numbers, the names of the contacts the process knows (shared/known_names.py) and URL
+passwords are masked twice. First in every value of the event, before it is rendered;
+then in the rendered line itself, so that what the renderer adds (an exception's message,
+a traceback, the repr of an object) is masked too, whatever the renderer, including in
+the lines of aiokafka and pymongo.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
 
-EMAIL_PATTERN = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-"""Starts only where a local part can start: without the look-behind, a long run of letters
-with no "@" made the search quadratic (100 KB took 15 s, and stalled a consumer)."""
-PHONE_PATTERN = re.compile(r"(?<![\w.:/-])\+?\d[\d\s().\-]{7,}\d(?![\w.:/-])")
-REDACTED_EMAIL = "[email]"
-REDACTED_PHONE = "[phone]"
-SENSITIVE_KEYS = frozenset({"email", "phone", "contact", "contact_name", "password", "person"})
-MAX_LOGGED_STRING = 2000
-"""Longer string values are cut in log lines: a hostile record must not make its log line huge."""
+from shared.redaction import (
+    EMAIL_PATTERN,
+    MAX_LOGGED_STRING,
+    PHONE_PATTERN,
+    REDACTED_EMAIL,
+    REDACTED_NAME,
+    REDACTED_PHONE,
+    SENSITIVE_KEYS,
+    redact_console_line,
+    redact_json_line,
+    redact_personal_data,
+    redact_text,
+)
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "MAX_LOGGED_STRING",
+    "PHONE_PATTERN",
+    "REDACTED_EMAIL",
+    "REDACTED_NAME",
+    "REDACTED_PHONE",
+    "SENSITIVE_KEYS",
+    "RedactingFormatter",
+    "configure_logging",
+    "get_logger",
+    "redact_personal_data",
+    "redact_text",
+]
 
 
-def redact_text(text: str) -> str:
-    text = EMAIL_PATTERN.sub(REDACTED_EMAIL, text)
-    return PHONE_PATTERN.sub(_mask_phone, text)
+class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """Renders as ``ProcessorFormatter`` does, then redacts the whole rendered line."""
 
+    def __init__(self, *args: Any, json_lines: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_lines = json_lines
 
-def _mask_phone(match: re.Match[str]) -> str:
-    digits = sum(ch.isdigit() for ch in match.group(0))
-    return REDACTED_PHONE if 8 <= digits <= 15 else match.group(0)
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, str):
-        if len(value) > MAX_LOGGED_STRING:
-            value = f"{value[:MAX_LOGGED_STRING]}… ({len(value)} characters)"
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {k: "[redacted]" if str(k).lower() in SENSITIVE_KEYS else _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
-    return value
-
-
-def redact_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: mask e-mail addresses and phone numbers anywhere in the event."""
-    return {key: "[redacted]" if key.lower() in SENSITIVE_KEYS else _redact(value) for key, value in event_dict.items()}
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        try:
+            return redact_json_line(line) if self.json_lines else redact_console_line(line)
+        except Exception as error:  # noqa: BLE001 - a line that could not be redacted is not printed at all
+            withheld = f"log line withheld: its redaction failed ({type(error).__name__})"
+            return json.dumps({"event": withheld, "level": "error"}) if self.json_lines else withheld
 
 
 def configure_logging(service: str, level: str = "INFO", json_output: bool | None = None) -> None:
@@ -69,7 +80,9 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool | Non
         renderer = structlog.processors.JSONRenderer()
         exc = [structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))]
     else:
-        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False))
+        # Plain tracebacks, never locals: Rich's wrap long messages and colour each number,
+        # which would cut an address or a phone number in pieces no pattern recognises.
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         exc = []
 
     structlog.configure(
@@ -78,9 +91,10 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool | Non
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = RedactingFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, _bind_service(service), renderer],
+        json_lines=json_output,
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)

@@ -51,6 +51,7 @@ from shared.aggregate import Refused
 from shared.contracts.catalog import EVENT_TYPES
 from shared.contracts.channels import CHANNELS
 from shared.contracts.envelope import CONTENT_TYPE, Envelope, find_mongo_operator, from_legacy
+from shared.kafka import broker_security
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -531,6 +532,7 @@ def create_broker(
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"{settings.kafka_client_id}-{service}-{settings.instance_id}",
+        security=broker_security(settings),  # SCRAM over TLS as the service's own principal, or PLAINTEXT
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=30_000,

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from deploy.local import infra
 from shared.kafka import delete_topics, ensure_topics
@@ -79,6 +80,10 @@ async def settings(real_servers: infra.Config, unique_name: str) -> AsyncIterato
     cfg = real_servers
     test_settings = Settings(
         kafka_bootstrap=f"{cfg.kafka_host}:{cfg.kafka_port}",
+        # The plaintext listener, whatever OUTGOING_KAFKA_* the shell exports: tests/integration/test_kafka_security.py covers SASL_SSL.
+        kafka_security_protocol="PLAINTEXT",
+        kafka_username=None,
+        kafka_password=None,
         mongo_url=cfg.mongo_url,
         topic_prefix=unique_name,
         mongo_db=unique_name,
@@ -86,6 +91,7 @@ async def settings(real_servers: infra.Config, unique_name: str) -> AsyncIterato
         graceful_timeout_s=5.0,
         instance_id=unique_name,
         timer_max_idle_s=0.2,
+        link_secret=SecretStr(f"link-secret-of-{unique_name}"),
     )
     created = await ensure_topics(test_settings)
     yield test_settings

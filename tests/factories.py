@@ -14,8 +14,11 @@ from shared.contracts.registration import (
     LombardApplicant,
     Signup,
 )
+from shared.links import LinkKeys
 
 SIGNUP_TIME = datetime(2020, 9, 15, 10, 0, tzinfo=UTC)
+TEST_LINKS = LinkKeys(b"unit-test-link-secret")
+"""The key of rooms and survey tokens in tests on fakes (shared/links.py)."""
 
 
 def valid_partita_iva(first_ten: str = "0123456789") -> str:

@@ -58,8 +58,8 @@ class _Handler:
 
     async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
         code = self.sink._recipient_failures.get(address.lower())
-        if code is not None:
-            return _reply(code)
+        if code is not None:  # as Postfix does, the reply quotes the address it refuses
+            return f"{code} {'4.1.1' if code < 500 else '5.1.1'} <{address}>: Recipient address rejected: {REPLIES.get(code, 'refused')}"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

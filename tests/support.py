@@ -11,6 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream import FastStream
 
+from shared.kafka import client_security
 from shared.settings import Settings
 
 
@@ -32,6 +33,7 @@ async def read_topic(settings: Settings, topic: str, count: int, timeout: float 
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,
+        **client_security(settings),
     )
     await consumer.start()
     records: list[Any] = []
@@ -63,7 +65,11 @@ async def topic_records(settings: Settings, topic: str) -> list[ConsumerRecord[b
     from aiokafka import TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **client_security(settings),
     )
     await consumer.start()
     try:

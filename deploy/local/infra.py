@@ -5,18 +5,21 @@ KRaft node. The database is a real ``mongod`` when one is on PATH, the server
 OUTGOING_MONGO_URL points to when it answers, or else mongo-java-server (Maven Central)
 on its H2 MVStore file backend, or in memory with OUTGOING_MONGO_STORAGE=memory. Downloads live in a cache folder that survives runs;
 pids, logs and data live in a run folder. Stopping only ends processes whose pid file
-we wrote and whose command line is still ours.
+we wrote and whose command line is still ours. With --secure (or OUTGOING_KAFKA_SECURE=1)
+Kafka also gets a SASL_SSL listener with SCRAM users and ACLs (deploy/local/kafka_security.py).
 
-Usage: python deploy/local/infra.py {install,up,down,status} [--services]
+Usage: python deploy/local/infra.py {install,up,down,status} [--services] [--secure]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +35,8 @@ from urllib.parse import urlsplit
 KAFKA_VERSION = "3.9.2"
 MONGO_JAVA_SERVER_VERSION = "1.47.0"
 SERVICES = ("registration", "matching", "notifications")
+SECURED_TEST_BROKER = "kafka-secure-tests"
+"""The run folder, inside the configured one, of the secured broker the security tests start beside a plain one."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,6 +62,10 @@ class Config:
     kafka_heap: str
     mongo_storage: str = "file"
     mongo_heap: str = "1g"
+    kafka_secure_port: int | None = None
+    """The SASL_SSL listener's port, or None for none (the default)."""
+    topic_prefix: str = "outgoing"
+    """The environment whose ACLs a secured broker gets at start."""
 
     @classmethod
     def from_env(cls) -> Config:
@@ -78,12 +87,25 @@ class Config:
             kafka_heap=env.get("OUTGOING_KAFKA_HEAP", "768m"),
             mongo_storage=_storage(env.get("OUTGOING_MONGO_STORAGE", "file")),
             mongo_heap=env.get("OUTGOING_MONGO_HEAP", "1g"),
+            kafka_secure_port=int(env.get("OUTGOING_KAFKA_SECURE_PORT", kafka_port + 2))
+            if _flag(env.get("OUTGOING_KAFKA_SECURE"))
+            else None,
+            topic_prefix=env.get("OUTGOING_TOPIC_PREFIX", "outgoing"),
         )
+
+    def with_secure_listener(self) -> Config:
+        """This configuration with the SASL_SSL listener on OUTGOING_KAFKA_SECURE_PORT (Kafka's port + 2)."""
+        port = int(os.environ.get("OUTGOING_KAFKA_SECURE_PORT", self.kafka_port + 2))
+        return replace(self, kafka_secure_port=self.kafka_secure_port or port)
 
     @property
     def mongo_host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.mongo_url)
         return parts.hostname or "127.0.0.1", parts.port or 27017
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _storage(value: str) -> str:
@@ -94,6 +116,13 @@ def _storage(value: str) -> str:
 
 def say(message: str) -> None:
     print(f"[infra] {message}", flush=True)
+
+
+def shown_url(url: str) -> str:
+    """A database URL as printed: its password masked (``mongodb://user:****@host``)."""
+    from shared.urls import redact_url  # standard library only; the project root is on sys.path
+
+    return redact_url(url)
 
 
 # ---------------------------------------------------------------- processes
@@ -244,6 +273,11 @@ def _java() -> str:
     return java
 
 
+def require_java() -> str:
+    """The java binary (17 or newer), or an InfraError saying how to install one."""
+    return _java()
+
+
 def kafka_libs(cfg: Config) -> Path:
     return cfg.cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
 
@@ -291,17 +325,19 @@ def _resolve_jars(cfg: Config, pom: Path, libs: Path, properties: dict[str, str]
     return libs
 
 
-def _kafka_properties(cfg: Config, data: Path) -> str:
+def _kafka_properties(cfg: Config, data: Path, secure: list[str] | None = None) -> str:
+    """``secure``: the SASL_SSL listener's settings (kafka_security.broker_properties), when it is wanted."""
     host, port, cport = cfg.kafka_host, cfg.kafka_port, cfg.kafka_controller_port
+    sasl_ssl = f",SASL_SSL://{host}:{cfg.kafka_secure_port}" if secure else ""
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@{host}:{cport}",
-            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            f"advertised.listeners=PLAINTEXT://{host}:{port}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}{sasl_ssl}",
+            f"advertised.listeners=PLAINTEXT://{host}:{port}{sasl_ssl}",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" + (",SASL_SSL:SASL_SSL" if secure else ""),
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
             "auto.create.topics.enable=false",
@@ -312,6 +348,7 @@ def _kafka_properties(cfg: Config, data: Path) -> str:
             "transaction.state.log.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
             "log.retention.hours=168",
+            *(secure or []),
             "",
         ]
     )
@@ -356,9 +393,9 @@ def kafka_ready(cfg: Config) -> bool:
 
 def start_kafka(cfg: Config) -> str:
     if running_pid(cfg, "kafka"):
-        return "already running"
+        return _require_secure_listener(cfg, "already running")
     if port_open(cfg.kafka_host, cfg.kafka_port) and kafka_ready(cfg):
-        return f"reusing the broker already answering on {cfg.kafka_host}:{cfg.kafka_port}"
+        return _require_secure_listener(cfg, f"reusing the broker already answering on {cfg.kafka_host}:{cfg.kafka_port}")
     java = _java()
     libs = install_kafka(cfg)
     _require_free(cfg.kafka_host, cfg.kafka_port, "Kafka", "OUTGOING_KAFKA_BOOTSTRAP")
@@ -367,7 +404,8 @@ def start_kafka(cfg: Config) -> str:
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = home / "server.properties"
-    props.write_text(_kafka_properties(cfg, data))
+    props.write_text(_kafka_properties(cfg, data, _secure_listener(cfg)))
+    props.chmod(0o600)  # with the SASL_SSL listener, it holds the keystore's password
     log4j = _log4j(cfg)
     classpath = f"{libs}/*"
     if not (data / "meta.properties").exists():
@@ -405,7 +443,42 @@ def start_kafka(cfg: Config) -> str:
     ]
     _spawn(cfg, "kafka", argv, marker=f"-Doutgoing.run={home}")
     _wait(lambda: kafka_ready(cfg), f"Kafka on {cfg.kafka_host}:{cfg.kafka_port}", cfg, _log_file(cfg, "kafka"), "kafka")
+    if cfg.kafka_secure_port is not None:
+        apply_security(cfg)
     return "started"
+
+
+def _secure_listener(cfg: Config) -> list[str] | None:
+    """server.properties lines of the SASL_SSL listener, its CA and keystore made first; None when it is not wanted."""
+    if cfg.kafka_secure_port is None:
+        return None
+    from deploy.local import kafka_security
+
+    _require_free(cfg.kafka_host, cfg.kafka_secure_port, "Kafka's SASL_SSL listener", "OUTGOING_KAFKA_SECURE_PORT")
+    kafka_security.ensure_material(cfg)
+    return kafka_security.broker_properties(cfg)
+
+
+def _require_secure_listener(cfg: Config, state: str) -> str:
+    """A broker already up must serve the SASL_SSL listener asked for: restarting it is the operator's call."""
+    if cfg.kafka_secure_port is None:
+        return state
+    from deploy.local import kafka_security
+
+    if not kafka_security.listener_ready(cfg):
+        raise InfraError(
+            f"Kafka is {state} without a SASL_SSL listener on port {cfg.kafka_secure_port} that this run folder set up",
+            "make down && OUTGOING_KAFKA_SECURE=1 make up",
+        )
+    return state
+
+
+def apply_security(cfg: Config) -> None:
+    """SCRAM users and the ACLs of the configured environment (OUTGOING_TOPIC_PREFIX), on the secured broker."""
+    from deploy.local import kafka_security
+
+    summary = kafka_security.apply(cfg, [cfg.topic_prefix])
+    say(f"kafka: SASL_SSL on {kafka_security.secure_address(cfg)}, ACLs of {cfg.topic_prefix!r}: {summary}")
 
 
 # ---------------------------------------------------------------- MongoDB wire
@@ -451,11 +524,12 @@ def start_mongo(cfg: Config) -> str:
     if running_pid(cfg, "mongo"):
         return "already running"
     if mongo_ready(cfg):
-        return f"reusing the server already answering at {cfg.mongo_url}"
+        return f"reusing the server already answering at {shown_url(cfg.mongo_url)}"
     host, port = cfg.mongo_host_port
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise InfraError(
-            f"the MongoDB server at {cfg.mongo_url} does not answer", "start it, or unset OUTGOING_MONGO_URL to use a local server"
+            f"the MongoDB server at {shown_url(cfg.mongo_url)} does not answer",
+            "start it, or unset OUTGOING_MONGO_URL to use a local server",
         )
     _require_free(host, port, "the MongoDB-wire server", "OUTGOING_MONGO_URL")
     home = cfg.run_dir / "mongo"
@@ -485,7 +559,7 @@ def start_mongo(cfg: Config) -> str:
             *storage,
         ]
     _spawn(cfg, "mongo", argv, marker=marker)
-    _wait(lambda: mongo_ready(cfg), f"the MongoDB-wire server at {cfg.mongo_url}", cfg, _log_file(cfg, "mongo"), "mongo")
+    _wait(lambda: mongo_ready(cfg), f"the MongoDB-wire server at {shown_url(cfg.mongo_url)}", cfg, _log_file(cfg, "mongo"), "mongo")
     return "started"
 
 
@@ -534,17 +608,32 @@ def spawn_service(cfg: Config, name: str, env: dict[str, str] | None = None) -> 
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
     health_port = free_port()
     argv = [sys.executable, "-m", f"services.{name}"]
+    env = {"OUTGOING_LINK_SECRET": link_secret(cfg), **(env or {})}
     _spawn(
         cfg,
         name,
         argv,
         marker=f"services.{name}",
-        env={**(env or {}), "OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)},
+        env={**env, "OUTGOING_INSTANCE_ID": instance, "OUTGOING_HEALTH_PORT": str(health_port)},
     )
     record = json.loads(_pid_file(cfg, name).read_text())
     record |= {"instance": instance, "health_port": health_port}
     _pid_file(cfg, name).write_text(json.dumps(record))
     return True
+
+
+def link_secret(cfg: Config) -> str:
+    """OUTGOING_LINK_SECRET if set, else this run folder's own, made once (shared/links.py): the
+    services it starts share it, so rooms and survey tokens stay the same across restarts."""
+    given = os.environ.get("OUTGOING_LINK_SECRET")
+    if given:
+        return given
+    path = cfg.run_dir / "link-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError), os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def free_port() -> int:
@@ -607,8 +696,11 @@ def install(cfg: Config) -> None:
 def up(cfg: Config, services: bool = False) -> None:
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    say(f"kafka: {start_kafka(cfg)} ({cfg.kafka_host}:{cfg.kafka_port})")
-    say(f"mongo: {start_mongo(cfg)} ({cfg.mongo_url}, {mongo_flavour(cfg)})")
+    kafka = start_kafka(cfg)
+    say(f"kafka: {kafka} ({cfg.kafka_host}:{cfg.kafka_port})")
+    if cfg.kafka_secure_port is not None and kafka != "started":
+        apply_security(cfg)  # a broker that was up may not know this environment yet
+    say(f"mongo: {start_mongo(cfg)} ({shown_url(cfg.mongo_url)}, {mongo_flavour(cfg)})")
     if services:
         import asyncio
 
@@ -617,12 +709,21 @@ def up(cfg: Config, services: bool = False) -> None:
 
         created = asyncio.run(ensure_topics(Settings()))
         say(f"topics: {len(created)} created")
-        spawned = [name for name in SERVICES if spawn_service(cfg, name)]
+        spawned = [name for name in SERVICES if spawn_service(cfg, name, _service_kafka(cfg, name))]
         for name in SERVICES:
             if name in spawned:
                 wait_for_service(cfg, name)
             say(f"{name}: {'started' if name in spawned else 'already running'} (log {_log_file(cfg, name)})")
     say(f"ready in {time.monotonic() - t0:.1f}s; logs in {cfg.run_dir / 'logs'}; stop with `make down` (or `outgoing dev down`)")
+
+
+def _service_kafka(cfg: Config, name: str) -> dict[str, str] | None:
+    """With the SASL_SSL listener, each service connects through it as its own principal."""
+    if cfg.kafka_secure_port is None:
+        return None
+    from deploy.local import kafka_security
+
+    return kafka_security.client_env(cfg, name)
 
 
 def down(cfg: Config) -> None:
@@ -631,6 +732,8 @@ def down(cfg: Config) -> None:
     for name in ("mongo", "kafka"):
         if stop(cfg, name):
             say(f"{name}: stopped")
+    if stop(replace(cfg, run_dir=cfg.run_dir / SECURED_TEST_BROKER), "kafka"):
+        say("kafka (the security tests' secured broker): stopped")
 
 
 def status(cfg: Config) -> dict[str, str]:
@@ -647,8 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["install", "up", "down", "status"])
     parser.add_argument("--services", action="store_true", help="with up: also start the three services")
+    parser.add_argument("--secure", action="store_true", help="with up: also a SASL_SSL listener, users and ACLs (OUTGOING_KAFKA_SECURE=1)")
     args = parser.parse_args(argv)
-    cfg = Config.from_env()
+    cfg = Config.from_env().with_secure_listener() if args.secure else Config.from_env()
     try:
         if args.command == "install":
             install(cfg)
@@ -667,4 +771,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(PROJECT_ROOT))
-    raise SystemExit(main())
+    import importlib
+
+    # Run the package's copy of this module: deploy/local/kafka_security.py imports that one,
+    # so InfraError and Config are the same classes on both sides.
+    raise SystemExit(importlib.import_module("deploy.local.infra").main())

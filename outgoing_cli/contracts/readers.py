@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from shared.contracts.topics import Topic
 from shared.messaging import accepts_tombstones, handled_event_types, subscriptions
 from shared.settings import Settings
@@ -31,7 +33,8 @@ def readers() -> list[Reader]:
     found: list[Reader] = []
     by_name = {f"{PREFIX}.{topic.value}": topic for topic in Topic}
     for service, module in (("registration", registration), ("matching", matching), ("notifications", notifications)):
-        _, runtime = module.create_app(Settings(topic_prefix=PREFIX), configure_logs=False)
+        # A throwaway key: the services are only built here, to read their subscribers, never run.
+        _, runtime = module.create_app(Settings(topic_prefix=PREFIX, link_secret=SecretStr("x" * 32)), configure_logs=False)
         found += [
             Reader(service, by_name[s.topic], frozenset(handled_event_types(s.event_type)), accepts_tombstones(s.event_type))
             for s in subscriptions(runtime.broker)

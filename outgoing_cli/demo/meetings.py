@@ -22,6 +22,7 @@ from shared.contracts.missions import Mission
 from shared.contracts.registration import (
     LombardApplicant,
 )
+from shared.links import LinkKeys
 
 REQUESTS_AT = datetime(2020, 10, 8, 9, 0, tzinfo=UTC)
 RESPONSE_RATES = {"attendance": 0.6, "satisfaction": 0.45, "outcome": 0.35}
@@ -90,12 +91,13 @@ def _sectors(company: Company) -> list[str]:
     return [applicant.sector] if isinstance(applicant, LombardApplicant) else list(applicant.sectors)
 
 
-def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnswered]:
+def followup_answers(seed: int, due: Iterable[FollowUpDue], keys: LinkKeys) -> list[FollowUpAnswered]:
     """Each participant's answer to each follow-up it was sent, or silence.
 
     Drawn per (meeting, company, kind), so the answers do not depend on the order the
     follow-ups arrived in. Fewer answer each later survey, as with real ones; most attend,
     satisfaction leans high, as the programme reported; some meetings lead to contracts.
+    Each answer carries its survey link's token, as the upstream form passes it on.
     """
     answers = []
     for event in sorted(due, key=lambda e: (e.data.meeting_id, e.data.kind)):
@@ -112,8 +114,14 @@ def followup_answers(seed: int, due: Iterable[FollowUpDue]) -> list[FollowUpAnsw
                     fields = {"satisfaction": rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 4, 14, 12])[0]}
                 case _:
                     fields = _outcome(rng)
+            token = keys.survey_token(followup.meeting_id, company_id, followup.kind)
             payload = FollowUpAnswer(
-                meeting_id=followup.meeting_id, mission_id=followup.mission_id, company_id=company_id, kind=followup.kind, **fields
+                meeting_id=followup.meeting_id,
+                mission_id=followup.mission_id,
+                company_id=company_id,
+                kind=followup.kind,
+                token=token,
+                **fields,
             )
             answers.append(
                 FollowUpAnswered.new(

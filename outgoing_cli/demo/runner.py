@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import secrets
 import shutil
 import signal
 import threading
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -94,6 +96,7 @@ class DemoEnvironment:
             "OUTGOING_SMTP_HOST": "127.0.0.1",
             "OUTGOING_SMTP_PORT": str(smtp_port),
             "OUTGOING_LOG_JSON": "true",
+            "OUTGOING_LINK_SECRET": self.settings.link_secret.get_secret_value() if self.settings.link_secret else "",
         }
 
 
@@ -115,6 +118,7 @@ def run_demo(options: DemoOptions, console: Console, cfg: infra.Config | None = 
                 "topic_partitions": options.partitions or base.topic_partitions,
                 "kafka_bootstrap": f"{cfg.kafka_host}:{cfg.kafka_port}",
                 "mongo_url": cfg.mongo_url,
+                "link_secret": SecretStr(secrets.token_hex(32)),
             }
         ),
     )

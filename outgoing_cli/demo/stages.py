@@ -36,6 +36,7 @@ from shared.contracts.notifications import NotificationEvent
 from shared.contracts.registration import CompanyRegistered, RegistrationEvent, SignupRejected
 from shared.contracts.sessions import SessionEvent, SessionInvited, SessionSeatRequested
 from shared.contracts.topics import Topic, TopicNames
+from shared.links import link_keys
 from shared.messaging import GROUP_TOPIC_SEPARATOR
 from shared.settings import Settings
 
@@ -151,7 +152,7 @@ class Stages:
             return len({e.id for e in self.due})
 
         await self.watch.until("follow-ups on the topic", published, expected)
-        answers = followup_answers(self.population.seed, {e.id: e for e in self.due}.values())
+        answers = followup_answers(self.population.seed, {e.id: e for e in self.due}.values(), link_keys(self.settings))
         await self._publish(Topic.MEETING_FORMS, answers)
         await self.watch.until("follow-up answers recorded", lambda: self._per_mission("followup_answers", "total"), len(answers))
 

@@ -14,6 +14,7 @@ from services.matching.store import INDEXES, OWNER_KEYS, MatchingStore
 from services.matching.use_cases import Matching, MatchingConfig
 from shared.contracts.internal import ParticipantProfileReady
 from shared.contracts.topics import Topic
+from shared.links import link_keys
 from shared.messaging import publish_event
 from shared.outbox import Outbox, StaleOutboxScanner, ask_owners
 from shared.service import BackgroundLoop, Runtime, build_service
@@ -95,4 +96,9 @@ def followup_delays(settings: Settings) -> dict[str, timedelta]:
 def matching_config(settings: Settings) -> MatchingConfig:
     delays = followup_delays(settings)
     surveys = SurveyDelays(delays["satisfaction"], delays["outcome"], timedelta(seconds=settings.followup_close_after_s))
-    return MatchingConfig(video_base_url=settings.video_base_url, default_time_limit_s=settings.schedule_time_limit_s, surveys=surveys)
+    return MatchingConfig(
+        video_base_url=settings.video_base_url,
+        links=link_keys(settings),
+        default_time_limit_s=settings.schedule_time_limit_s,
+        surveys=surveys,
+    )

@@ -19,15 +19,17 @@ from services.matching.domain.mission import Mission, MissionCommand
 from services.matching.domain.outcomes import SurveyDelays, mission_outcomes
 from services.matching.domain.planning import Change, plan_agenda
 from services.matching.store import MISSION_STATES, MatchingStore
+from shared.aggregate import Refused
 from shared.aggregate_store import Conflict
 from shared.contracts.crm import MeetingLinked
 from shared.contracts.envelope import Envelope
 from shared.contracts.internal import MissionReportDue, MissionSessionNoted, ParticipantProfileReady, ProfileReady, SessionNote
-from shared.contracts.matching import ScheduleRequested
+from shared.contracts.matching import FollowUpAnswered, ScheduleRequested
 from shared.contracts.missions import MissionPlanned
 from shared.contracts.registration import CompanyErased, CompanyRegistered, CompanyUpdated
 from shared.contracts.reporting import MissionOutcomes
 from shared.contracts.sessions import SessionAttendanceRecorded, SessionInvited
+from shared.links import LinkKeys
 from shared.logging import get_logger
 from shared.messaging import Contention
 
@@ -47,8 +49,12 @@ FollowUpRelabel = Callable[[list[str], Mapping[str, dict[str, str]]], Awaitable[
 @dataclass
 class MatchingConfig:
     video_base_url: str
+    links: LinkKeys
     default_time_limit_s: float = 30.0
     surveys: SurveyDelays = field(default_factory=lambda: SurveyDelays(timedelta(days=7), timedelta(days=90), timedelta(days=30)))
+
+    def video_url(self, meeting_id: str) -> str:
+        return f"{self.video_base_url.rstrip('/')}/{self.links.room_id(meeting_id)}"
 
 
 @dataclass
@@ -101,6 +107,8 @@ class Matching:
 
     async def handle(self, event: MissionCommand) -> None:
         """Load, decide, save; then the side effects, which a redelivery re-does in full."""
+        if isinstance(event, FollowUpAnswered):
+            self._check_token(event)
         mission = await self.store.mission_state(mission_of(event))
         if mission.has_applied(event):
             if isinstance(event, MeetingLinked):  # its one side effect: never the agenda's, which would re-arm purged timers
@@ -142,12 +150,19 @@ class Matching:
         # In a thread: the solver holds no lock, and the event loop must keep the consumer's heartbeats going.
         plan = await asyncio.to_thread(plan_agenda, state, time_limit_s=time_limit, fairness=options.fairness if options else None)
         limit = definition.max_meetings_per_company * PROPOSALS_PER_COMPANY_FACTOR
-        changes = mission.adopt(plan, event, state, self.config.video_base_url, limit)
+        changes = mission.adopt(plan, event, state, self.config.video_url, limit)
         summary = mission.summary
         assert summary is not None
         figures = summary.model_dump(include={"status", "meetings", "unscheduled", "total_breaks", "moved", "seconds"})
         log.info("agenda planned", mission_id=mission.id, version=mission.agenda_version, changes=len(changes), **figures)
         return changes
+
+    def _check_token(self, event: FollowUpAnswered) -> None:
+        """Only the company a survey was sent to can answer it: its link carries the token."""
+        answer = event.data
+        if not self.config.links.valid_survey_token(answer.token, answer.meeting_id, answer.company_id, answer.kind):
+            what = "has no token" if answer.token is None else "has a token that is not this survey's"
+            raise Refused(f"the {answer.kind} answer of company {answer.company_id} on meeting {answer.meeting_id} {what}")
 
     async def outcomes(self) -> list[MissionOutcomes]:
         """Every mission's outcomes now: the read model behind ``GET /views/outcomes`` and ``outgoing report``."""

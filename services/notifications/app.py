@@ -8,11 +8,13 @@ from faststream import FastStream
 
 from services.notifications import handlers
 from services.notifications.composing import Composer
+from services.notifications.contact_names import ContactNamesStore
 from services.notifications.rendering import Renderer
 from services.notifications.smtp import Mailer, SmtpMailer
-from services.notifications.store import DELIVERIES, INDEXES, TIMERS, NotificationStore
+from services.notifications.store import DELIVERIES, INDEXES, TIMERS
 from services.notifications.use_cases import DeliveryPolicy, Notifications
 from shared.contracts.topics import Topic
+from shared.links import link_keys
 from shared.outbox import Outbox, StaleOutboxScanner, flush_here
 from shared.service import BackgroundLoop, Runtime, build_service
 from shared.settings import Settings
@@ -34,13 +36,13 @@ def create_app(
     settings = settings or Settings()
 
     def register(runtime: Runtime) -> list[BackgroundLoop]:
-        store = NotificationStore(runtime.db)
+        store = ContactNamesStore(runtime.db)  # its log lines mask the contact names it handles
         timers = TimerStore(runtime.db, TIMERS, clock=clock, max_attempts=50)
         outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
         notifications = Notifications(
             store,
             timers,
-            Composer(store, Renderer(settings.template_dir), settings.smtp_sender, settings.survey_base_url, clock),
+            Composer(store, Renderer(settings.template_dir), settings.smtp_sender, settings.survey_base_url, clock, link_keys(settings)),
             mailer or SmtpMailer.from_settings(settings),
             outbox.flush,
             clock,

@@ -18,13 +18,14 @@ from services.notifications.domain.content import calendar_description, partner_
 from services.notifications.domain.ics import CalendarEntry, build_calendar
 from services.notifications.domain.language import choose_language
 from services.notifications.domain.message import Attachment, build_message
-from services.notifications.domain.plans import Plan
+from services.notifications.domain.plans import Plan, survey_link
 from services.notifications.domain.safety import InvalidContent, InvalidRecipient, recipient
 from services.notifications.domain.session_content import session_context, session_entry
 from services.notifications.domain.sessions import CALENDAR_KINDS as SESSION_CALENDAR_KINDS
 from services.notifications.domain.sessions import SESSION_KINDS
 from services.notifications.rendering import Renderer
 from services.notifications.store import NotificationStore
+from shared.links import LinkKeys
 from shared.timers import Clock
 
 CALENDAR_KINDS = frozenset({"meeting_invitation", "meeting_update", "meeting_cancellation"})
@@ -59,10 +60,14 @@ class Composer:
     sender: str
     survey_base_url: str
     clock: Clock
+    links: LinkKeys
+
+    def survey_url(self, meeting_id: str, company_id: str, kind: str) -> str:
+        return survey_link(self.survey_base_url, meeting_id, company_id, kind, self.links.survey_token(meeting_id, company_id, kind))
 
     async def compose(self, plan: Plan, company: dict[str, Any] | None, *, wait_for_partner: bool) -> Composed:
         """``company``: what the store holds of the recipient's company, which the caller has read already."""
-        if await self.store.erased_at(plan.company_id) is not None:
+        if await self.store.erased_and_gone(plan.company_id):
             raise Undeliverable("no_contact", "the company was erased")
         contact = await self.store.contact(plan.company_id)
         partner_id = partner_of(plan.details.get("meeting") or plan.details.get("followup") or {}, plan.company_id)
@@ -84,7 +89,7 @@ class Composer:
         except (InvalidRecipient, InvalidContent) as error:
             raise Undeliverable("invalid_recipient", str(error)) from None
         try:
-            context = template_context(plan, language, contact["name"], company, partner, mission, self.survey_base_url)
+            context = template_context(plan, language, contact["name"], company, partner, mission, self.survey_url)
             if plan.kind in SESSION_KINDS:
                 context |= session_context(plan, language, company, await self._missions(plan))
             rendered = self.renderer.render(plan.kind, language, context)

@@ -258,14 +258,28 @@ class NotificationStore(TouchedDocuments):
         doc = await self.db[ERASURES].find_one({"_id": company_id})
         return doc["at"].astimezone(UTC) if doc else None
 
+    async def erased_and_gone(self, company_id: str) -> bool:
+        """Erased, and not signed up again since: no contact was recorded after the erasure.
+        A company that comes back is a new customer: its mail goes out as anyone's."""
+        erased = await self.erased_at(company_id)
+        if erased is None:
+            return False
+        contact = await self.contact(company_id)
+        recorded = contact.get("as_of") if contact else None
+        return recorded is None or recorded.astimezone(UTC) <= erased
+
     async def erase(self, company_id: str, at: datetime) -> dict[str, int]:
         """Forget the company's contact and name; keep only counts in the delivery log."""
         await self.db[ERASURES].update_one({"_id": company_id}, {"$max": {"at": at}}, upsert=True)
         await self.db[CONTACTS].delete_one({"_id": company_id})
         await self.db[COMPANIES].delete_one({"_id": company_id})
-        scrub = {"$unset": {"recipient": ""}, "$set": {"erased": True}}
-        # A new version: a delivery loaded before the erasure cannot save its address back.
+        scrub = {"$unset": {"recipient": "", "detail": "", "last_error": ""}, "$set": {"erased": True}}
+        # A new version: a delivery loaded before the erasure cannot save its address back. Server replies
+        # are stored without addresses, but they may quote the person in other ways: they go too.
         deliveries = await self.db[DELIVERIES].update_many({"company_id": company_id}, {**scrub, "$inc": {"version": 1}})
+        await self.db[DELIVERIES].update_many(
+            {"company_id": company_id, "attempt_log.0": {"$exists": True}}, {"$set": {"attempt_log.$[].detail": ""}}
+        )
         attempts = await self.db[ATTEMPTS].update_many({"company_id": company_id}, scrub)
         return {"deliveries": deliveries.matched_count, "attempts": attempts.matched_count}
 

@@ -175,7 +175,7 @@ class Notifications:
 
     async def _plan(self, plans: list[Plan]) -> None:
         for plan in plans:
-            if await self.store.erased_at(plan.company_id) is not None:
+            if await self.store.erased_and_gone(plan.company_id):
                 continue
             await self.timers.schedule(plan.timer_id, plan.due_at, NOTIFY, plan.as_data(), group=plan.company_id)
 
@@ -219,7 +219,7 @@ class Notifications:
         company = await self.store.company(plan.company_id)
         delivery.label((company or {}).get("external_ids") or {}, (meeting or {}).get("external_ids") or {})
         superseded = planning.superseded(plan, meeting) or await self.sessions.superseded(plan)
-        if superseded and await self.store.erased_at(plan.company_id) is None:
+        if superseded and not await self.store.erased_and_gone(plan.company_id):
             delivery.supersede(superseded)
             await self.store.deliveries.save(delivery)
             return

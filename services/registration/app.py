@@ -7,6 +7,7 @@ from datetime import timedelta
 from faststream import FastStream
 
 from services.registration import handlers
+from services.registration.contact_names import feed_known_names
 from services.registration.orientation import Orientation
 from services.registration.store import INDEXES, OWNER_KEYS, RegistrationStore
 from services.registration.use_cases import Registration
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, configure_logs: bool = True) ->
 
     def register(runtime: Runtime) -> list[BackgroundLoop]:
         store = RegistrationStore(runtime.db)
+        feed_known_names(store)  # its log lines mask the contact names it handles
         outbox = Outbox(runtime.db, runtime.broker, runtime.topics)
         handlers.register(runtime, Registration(store, instance=settings.instance_id), Orientation(store), outbox)
         scanner = StaleOutboxScanner(

@@ -62,6 +62,8 @@ class FollowUpAnswer(Contract):
     contract_value: Annotated[float, Field(ge=0, lt=1e15)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")] | None = None
     comment: Annotated[str, Field(max_length=2000)] = ""
+    token: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """The token of the survey's link: matching accepts an answer only with it (shared/links.py)."""
 
 
 class MeetingRequested(Envelope[MeetingRequest]):

@@ -40,6 +40,7 @@ from shared.contracts.registration import (
     EnrollmentConfirmed,
 )
 from shared.contracts.topics import Topic, TopicNames
+from shared.links import link_keys
 from shared.messaging import DLQ_ERRORS, DLQ_REASON, Contention, publish_event
 from shared.service import Runtime
 from shared.settings import Settings
@@ -373,16 +374,28 @@ async def test_follow_ups_fire_once_after_each_meeting(settings: Settings) -> No
             expected = end if payload["kind"] == "attendance" else end + timedelta(days=7)
             assert datetime.fromisoformat(payload["due_at"]) == expected and event["subject"] == "india-2020"
 
+        meeting_id, keys = next(iter(meetings)), link_keys(settings)
         answer = FollowUpAnswer(
-            meeting_id=next(iter(meetings)), mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5
+            meeting_id=meeting_id, mission_id="india-2020", company_id="lombard-0001", kind="satisfaction", satisfaction=5
         )
-        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", data=answer))
+        guessed = answer.model_copy(update={"token": keys.survey_token(meeting_id, "foreign-0001", "satisfaction")})
+        for forged in (answer, guessed):  # no token; another company's token
+            await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", data=forged))
+        refused = await eventually(lambda: _dead_letters(harness, 2), 30)
+        assert all(b"token" in dict(r.headers)[DLQ_ERRORS] for r in refused), [dict(r.headers) for r in refused]
+        signed = answer.model_copy(update={"token": keys.survey_token(meeting_id, "lombard-0001", "satisfaction")})
+        await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="x", data=signed))
 
         async def recorded() -> bool:
             doc = await harness.db[MISSION_STATES].find_one({"_id": "india-2020"}) or {}
             return bool(doc.get("followup_answers"))
 
         await eventually(recorded)
+
+
+async def _dead_letters(harness: Harness, count: int) -> list[Any] | None:
+    found = await topic_records(harness.settings, harness.topics(Topic.MATCHING_DLQ))
+    return found if len(found) >= count else None
 
 
 async def _whole_polls(runners: list[Any]) -> None:

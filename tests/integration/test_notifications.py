@@ -582,7 +582,11 @@ async def test_temporary_failures_are_retried_and_permanent_ones_reported(servic
         and failed["data"]["smtp_code"] == 550
         and failed["data"]["company_id"] == FOREIGN
     )
-    assert FOREIGN_MAIL not in json.dumps(failed)
+    assert FOREIGN_MAIL not in json.dumps(failed), "the server's reply quoted the address"
+    assert "@" not in failed["data"]["detail"] and "Recipient address rejected" in failed["data"]["detail"]
+    stored = await service.db[DELIVERIES].find_one({"company_id": FOREIGN})
+    replies = [stored.get("detail"), stored.get("last_error"), *(a.get("detail") for a in stored["attempt_log"])]
+    assert FOREIGN_MAIL not in json.dumps(replies).lower(), "stored replies keep no address (the recipient field does, until erasure)"
     await service.wait_db(DELIVERIES, {"attempt_log.state": "temporary"}, 1)
     for _ in range(3):
         service.clock.advance(seconds=31)
@@ -658,6 +662,8 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     # between cancels that timer instead (the e-mail went out either way).
     await service.wait_db(TIMERS, {"group": FOREIGN, "state": "fired"}, 1)
 
+    quoting = {"last_error": "451 4.2.1 mailbox of Priya Shah busy", "attempt_log.$[].detail": "451 4.2.1 Priya Shah is over quota"}
+    await service.db[DELIVERIES].update_many({"company_id": FOREIGN}, {"$set": quoting})  # replies that name the person
     erased = CompanyErased.new(source="registration", subject=FOREIGN, data=Erasure(company_id=FOREIGN), time=T0 + timedelta(hours=1))
     await service.send(Topic.REGISTRATION_EVENTS, erased)
     await service.wait_db("erasures", {"_id": FOREIGN})
@@ -670,6 +676,7 @@ async def test_erasure_cancels_pending_notifications_and_scrubs_addresses(servic
     assert await service.db["companies"].find_one({"_id": FOREIGN}) is None
     stored = json.dumps(await service.db[DELIVERIES].find({}).to_list(), default=str)
     assert FOREIGN_MAIL not in stored and LOMBARD_MAIL in stored
+    assert "Priya" not in json.dumps(await service.db[DELIVERIES].find({"company_id": FOREIGN}).to_list(), default=str)
     assert await service.db[DELIVERIES].count_documents({"company_id": FOREIGN, "state": "sent"}) == 1, "the count stays"
 
     late_contact = contact(FOREIGN, "Priya Shah", FOREIGN_MAIL, "en")  # a record from before the erasure, delivered late

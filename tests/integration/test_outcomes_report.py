@@ -29,6 +29,7 @@ from shared.contracts.matching import (
     PairOrder,
 )
 from shared.contracts.topics import Topic
+from shared.links import LinkKeys, link_keys
 from shared.settings import Settings
 from tests.factories import mission, mission_planned
 from tests.integration.test_matching import Harness, foreign_profile, lombard_profile
@@ -39,8 +40,10 @@ pytestmark = pytest.mark.integration
 L1, L2, F1, F2 = "lombard-0001", "lombard-0002", "foreign-0001", "foreign-0002"
 
 
-def answer(meeting_id: str, company_id: str, kind: str, **fields: Any) -> FollowUpAnswered:
-    data = FollowUpAnswer(meeting_id=meeting_id, mission_id="india-2020", company_id=company_id, kind=kind, **fields)  # type: ignore[arg-type]
+def answer(keys: LinkKeys, meeting_id: str, company_id: str, kind: str, **fields: Any) -> FollowUpAnswered:
+    """With its survey link's token, as the upstream form passes it on."""
+    token = keys.survey_token(meeting_id, company_id, kind)
+    data = FollowUpAnswer(meeting_id=meeting_id, mission_id="india-2020", company_id=company_id, kind=kind, token=token, **fields)  # type: ignore[arg-type]
     return FollowUpAnswered.new(source="forms", subject="india-2020", data=data)
 
 
@@ -49,6 +52,7 @@ async def test_each_kpi_of_the_report_matches_the_scenario_counted_by_hand(setti
     port = free_port()
     settings = settings.model_copy(update={"schedule_time_limit_s": 5.0, "health_port": port})
     app, runtime = create_app(settings, configure_logs=False, clock=lambda: now[0])
+    keys = link_keys(settings)
     async with running(app):
         harness = Harness(settings, runtime)
         await harness.send(Topic.MISSIONS, mission_planned(mission("india-2020")))
@@ -71,18 +75,18 @@ async def test_each_kpi_of_the_report_matches_the_scenario_counted_by_hand(setti
         now[0] = datetime(2021, 6, 1, tzinfo=UTC)
         await harness.wait_for(12, "followup.due.v1")
         answers = [
-            answer(m1, L1, "attendance", attended=True),
-            answer(m1, F1, "attendance", attended=True),
-            answer(m2, L1, "attendance", attended=True),
-            answer(m2, F2, "attendance", attended=False),
-            answer(m3, L2, "attendance", attended=False),
-            answer(m1, L1, "satisfaction", satisfaction=5),
-            answer(m1, F1, "satisfaction", satisfaction=4),
-            answer(m2, L1, "satisfaction", satisfaction=2),
-            answer(m1, L1, "outcome", outcome="contract_signed", contract_value=100000, currency="EUR"),
-            answer(m1, F1, "outcome", outcome="contract_signed", contract_value=120000, currency="EUR"),
-            answer(m2, F2, "outcome", outcome="negotiation"),
-            answer(m3, L2, "outcome", contract_signed=False, under_negotiation=False),
+            answer(keys, m1, L1, "attendance", attended=True),
+            answer(keys, m1, F1, "attendance", attended=True),
+            answer(keys, m2, L1, "attendance", attended=True),
+            answer(keys, m2, F2, "attendance", attended=False),
+            answer(keys, m3, L2, "attendance", attended=False),
+            answer(keys, m1, L1, "satisfaction", satisfaction=5),
+            answer(keys, m1, F1, "satisfaction", satisfaction=4),
+            answer(keys, m2, L1, "satisfaction", satisfaction=2),
+            answer(keys, m1, L1, "outcome", outcome="contract_signed", contract_value=100000, currency="EUR"),
+            answer(keys, m1, F1, "outcome", outcome="contract_signed", contract_value=120000, currency="EUR"),
+            answer(keys, m2, F2, "outcome", outcome="negotiation"),
+            answer(keys, m3, L2, "outcome", contract_signed=False, under_negotiation=False),
         ]
         for event in answers:
             await harness.send(Topic.MEETING_FORMS, event)

@@ -25,6 +25,7 @@ from shared.contracts.sessions import (
     SessionSeatRequested,
 )
 from shared.contracts.topics import Topic, TopicNames
+from shared.links import link_keys
 from shared.messaging import publish_event
 from shared.settings import Settings
 from tests.factories import SIGNUP_TIME, foreign, lombard, mission, mission_planned, signup, valid_partita_iva
@@ -93,6 +94,7 @@ async def test_invitations_seats_waiting_list_attendance_and_the_mission_require
         assert all(e["data"]["required_by"] == ["india-2020"] for e in invited)
 
         await flow.seat(SessionSeatRequested, a, 0)
+        await flow.wait_for(1, "session.seat_changed.v1")  # two firms' forms may reach the session in either order
         await flow.seat(SessionSeatRequested, b, 1)
         await flow.wait_for(2, "session.seat_changed.v1")
         await flow.seat(SessionSeatReleased, a, 2)
@@ -194,6 +196,7 @@ async def test_a_missions_report_is_published_once_the_answer_window_after_its_l
             outcome="contract_signed",
             contract_value=250000,
             currency="EUR",
+            token=link_keys(settings).survey_token(meeting["meeting_id"], "lombard-0001", "outcome"),
         )
         await harness.send(Topic.MEETING_FORMS, FollowUpAnswered.new(source="forms", subject="india-2020", data=answer))
 

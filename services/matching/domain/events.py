@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
-from uuid import NAMESPACE_URL, uuid5
 from zoneinfo import ZoneInfo
 
 from services.matching.domain.planning import Change, Placed, Plan
@@ -40,7 +39,7 @@ def meeting_event(
     change: Change,
     profiles: Mapping[str, CompanyProfile],
     mission_id: str,
-    video_base_url: str,
+    video_url: Callable[[str], str],
     external_ids: Mapping[str, str],
 ) -> Envelope[Any]:
     placed = change.meeting
@@ -60,7 +59,7 @@ def meeting_event(
             cause, source=SOURCE, subject=mission_id, data=payload, discriminator=discriminator
         )
         return cancelled
-    meeting = meeting_payload(placed, mission_id, profiles, video_base_url).model_copy(update={"external_ids": dict(external_ids)})
+    meeting = meeting_payload(placed, mission_id, profiles, video_url).model_copy(update={"external_ids": dict(external_ids)})
     if change.kind == "rescheduled" and change.previous is not None:
         move = MeetingMove(meeting=meeting, previous_start=change.previous.start, previous_end=change.previous.end, reason=change.reason)
         moved: Envelope[Any] = MeetingRescheduled.caused_by(
@@ -109,8 +108,8 @@ def agenda_published(cause: Envelope[Any], mission_id: str, version: int, plan: 
     return published
 
 
-def meeting_payload(placed: Placed, mission_id: str, profiles: Mapping[str, CompanyProfile], video_base_url: str) -> Meeting:
-    """The meeting as both sides see it, each in its own time zone."""
+def meeting_payload(placed: Placed, mission_id: str, profiles: Mapping[str, CompanyProfile], video_url: Callable[[str], str]) -> Meeting:
+    """The meeting as both sides see it, each in its own time zone; ``video_url`` names its room."""
     local_times = []
     for company_id in (placed.lombard_id, placed.foreign_id):
         profile = profiles[company_id]
@@ -124,7 +123,6 @@ def meeting_payload(placed: Placed, mission_id: str, profiles: Mapping[str, Comp
                 end_local=placed.end.astimezone(zone).isoformat(),
             )
         )
-    room = uuid5(NAMESPACE_URL, f"outgoing-room:{placed.meeting_id}").hex[:16]
     return Meeting(
         meeting_id=placed.meeting_id,
         mission_id=mission_id,
@@ -132,7 +130,7 @@ def meeting_payload(placed: Placed, mission_id: str, profiles: Mapping[str, Comp
         start=placed.start,
         end=placed.end,
         local_times=local_times,
-        video_url=f"{video_base_url.rstrip('/')}/{room}",
+        video_url=video_url(placed.meeting_id),
         sequence=placed.sequence,
         slot_id=placed.slot_id,
     )

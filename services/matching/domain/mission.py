@@ -8,6 +8,7 @@ in one write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -197,7 +198,7 @@ class Mission(Aggregate):
             case FollowUpAnswered():
                 # Structured answers only: free-text comments stay on the topic, out of a document that outlives erasure.
                 key = f"{event.data.meeting_id}|{event.data.company_id}|{event.data.kind}"
-                self.followup_answers[key] = event.data.model_dump(mode="json", exclude={"comment"})
+                self.followup_answers[key] = event.data.model_dump(mode="json", exclude={"comment", "token"})
                 return False
 
     def _session_noted(self, note: SessionNote) -> bool:
@@ -278,7 +279,9 @@ class Mission(Aggregate):
             agenda=dict(self.agenda),
         )
 
-    def adopt(self, plan: Plan, cause: Envelope[Any], state: MissionState, video_base_url: str, proposals_per_company: int) -> list[Change]:
+    def adopt(
+        self, plan: Plan, cause: Envelope[Any], state: MissionState, video_url: Callable[[str], str], proposals_per_company: int
+    ) -> list[Change]:
         """Takes the new agenda; records the proposals that changed, each meeting's change and the summary."""
         mission_id = state.mission.mission_id
         self.awaiting_profile = sorted(cid for cid in self.schedulable() if cid not in state.participants)
@@ -288,7 +291,7 @@ class Mission(Aggregate):
             self.record(Topic.MATCHING_EVENTS, event)
         for change in plan.changes:
             links = self.meeting_links.get(change.meeting.meeting_id, {})
-            self.record(Topic.MATCHING_EVENTS, meeting_event(cause, change, state.participants, mission_id, video_base_url, links))
+            self.record(Topic.MATCHING_EVENTS, meeting_event(cause, change, state.participants, mission_id, video_url, links))
         published = agenda_published(cause, mission_id, self.agenda_version, plan)
         self.summary = published.data
         self.record(Topic.MATCHING_EVENTS, published)

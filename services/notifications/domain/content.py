@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from services.notifications.domain.language import Language
-from services.notifications.domain.plans import Plan, survey_link
+from services.notifications.domain.plans import Plan
 from services.notifications.domain.safety import zone
 from services.notifications.domain.times import duration_text, local_date, local_span
 
@@ -40,7 +41,7 @@ def template_context(
     company: dict[str, Any] | None,
     partner: dict[str, Any] | None,
     mission: dict[str, Any] | None,
-    survey_base_url: str,
+    survey_url: Callable[[str, str, str], str],
 ) -> dict[str, Any]:
     """Everything the templates may show. Only company NAMES of partners, never their contacts."""
     details = plan.details
@@ -90,7 +91,7 @@ def template_context(
             context["before"] = duration_text(details["offset_s"], language)
     if "followup" in details:
         followup = details["followup"]
-        context["survey_url"] = survey_link(survey_base_url, followup["meeting_id"], plan.company_id, followup["kind"])
+        context["survey_url"] = survey_url(followup["meeting_id"], plan.company_id, followup["kind"])
     return context
 
 

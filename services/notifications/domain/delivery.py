@@ -11,6 +11,7 @@ neither without the other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -30,6 +31,15 @@ OperatorAction = Literal["delivered", "resend", "drop"]
 
 TERMINAL: frozenset[str] = frozenset({"sent", "failed", "superseded", "dropped"})
 DETAIL_MAX = 1000
+ADDRESS = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
+"""Anything shaped like an address, in any script: SMTP replies often quote the recipient's."""
+
+
+def without_addresses(detail: str, recipient: str | None) -> str:
+    """What an outcome may store and publish of a server's reply or an error: never an address."""
+    if recipient:
+        detail = re.sub(re.escape(recipient), "[recipient]", detail, flags=re.IGNORECASE)
+    return ADDRESS.sub("[address]", detail)
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,7 @@ class Delivery(Aggregate):
         attempt = self._open(n)
         if attempt is None:
             return False
+        detail = without_addresses(detail, self.recipient)
         attempt.state, attempt.code, attempt.detail, attempt.finished_at = ("permanent" if permanent else "temporary"), code, detail, now
         if permanent:
             self.fail("permanent_smtp_error", detail, now, code)
@@ -170,7 +181,7 @@ class Delivery(Aggregate):
     def fail(self, reason: FailureReason, detail: str, now: datetime, code: int | None = None) -> None:
         if self.finished:
             return
-        self.state, self.reason, self.detail = "failed", reason, detail[:DETAIL_MAX]
+        self.state, self.reason, self.detail = "failed", reason, without_addresses(detail, self.recipient)[:DETAIL_MAX]
         payload = {
             **self._names(),
             "source_event_id": self.source_event_id,

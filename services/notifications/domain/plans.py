@@ -129,8 +129,9 @@ def followup_plans(event_id: UUID, correlation_id: UUID, followup: FollowUp) -> 
     ]
 
 
-def survey_link(base_url: str, meeting_id: str, company_id: str, kind: str) -> str:
-    return f"{base_url.rstrip('/')}/{meeting_id}/{company_id}/{kind}"
+def survey_link(base_url: str, meeting_id: str, company_id: str, kind: str, token: str) -> str:
+    """The survey's page; its token is what lets the upstream form's answer in (shared/links.py)."""
+    return f"{base_url.rstrip('/')}/{meeting_id}/{company_id}/{kind}?token={token}"
 
 
 def superseded(plan: Plan, meeting_state: dict[str, Any] | None) -> str | None:

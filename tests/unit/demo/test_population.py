@@ -14,6 +14,7 @@ from services.registration.domain.eligibility import LOMBARD_PROVINCES, assess
 from services.registration.domain.partita_iva import is_valid
 from shared.contracts.matching import FollowUp, FollowUpDue, MeetingRequested
 from shared.contracts.registration import CompanyRegistered, LombardApplicant
+from tests.factories import TEST_LINKS
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +132,8 @@ def test_followup_answers_do_not_depend_on_arrival_order(population):
                 due_at=begin + timedelta(days=7),
             )
             due.append(FollowUpDue.new(source="matching", subject="india-2020", data=payload))
-    forward = followup_answers(1, due)
-    backward = followup_answers(1, list(reversed(due)))
+    forward = followup_answers(1, due, TEST_LINKS)
+    backward = followup_answers(1, list(reversed(due)), TEST_LINKS)
     assert [a.model_dump_json() for a in forward] == [a.model_dump_json() for a in backward]
     kinds = Counter(a.data.kind for a in forward)
     assert set(kinds) == {"attendance", "satisfaction", "outcome"}

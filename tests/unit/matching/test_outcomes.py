@@ -13,7 +13,7 @@ from services.matching.use_cases import Matching, MatchingConfig, session_notes
 from shared.contracts.edition_2020 import MISSIONS_2020
 from shared.contracts.internal import MissionReportDue, ReportDue
 from shared.contracts.sessions import Attendance, OrientationSession, SessionAttendanceRecorded
-from tests.factories import mission_planned
+from tests.factories import TEST_LINKS, mission_planned
 from tests.unit.matching.fakes import FakeMatchingStore
 from tests.unit.matching.test_scoring import profile
 from tests.unit.matching.test_use_cases import enrolled, events_of, schedule
@@ -143,7 +143,7 @@ def attended(company_id: str, yes: bool, at: datetime) -> SessionAttendanceRecor
 
 async def test_a_mission_that_requires_orientation_schedules_a_lombard_firm_only_once_it_attended() -> None:
     store = FakeMatchingStore()
-    matching = Matching(store, MatchingConfig(video_base_url="https://meet.example/o", surveys=DELAYS))
+    matching = Matching(store, MatchingConfig(video_base_url="https://meet.example/o", links=TEST_LINKS, surveys=DELAYS))
     await matching.plan_mission(mission_planned(INDIA.model_copy(update={"orientation_required": True})))
     await matching.handle(mission_planned(INDIA.model_copy(update={"orientation_required": True})))
     for company in (*LOMBARDS, *FOREIGNS):
@@ -166,7 +166,9 @@ async def test_a_mission_that_requires_orientation_schedules_a_lombard_firm_only
 async def test_the_report_is_published_once_when_its_timer_fires() -> None:
     store = FakeMatchingStore()
     now = [T0]
-    matching = Matching(store, MatchingConfig(video_base_url="https://meet.example/o", surveys=DELAYS), clock=lambda: now[0])
+    matching = Matching(
+        store, MatchingConfig(video_base_url="https://meet.example/o", links=TEST_LINKS, surveys=DELAYS), clock=lambda: now[0]
+    )
     await matching.plan_mission(mission_planned(INDIA))
     for company in (*LOMBARDS, *FOREIGNS):
         await store.save_profile(company, T0)
@@ -198,3 +200,26 @@ def test_a_contract_both_sides_report_is_one_contract_and_the_furthest_outcome_w
     total = mission_outcomes(mission, INDIA, PROFILES, DAY + timedelta(days=100), DELAYS).total
     assert total.outcomes == {"contract_signed": 1, "negotiation": 1}
     assert total.contract_values == {"EUR": 150.0}
+
+
+async def test_a_survey_answer_is_recorded_only_with_its_links_token() -> None:
+    import pytest
+
+    from shared.aggregate import Refused
+    from shared.contracts.matching import FollowUpAnswer, FollowUpAnswered
+
+    store = FakeMatchingStore()
+    matching = Matching(store, MatchingConfig(video_base_url="https://meet.example/o", links=TEST_LINKS, surveys=DELAYS))
+    await matching.plan_mission(mission_planned(INDIA))
+    answer = FollowUpAnswer(meeting_id="india-2020:abcdef12", mission_id="india-2020", company_id=LOMBARDS[0].company_id, kind="outcome")
+
+    def sent(token: str | None) -> FollowUpAnswered:
+        return FollowUpAnswered.new(source="forms", subject="india-2020", data=answer.model_copy(update={"token": token}))
+
+    for forged in (None, "x" * 22, TEST_LINKS.survey_token(answer.meeting_id, FOREIGNS[0].company_id, "outcome")):
+        with pytest.raises(Refused, match="token"):
+            await matching.handle(sent(forged))
+    await matching.handle(sent(TEST_LINKS.survey_token(answer.meeting_id, answer.company_id, "outcome")))
+    mission = await store.missions.get("india-2020")
+    assert mission is not None and len(mission.followup_answers) == 1
+    assert "token" not in next(iter(mission.followup_answers.values())), "a credential is not kept"

@@ -31,7 +31,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.registration import CompanyRegistered, Enrollment, EnrollmentCancellation, EnrollmentCancelled, EnrollmentConfirmed
 from shared.messaging import Contention
-from tests.factories import mission_planned
+from tests.factories import TEST_LINKS, mission_planned
 from tests.unit.matching.fakes import FakeMatchingStore
 from tests.unit.matching.test_scoring import profile
 
@@ -64,7 +64,7 @@ async def fresh(with_profiles: bool = True) -> tuple[Matching, FakeMatchingStore
     store, recorder = FakeMatchingStore(), Recorder()
     matching = Matching(
         store,
-        MatchingConfig(video_base_url="https://meet.example/outgoing"),
+        MatchingConfig(video_base_url="https://meet.example/outgoing", links=TEST_LINKS),
         sync_followups=recorder.sync,
         relabel_followups=recorder.relabel,
         request_replan=recorder.replan,

@@ -17,6 +17,7 @@ from services.notifications.use_cases import DeliveryPolicy, Notifications
 from shared.aggregate import Aggregate, Recorded
 from shared.outbox import DocumentRef
 from shared.timers import ClaimedTimer, Timer
+from tests.factories import TEST_LINKS
 from tests.mail_factories import T0, FakeClock
 from tests.unit.fakes import InMemoryAggregates
 
@@ -208,7 +209,9 @@ def harness(policy: DeliveryPolicy | None = None) -> Harness:
         flushed.extend(refs)
         return len(refs)
 
-    composer = Composer(store, Renderer(None), "Outgoing <missions@outgoing.example>", "https://survey.outgoing.example/f", clock)
+    composer = Composer(
+        store, Renderer(None), "Outgoing <missions@outgoing.example>", "https://survey.outgoing.example/f", clock, TEST_LINKS
+    )
     notifications = Notifications(
         store,
         timers,

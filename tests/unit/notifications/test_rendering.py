@@ -146,7 +146,7 @@ def render(kind: str, language: str, partner_name: str = "Maple Foods Inc.", **d
         {"company_name": "Rossi S.r.l.", "role": "lombard"},
         {"company_name": partner_name},
         {"market": "Canada", "window_start": "2020-11-16", "window_end": "2020-11-27"},
-        "https://forms.example/f",
+        lambda meeting, company, kind: f"https://forms.example/f/{meeting}/{company}/{kind}?token=t0k3n",
     )
     return Renderer().render(kind, language, context)
 
@@ -194,7 +194,9 @@ def test_a_template_dir_overrides_one_template_and_keeps_the_rest(tmp_path) -> N
     (tmp_path / "en" / "reminder.txt.j2").write_text(
         "{% block subject %}Soon: {{ partner_name }}{% endblock %}{% block body %}See you {{ when }}{% endblock %}"
     )
-    context = template_context(plan("reminder", offset_s=3600), "en", "Mario", None, {"company_name": "<b>X</b>"}, None, "https://f")
+    context = template_context(
+        plan("reminder", offset_s=3600), "en", "Mario", None, {"company_name": "<b>X</b>"}, None, lambda *_: "https://f"
+    )
     renderer = Renderer(str(tmp_path))
     rendered = renderer.render("reminder", "en", context)
     assert rendered.subject == "Soon: <b>X</b>" and rendered.text.startswith("See you Monday 26 October 2020")

@@ -27,7 +27,7 @@ from services.notifications.use_cases import Notifications
 from shared.contracts.notifications import NotificationKind
 from shared.contracts.registration import CompanyErased, CompanyRegistered, Erasure
 from shared.outbox import DocumentRef
-from tests.factories import mission, mission_planned
+from tests.factories import TEST_LINKS, mission, mission_planned
 from tests.mail_factories import FOREIGN, FOREIGN_MAIL, LOMBARD, LOMBARD_MAIL, T0, FakeClock, contact, profile
 from tests.session_mail_factories import (
     LINK,
@@ -72,7 +72,9 @@ async def ready(*, lombard_language: str = "it") -> Harness:
     async def flush(refs: list[DocumentRef]) -> int:
         return len(refs)
 
-    composer = Composer(store, Renderer(None), "Outgoing <missions@outgoing.example>", "https://survey.outgoing.example/f", clock)
+    composer = Composer(
+        store, Renderer(None), "Outgoing <missions@outgoing.example>", "https://survey.outgoing.example/f", clock, TEST_LINKS
+    )
     h = Harness(store, timers, mail, clock, Notifications(store, timers, composer, mail, flush, clock, OFFSETS))  # type: ignore[arg-type]
     for mission_id in ("india-2020", "uk-2020"):
         await h.notifications.mission_planned(mission_planned(mission(mission_id)))
