@@ -76,6 +76,10 @@ async def test_an_erased_firm_leaves_no_trace_but_where_retention_bounds_it_and_
             )
             await flow.wait_events(Topic.REGISTRATION_EVENTS, "company.erased.v1", 1)
             await eventually(lambda: flow.db("notifications")["erasures"].find_one({"_id": company_id}), 30)
+            # A signup dead-lettered before the erasure and replayed after it (`outgoing dlq replay`) brings nothing back.
+            late = signup(firm, time=SIGNED_UP_AT + timedelta(hours=12))
+            await flow.send(Topic.SIGNUP_FORMS, late)
+            await eventually(lambda: flow.db("registration")["signups"].find_one({"_id": str(late.id)}), 60)
             await eventually(lambda: _nothing_in_the_databases(flow), 60)
             await _compact_contacts(flow)
             try:  # the log cleaner takes its turn among the tests' other compacted topics

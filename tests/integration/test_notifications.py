@@ -42,6 +42,7 @@ from shared.contracts.registration import (
     Violation,
 )
 from shared.contracts.topics import Topic, TopicNames
+from shared.links import link_keys
 from shared.messaging import DLQ_REASON, publish_event
 from shared.service import Runtime
 from shared.settings import Settings
@@ -326,8 +327,9 @@ async def test_followups_link_to_the_form_when_due(service: Harness) -> None:
     service.clock.now = due
     await service.sink.wait_for(2)
     text, html = bodies(service.sink.to(LOMBARD_MAIL)[0])
-    assert "https://forms.outgoing.example/followup/india-2020-m0001/rossi-meccanica-0001/satisfaction" in text
-    assert 'href="https://forms.outgoing.example/followup/india-2020-m0001/rossi-meccanica-0001/satisfaction"' in html
+    token = link_keys(service.settings).survey_token("india-2020-m0001", LOMBARD, "satisfaction")
+    link = f"https://forms.outgoing.example/followup/india-2020-m0001/rossi-meccanica-0001/satisfaction?token={token}"
+    assert link in text and f'href="{link}"' in html, "the link carries the token that lets the answer in"
     assert service.sink.to(FOREIGN_MAIL)[0]["Subject"] == "How was your meeting with Rossi Meccanica S.r.l.?"
 
 

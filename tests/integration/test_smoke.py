@@ -105,6 +105,7 @@ def test_service_process_reports_ready_and_stops_on_sigterm(settings: Settings, 
         "OUTGOING_MONGO_DB": settings.mongo_db,
         "OUTGOING_TOPIC_PREFIX": settings.topic_prefix,
         "OUTGOING_INSTANCE_ID": f"{service}-smoke",
+        "OUTGOING_LINK_SECRET": settings.link_secret.get_secret_value() if settings.link_secret else "",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -51,3 +51,12 @@ def test_the_secret_is_required_long_enough_and_never_shown() -> None:
     settings = Settings(link_secret=SecretStr("a-secret-of-the-agency"))
     assert "a-secret-of-the-agency" not in repr(settings) + repr(link_keys(settings)) + settings.model_dump_json()
     assert link_keys(settings).room_id("m") == KEY.room_id("m")
+
+
+@pytest.mark.parametrize("service", ["matching", "notifications"])
+def test_the_services_that_make_or_check_links_refuse_to_start_without_the_secret(service: str) -> None:
+    from importlib import import_module
+
+    create_app = import_module(f"services.{service}.app").create_app
+    with pytest.raises(MissingLinkSecret, match="OUTGOING_LINK_SECRET"):
+        create_app(Settings(link_secret=None), configure_logs=False)
