@@ -166,12 +166,12 @@ class Matching:
 
     async def outcomes(self) -> list[MissionOutcomes]:
         """Every mission's outcomes now: the read model behind ``GET /views/outcomes`` and ``outgoing report``."""
-        found = []
+        found, now = [], self.clock()
         for mission in await self.store.missions.find({}):
             definition = await self.store.mission(mission.id)
             if definition is not None:
                 profiles = await self.store.profiles(list(mission.participants))
-                found.append(mission_outcomes(mission, definition, profiles, self.clock(), self.config.surveys))
+                found.append(mission_outcomes(mission, definition, profiles, now, self.config.surveys))
         return found
 
     async def publish_report(self, event: MissionReportDue) -> None:
@@ -215,6 +215,8 @@ def mission_of(event: MissionCommand) -> str:
 def session_notes(event: SessionInvited | SessionAttendanceRecorded) -> list[MissionSessionNoted]:
     """One note per mission the session counts for, each with an id derived from the event and the mission."""
     attended = event.data.attended if isinstance(event, SessionAttendanceRecorded) else None
+    if attended is None and (event.data.sequence > 0 or event.data.session.status == "cancelled"):
+        return []  # a change or a cancellation re-sent to an invitee: the mission knows of the invitation already
     return [
         MissionSessionNoted.caused_by(
             event,

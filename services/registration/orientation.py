@@ -88,9 +88,7 @@ class Orientation:
 
     async def _audience(self, session: OrientationSession, only: list[str] | None = None) -> dict[str, Invitee]:
         missions = await self._missions_of(session)
-        enrollments = [e for e in await self.store.confirmed_enrollments(list(missions)) if e.role == "lombard"]
-        if only is not None:
-            enrollments = [e for e in enrollments if e.company_id in only]
+        enrollments = [e for e in await self.store.confirmed_enrollments(list(missions), only) if e.role == "lombard"]
         companies = {c.id: c for c in await self.store.companies_by_id(sorted({e.company_id for e in enrollments}))}
         wanted = set(session.sectors)
         audience: dict[str, Invitee] = {}

@@ -157,8 +157,11 @@ class RegistrationStore(TouchedDocuments):
         docs = await self.db[MISSIONS].find({"mission.country": country}).to_list()
         return [Mission.model_validate_json(json.dumps(doc["mission"])) for doc in docs]
 
-    async def confirmed_enrollments(self, mission_ids: list[str]) -> list[Enrollment]:
-        return await self.enrollments.find({"mission_id": {"$in": mission_ids}, "status": "confirmed"})
+    async def confirmed_enrollments(self, mission_ids: list[str], company_ids: list[str] | None = None) -> list[Enrollment]:
+        query: dict[str, Any] = {"mission_id": {"$in": mission_ids}, "status": "confirmed"}
+        if company_ids is not None:
+            query["company_id"] = {"$in": company_ids}
+        return await self.enrollments.find(query)
 
     async def companies_by_id(self, ids: list[str]) -> list[Company]:
         return await self.companies.find({"_id": {"$in": ids}})

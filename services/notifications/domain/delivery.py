@@ -21,6 +21,7 @@ from services.notifications.domain.plans import Plan
 from shared.aggregate import Aggregate
 from shared.contracts import notifications as events
 from shared.contracts.topics import Topic
+from shared.redaction import redact_text
 
 SOURCE = "/outgoing/notifications"
 
@@ -31,15 +32,14 @@ OperatorAction = Literal["delivered", "resend", "drop"]
 
 TERMINAL: frozenset[str] = frozenset({"sent", "failed", "superseded", "dropped"})
 DETAIL_MAX = 1000
-ADDRESS = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
-"""Anything shaped like an address, in any script: SMTP replies often quote the recipient's."""
 
 
 def without_addresses(detail: str, recipient: str | None) -> str:
-    """What an outcome may store and publish of a server's reply or an error: never an address."""
+    """What an outcome may store and publish of a server's reply or an error: no address, in any
+    script, nor any other personal data the logs' redaction knows (shared/redaction.py)."""
     if recipient:
         detail = re.sub(re.escape(recipient), "[recipient]", detail, flags=re.IGNORECASE)
-    return ADDRESS.sub("[address]", detail)
+    return redact_text(detail)
 
 
 @dataclass(frozen=True)

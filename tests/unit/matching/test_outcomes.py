@@ -223,3 +223,22 @@ async def test_a_survey_answer_is_recorded_only_with_its_links_token() -> None:
     mission = await store.missions.get("india-2020")
     assert mission is not None and len(mission.followup_answers) == 1
     assert "token" not in next(iter(mission.followup_answers.values())), "a credential is not kept"
+
+
+def test_only_a_first_invitation_or_an_attendance_reaches_the_missions() -> None:
+    from shared.contracts.sessions import Invitation, SessionInvited
+
+    session = attended(LOMBARDS[0].company_id, True, T0).data.session
+    facts = {"session": session, "company_id": LOMBARDS[0].company_id, "missions": ["india-2020", "russia-2020"]}
+
+    def invited(sequence: int, status: str = "planned") -> SessionInvited:
+        data = (
+            Invitation(**facts, sequence=sequence)
+            if status == "planned"
+            else Invitation(**{**facts, "session": session.model_copy(update={"status": status})}, sequence=sequence)
+        )
+        return SessionInvited.new(source="registration", subject=LOMBARDS[0].company_id, data=data, time=T0)
+
+    assert [n.data.mission_id for n in session_notes(invited(0))] == ["india-2020", "russia-2020"]
+    assert session_notes(invited(1)) == [] and session_notes(invited(1, "cancelled")) == []
+    assert [n.data.attended for n in session_notes(attended(LOMBARDS[0].company_id, False, T0))] == [False]
