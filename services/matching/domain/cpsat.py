@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from services.matching.domain.instance import Indexed, Schedule, Status, breaks_of, is_complete, make_schedule
+from services.matching.domain.polish import POLISH_SHARE, Polished
 
 IDEAL_PROBE_SHARE = 0.15
 """Share of the time limit the solver may spend looking for a perfect agenda before optimising."""
+
 
 WEIGHT_SCALE = 1_000_000
 """The heaviest meeting is worth this many units: CP-SAT objectives are integral."""
@@ -225,8 +227,13 @@ def solve_cpsat(
     workers: int,
     started: float,
     first_solution: float | None,
+    polish: Callable[[Indexed, list[int], float], Polished | None] | None = None,
 ) -> Schedule | None:
-    """The lexicographic CP-SAT answer, or None when no agenda was found in time (caller falls back)."""
+    """The lexicographic CP-SAT answer, or None when no agenda was found in time (caller falls back).
+
+    ``polish(ix, agenda, deadline)``: another solver's fewest breaks for the meetings placed,
+    tried before CP-SAT's own break phase (not when re-scheduling). It is given only when
+    not every meeting fits, so the probe for an ideal agenda is skipped."""
     first = [first_solution]
 
     def seen() -> None:
@@ -270,7 +277,7 @@ def solve_cpsat(
         and all(hint[k] == t for k, t in previous.items() if t in built.x[k])
         and sum(breaks_of(ix, hint)) == 0
     )
-    ideal = hint if hint_is_ideal else lex.ideal(optional, previous, IDEAL_PROBE_SHARE)
+    ideal = hint if hint_is_ideal else None if polish is not None else lex.ideal(optional, previous, IDEAL_PROBE_SHARE)
     if ideal is not None:
         return answer(ideal, "optimal", 0.0)
     all_placed_by_hint = current is not None and all(current[k] >= 0 for k in optional)
@@ -302,6 +309,14 @@ def solve_cpsat(
             current = phase.solution.slot_of
             model.add(moved <= round(phase.solution.value))
             lex.hint(current)
+    if polish is not None and not previous and current is not None:
+        better = polish(ix, current, time.perf_counter() + POLISH_SHARE * max(0.0, lex.deadline - time.perf_counter()))
+        if better is not None and better.breaks == 0:
+            return answer(better.slot_of, "optimal" if lex.all_optimal else "feasible", 0.0)
+        if better is not None and better.breaks < sum(breaks_of(ix, current)):
+            current = better.slot_of
+            lex.hint(current)
+            model.add(sum(built.participant_breaks) <= better.breaks)
     total_breaks = sum(built.participant_breaks)
     phase = lex.run("breaks", total_breaks, 1.0)
     if phase.solution is None:

@@ -34,6 +34,7 @@ from services.matching.domain.instance import (
     known_previous,
     make_schedule,
 )
+from services.matching.domain.polish import fewest_breaks_for
 from services.matching.domain.portfolio import Race, race
 from services.matching.domain.satsearch import applicable
 
@@ -76,7 +77,8 @@ def solve(
     When every placeable meeting can be placed and nothing is to be kept, two SAT workers
     race for the fewest breaks (``portfolio``); they prove the optimum of brokerage-sized
     events in seconds. Otherwise, or if they find nothing, CP-SAT's lexicographic phases
-    answer. ``sat=False`` skips the race (benchmarks compare the two).
+    answer; when not everything fits, the race then schedules the meetings CP-SAT chose
+    (``polish``). ``sat=False`` skips the race (benchmarks compare the two).
     """
     # Imported here: OR-Tools takes 2 s to import, and the SAT race may answer without it.
     from services.matching.domain.cpsat import solve_cpsat
@@ -89,7 +91,8 @@ def solve(
     if literals > EXACT_UP_TO_LITERALS:
         return solve_large(ix, kept, time_limit_s, started, reason=f"{literals} meeting-slot choices: too large for the exact solver")
     sat_bound = 0
-    if sat and not kept and applicable(ix):
+    ran_race = sat and not kept and applicable(ix)
+    if ran_race:
         answer = race(ix, started + time_limit_s)
         if answer.slot_of is not None:
             return _sat_schedule(ix, answer, started)
@@ -105,6 +108,7 @@ def solve(
         workers=workers or DEFAULT_WORKERS,
         started=started,
         first_solution=first,
+        polish=fewest_breaks_for if sat and not kept and not ran_race else None,
     )
     if exact is not None:
         return _with_bound(ix, exact, sat_bound)
