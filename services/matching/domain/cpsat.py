@@ -16,15 +16,17 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
 from services.matching.domain.instance import Indexed, Schedule, Status, breaks_of, is_complete, make_schedule
-from services.matching.domain.polish import POLISH_SHARE, Polished
+
+if TYPE_CHECKING:
+    from services.matching.domain.polish import Polished
 
 IDEAL_PROBE_SHARE = 0.15
 """Share of the time limit the solver may spend looking for a perfect agenda before optimising."""
-
 
 WEIGHT_SCALE = 1_000_000
 """The heaviest meeting is worth this many units: CP-SAT objectives are integral."""
@@ -231,9 +233,8 @@ def solve_cpsat(
 ) -> Schedule | None:
     """The lexicographic CP-SAT answer, or None when no agenda was found in time (caller falls back).
 
-    ``polish(ix, agenda, deadline)``: another solver's fewest breaks for the meetings placed,
-    tried before CP-SAT's own break phase (not when re-scheduling). It is given only when
-    not every meeting fits, so the probe for an ideal agenda is skipped."""
+    ``polish(ix, agenda, deadline)``: another solver's fewest breaks for the meetings placed, tried
+    before the break phase; given only when not every meeting fits, so the ideal probe is skipped."""
     first = [first_solution]
 
     def seen() -> None:
@@ -310,7 +311,7 @@ def solve_cpsat(
             model.add(moved <= round(phase.solution.value))
             lex.hint(current)
     if polish is not None and not previous and current is not None:
-        better = polish(ix, current, time.perf_counter() + POLISH_SHARE * max(0.0, lex.deadline - time.perf_counter()))
+        better = polish(ix, current, lex.deadline)
         if better is not None and better.breaks == 0:
             return answer(better.slot_of, "optimal" if lex.all_optimal else "feasible", 0.0)
         if better is not None and better.breaks < sum(breaks_of(ix, current)):

@@ -31,7 +31,7 @@ def test_the_same_meetings_with_the_fewest_breaks(instance: Instance) -> None:
     if chosen.status == "infeasible" or not chosen.assignments:
         return
     slot_of = [ix.slot_pos[chosen.assignments[m]] if m in chosen.assignments else -1 for m in ix.meeting_ids]
-    polished = fewest_breaks_for(ix, slot_of, time.perf_counter() + 30)
+    polished = fewest_breaks_for(ix, slot_of, time.perf_counter() + 40)
     assert polished is not None and polished.proven
     assert [t >= 0 for t in polished.slot_of] == [t >= 0 for t in slot_of]
     agenda = make_schedule(ix, polished.slot_of, status="feasible", solver="sat", bound=None, started=0, now=0, previous={})
