@@ -232,11 +232,7 @@ def test_only_a_first_invitation_or_an_attendance_reaches_the_missions() -> None
     facts = {"session": session, "company_id": LOMBARDS[0].company_id, "missions": ["india-2020", "russia-2020"]}
 
     def invited(sequence: int, status: str = "planned") -> SessionInvited:
-        data = (
-            Invitation(**facts, sequence=sequence)
-            if status == "planned"
-            else Invitation(**{**facts, "session": session.model_copy(update={"status": status})}, sequence=sequence)
-        )
+        data = Invitation(**{**facts, "session": session.model_copy(update={"status": status})}, sequence=sequence)
         return SessionInvited.new(source="registration", subject=LOMBARDS[0].company_id, data=data, time=T0)
 
     assert [n.data.mission_id for n in session_notes(invited(0))] == ["india-2020", "russia-2020"]
