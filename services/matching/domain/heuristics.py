@@ -168,6 +168,20 @@ def _relocate_blockers(agenda: Agenda, k: int, frozen: set[int]) -> bool:
     return False
 
 
+def place_left_out(agenda: Agenda, frozen: set[int]) -> bool:
+    """Place what is out where it fits, moving the meetings in its way if need be; True if any was placed."""
+    placed = False
+    for k in range(len(agenda.slot_of)):
+        if agenda.slot_of[k] < 0 and agenda.has_room(k):
+            found = agenda.best_slot(k)
+            if found is not None:
+                agenda.place(k, found[0])
+                placed = True
+            elif _relocate_blockers(agenda, k, frozen):
+                placed = True
+    return placed
+
+
 def improve(agenda: Agenda, deadline: float, frozen: set[int] | None = None, seed: int = 0) -> None:
     """Local search: place what is still out, then move single meetings while breaks go down.
 
@@ -180,15 +194,7 @@ def improve(agenda: Agenda, deadline: float, frozen: set[int] | None = None, see
     movable = [k for k in range(len(ix.meeting_ids)) if k not in frozen and len(ix.domains[k]) > 1]
     idle_passes = 0
     while idle_passes < 2 and time.perf_counter() < deadline:
-        improved = False
-        for k in range(len(ix.meeting_ids)):
-            if agenda.slot_of[k] < 0 and agenda.has_room(k):
-                found = agenda.best_slot(k)
-                if found is not None:
-                    agenda.place(k, found[0])
-                    improved = True
-                elif _relocate_blockers(agenda, k, frozen):
-                    improved = True
+        improved = place_left_out(agenda, frozen)
         rng.shuffle(movable)
         for step, k in enumerate(movable):
             if step % 512 == 0 and time.perf_counter() >= deadline:

@@ -18,6 +18,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 
+from services.matching.domain.annealing import solve_large
 from services.matching.domain.grid import mission_slots, unavailable_slots
 from services.matching.domain.heuristics import construct, greedy_first_come, improve
 from services.matching.domain.instance import (
@@ -82,7 +83,6 @@ def solve(
     """
     # Imported here: OR-Tools takes 2 s to import, and the SAT race may answer without it.
     from services.matching.domain.cpsat import solve_cpsat
-    from services.matching.domain.lns import solve_large
 
     started = time.perf_counter()
     ix = index(instance)

@@ -1,0 +1,79 @@
+"""Simulated annealing: it walks past descent's local optima and never breaks a rule on the way."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import date
+
+from hypothesis import given
+
+from services.matching.domain.annealing import anneal
+from services.matching.domain.heuristics import answer, construct, improve
+from services.matching.domain.instance import Instance, breaks_of, index
+from shared.contracts.edition_2020 import MISSIONS_2020
+from tests.unit.matching.instances import random_mission
+from tests.unit.matching.recount import recount_breaks, violations
+from tests.unit.matching.test_scheduling_properties import FAST, instances
+
+
+def _placed(slot_of: list[int]) -> set[int]:
+    return {k for k, t in enumerate(slot_of) if t >= 0}
+
+
+@FAST
+@given(instances(max_meetings=8))
+def test_it_keeps_every_rule_the_same_meetings_and_never_ends_worse(instance: Instance) -> None:
+    ix = index(instance)
+    agenda = construct(ix, {})
+    placed, breaks, excess = _placed(agenda.slot_of), sum(agenda.breaks), agenda.fairness_excess()
+    stats = anneal(agenda, time.perf_counter() + 0.02, seed=1)
+    assert _placed(agenda.slot_of) == placed
+    assert sum(agenda.breaks) == stats.best_breaks <= breaks
+    assert agenda.breaks == breaks_of(ix, agenda.slot_of), "the incremental counts drifted from a recount"
+    assert agenda.fairness_excess() <= excess
+    schedule = answer(ix, agenda, {}, 0.0, 0.0, reason="annealing")
+    assert violations(instance, schedule) == []
+    assert sum(recount_breaks(instance, dict(schedule.assignments)).values()) == stats.best_breaks
+
+
+def _mission(window: tuple[date, date], zones: tuple[str, ...], seed: int = 4) -> Instance:
+    """Rome firms and partners in other zones, across a DST switch when the window holds one."""
+    uk = next(m for m in MISSIONS_2020 if m.mission_id == "uk-2020")
+    mission = uk.model_copy(
+        update={"meeting_minutes": 20, "window_start": window[0], "window_end": window[1], "max_meetings_per_company": 12}
+    )
+    return random_mission(seed, mission, lombard=40, foreign=40, requests_per_company=8, other_zones=zones)
+
+
+def test_it_goes_below_the_local_optimum_of_single_moves_across_dst() -> None:
+    """Europe leaves summer time on 25 October 2020, New York on 1 November: the window holds both.
+
+    Descent stops where every single move adds a break; annealing must go well below it,
+    with breaks recounted in each participant's own zone by the independent checker.
+    """
+    instance = _mission((date(2020, 10, 23), date(2020, 11, 3)), ("America/New_York", "Asia/Dubai", "Asia/Kolkata"))
+    ix = index(instance)
+    agenda = construct(ix, {})
+    improve(agenda, time.perf_counter() + 5.0)
+    placed, descent = _placed(agenda.slot_of), sum(agenda.breaks)
+    stats = anneal(agenda, time.perf_counter() + 3.0, seed=2)
+    assert _placed(agenda.slot_of) == placed
+    assert stats.best_breaks <= 0.7 * descent, (descent, stats)
+    schedule = answer(ix, agenda, {}, 0.0, 0.0, reason="annealing")
+    assert violations(instance, schedule) == []
+    assert sum(recount_breaks(instance, dict(schedule.assignments)).values()) == stats.best_breaks
+
+
+def test_frozen_meetings_stay_and_so_does_the_fairness_spread() -> None:
+    instance = _mission((date(2020, 11, 2), date(2020, 11, 4)), ("America/New_York", "Asia/Dubai"), seed=7)
+    instance = dataclasses.replace(instance, fairness=1)
+    ix = index(instance)
+    agenda = construct(ix, {})
+    frozen = {k for k in _placed(agenda.slot_of) if k % 3 == 0}
+    where = {k: agenda.slot_of[k] for k in frozen}
+    excess = agenda.fairness_excess()
+    stats = anneal(agenda, time.perf_counter() + 2.0, frozen=frozen, seed=3)
+    assert stats.taken > 0
+    assert {k: agenda.slot_of[k] for k in frozen} == where
+    assert agenda.fairness_excess() <= excess
