@@ -1,9 +1,8 @@
 """The exact scheduler: one CP-SAT model, solved in lexicographic phases.
 
-Phases: (1) most valuable set of meetings placed, (2) fewest previously placed meetings
-moved, (3) fewest breaks. Each phase's optimum (or best found, when time runs out) is
-fixed as a constraint before the next; this beats one big-M objective because every
-phase keeps a tight bound of its own.
+Phases: (1) most valuable set of meetings placed, proven also on reaching ``ceiling``'s bound,
+(2) fewest previously placed meetings moved, (3) fewest breaks. Each phase's optimum (or best found
+when time runs out) is fixed before the next: every phase keeps a tight bound of its own, unlike big-M.
 
 Breaks are modelled per participant and local day as "blocks of consecutive busy slots
 minus one if the day is busy", with exact (two-sided) channelling, so a break count can
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
+from services.matching.domain.ceiling import StopAtCeiling, integral_weights, placement_ceiling
 from services.matching.domain.instance import Indexed, Schedule, Status, breaks_of, is_complete, make_schedule
 
 if TYPE_CHECKING:
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 IDEAL_PROBE_SHARE = 0.15
 """Share of the time limit the solver may spend looking for a perfect agenda before optimising."""
-
-WEIGHT_SCALE = 1_000_000
-"""The heaviest meeting is worth this many units: CP-SAT objectives are integral."""
 
 
 @dataclass
@@ -198,7 +195,7 @@ class LexicographicSolver:
         self.on_solution()
         return [next((t for t, lit in lits.items() if solver.boolean_value(var(lit))), -1) for lits in self.built.x]
 
-    def run(self, name: str, objective: cp_model.LinearExprT, share: float, maximize: bool = False) -> _Phase:
+    def run(self, name: str, objective: cp_model.LinearExprT, share: float, maximize: bool = False, ceiling: int | None = None) -> _Phase:
         model = self.built.model
         if maximize:
             model.maximize(objective)
@@ -209,9 +206,11 @@ class LexicographicSolver:
         solver.parameters.max_time_in_seconds = remaining * share
         solver.parameters.num_workers = self.workers
         solver.parameters.random_seed = 7
-        status = solver.solve(model)
+        status = solver.solve(model, None if ceiling is None else StopAtCeiling(ceiling))
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return _Phase(status, None)
+        if ceiling is not None and solver.objective_value >= ceiling - 1e-6:
+            status = cp_model.OPTIMAL
         self.on_solution()
         if status != cp_model.OPTIMAL:
             self.all_optimal = False
@@ -271,7 +270,7 @@ def solve_cpsat(
         return None
 
     optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
-    weights = _integral_weights(ix)
+    weights = integral_weights(ix)
     hint_is_ideal = (
         hint_ok
         and all(t >= 0 for k, t in enumerate(hint) if ix.domains[k])
@@ -284,7 +283,7 @@ def solve_cpsat(
     all_placed_by_hint = current is not None and all(current[k] >= 0 for k in optional)
     if optional and not all_placed_by_hint:
         value = sum(weights[k] * built.placed[k] for k in optional)
-        phase = lex.run("placement", value, 0.4 if previous else 0.5, maximize=True)
+        phase = lex.run("placement", value, 0.4 if previous else 0.5, maximize=True, ceiling=placement_ceiling(ix, weights, optional))
         if phase.solution is None:
             return no_solution(phase)
         current = phase.solution.slot_of
@@ -331,10 +330,3 @@ def solve_cpsat(
     bound = float(math.ceil(best.bound - 1e-6))
     assert sum(breaks_of(ix, best.slot_of)) == round(best.value), "break model and recount disagree"
     return answer(best.slot_of, "optimal" if lex.all_optimal else "feasible", bound)
-
-
-def _integral_weights(ix: Indexed) -> list[int]:
-    heaviest = max(ix.weights, default=0.0)
-    if heaviest <= 0:
-        return [0] * len(ix.weights)
-    return [max(1, round(w / heaviest * WEIGHT_SCALE)) if w > 0 else 0 for w in ix.weights]

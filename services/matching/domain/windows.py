@@ -9,19 +9,23 @@ MAX_WINDOWS = 64
 
 
 def fits(domains: list[list[int]], slots: list[int]) -> bool:
-    """Whether each meeting gets its own slot among ``slots``: a perfect bipartite matching (Kuhn's).
+    """Whether each meeting gets its own slot among ``slots``: a perfect bipartite matching."""
+    if len(domains) > len(slots):
+        return False
+    usable = set(slots)
+    return most_placed([[t for t in domain if t in usable] for domain in domains]) == len(domains)
+
+
+def most_placed(domains: list[list[int]]) -> int:
+    """How many of the meetings can each get a slot of its own: a maximum bipartite matching (Kuhn's).
 
     Hand-written because it is a dozen lines on at most a few dozen vertices, and a solver
     process that imports scipy for it starts a second later.
     """
-    if len(domains) > len(slots):
-        return False
-    usable = set(slots)
-    options = [[t for t in domain if t in usable] for domain in domains]
     holder: dict[int, int] = {}
 
     def place(i: int, seen: set[int]) -> bool:
-        for t in options[i]:
+        for t in domains[i]:
             if t not in seen:
                 seen.add(t)
                 if t not in holder or place(holder[t], seen):
@@ -29,7 +33,7 @@ def fits(domains: list[list[int]], slots: list[int]) -> bool:
                     return True
         return False
 
-    return all(place(i, set()) for i in sorted(range(len(options)), key=lambda i: len(options[i])))
+    return sum(place(i, set()) for i in sorted(range(len(domains)), key=lambda i: len(domains[i])))
 
 
 def feasible_windows(ix: Indexed, p: int) -> list[list[int]] | None:
