@@ -154,7 +154,16 @@ def _swap(agenda: Agenda, k: int, rng: random.Random, allowed: list[frozenset[in
 
 
 def solve_large(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, started: float, reason: str) -> Schedule:
-    """Greedy, single-meeting descent, then annealing until the deadline; kept meetings never move."""
+    """Greedy, single-meeting descent, then annealing until the deadline; kept meetings never move.
+
+    ``reason`` also says how far the placement is from its ceiling, a proven bound.
+    """
+    # Imported here: OR-Tools takes 2 s to import, and the SAT race may answer without it.
+    from services.matching.domain.ceiling import integral_weights, placement_ceiling
+
+    weights = integral_weights(ix)
+    optional = [k for k, r in enumerate(ix.required) if not r and ix.domains[k]]
+    ceiling = placement_ceiling(ix, weights, optional)
     agenda = construct(ix, previous)
     first = time.perf_counter()
     kept = {k for k, t in previous.items() if agenda.slot_of[k] == t}
@@ -162,5 +171,8 @@ def solve_large(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, s
     improve(agenda, min(deadline, started + DESCENT_SHARE * time_limit_s), frozen=kept)
     stats = anneal(agenda, deadline, frozen=kept)
     place_left_out(agenda, kept)
+    value = sum(weights[k] for k in optional if agenda.slot_of[k] >= 0)
+    short = (ceiling - value) / ceiling if ceiling else 0.0
     reason += f"; annealing: {stats.start_breaks} -> {stats.best_breaks} breaks, {stats.taken} of {stats.tried} moves taken"
+    reason += f"; placement worth {value} of at most {ceiling} (within {short:.3%} of the ceiling)"
     return answer(ix, agenda, previous, started, first, reason=reason)

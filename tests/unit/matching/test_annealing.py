@@ -6,8 +6,10 @@ import dataclasses
 import time
 from datetime import date
 
+import pytest
 from hypothesis import given
 
+from services.matching.domain import scheduling
 from services.matching.domain.annealing import anneal
 from services.matching.domain.heuristics import answer, construct, improve
 from services.matching.domain.instance import Instance, breaks_of, index
@@ -77,3 +79,18 @@ def test_frozen_meetings_stay_and_so_does_the_fairness_spread() -> None:
     assert stats.taken > 0
     assert {k: agenda.slot_of[k] for k in frozen} == where
     assert agenda.fairness_excess() <= excess
+
+
+def test_solve_answers_above_the_exact_limit_keeping_published_meetings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path the 10,000-meeting benchmark takes, on a mission small enough to check by hand."""
+    monkeypatch.setattr(scheduling, "EXACT_UP_TO_LITERALS", 10)
+    instance = _mission((date(2020, 11, 2), date(2020, 11, 4)), ("America/New_York", "Asia/Dubai"), seed=9)
+    first = scheduling.solve(instance, time_limit_s=3)
+    assert first.solver == "heuristic" and first.status == "feasible", first.reason
+    assert violations(instance, first) == []
+    assert "of the ceiling" in first.reason
+    kept = dict(list(first.assignments.items())[::4])
+    again = scheduling.solve(instance, time_limit_s=3, previous=kept)
+    assert all(again.assignments.get(m) == s for m, s in kept.items())
+    assert violations(instance, again) == []
+    assert again.total_breaks == sum(recount_breaks(instance, dict(again.assignments)).values())
