@@ -29,7 +29,7 @@ STABLE = (("stabilizeonly", 1),)
 """CaDiCaL's satisfiable-leaning mode (target phases): the last, satisfiable question is the long one."""
 
 WORKERS = (
-    Worker("cadical-seqcounter", seed=1, options=STABLE),
+    Worker("cadical-cardnetwrk-tight-first", table_encoding=EncType.cardnetwrk, seed=1, tight_first=True, options=STABLE),
     Worker("cadical-totalizer", table_encoding=EncType.totalizer, seed=2, any_first=True, tight=False, options=STABLE),
 )
 
