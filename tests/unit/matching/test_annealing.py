@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 
 from services.matching.domain import scheduling
 from services.matching.domain.annealing import anneal
-from services.matching.domain.heuristics import answer, construct, improve
-from services.matching.domain.instance import Instance, breaks_of, index
+from services.matching.domain.heuristics import Agenda, answer, construct, improve
+from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
 from tests.unit.matching.instances import random_mission
 from tests.unit.matching.recount import recount_breaks, violations
@@ -94,3 +94,24 @@ def test_solve_answers_above_the_exact_limit_keeping_published_meetings(monkeypa
     assert all(again.assignments.get(m) == s for m, s in kept.items())
     assert violations(instance, again) == []
     assert again.total_breaks == sum(recount_breaks(instance, dict(again.assignments)).values())
+
+
+def test_it_does_not_buy_fewer_breaks_with_a_wider_fairness_spread() -> None:
+    """P and Q could lose their break, but R and S cannot (their meetings may only sit apart):
+    with fairness 0 the four keep one break each."""
+    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(4))
+    people = tuple(Participant(p, "Europe/Rome") for p in "PQRS")
+    apart = frozenset({"s0", "s2"})
+    meetings = (
+        MeetingSpec("pq1", ("P", "Q")),
+        MeetingSpec("pq2", ("P", "Q")),
+        MeetingSpec("rs1", ("R", "S"), allowed_slots=apart),
+        MeetingSpec("rs2", ("R", "S"), allowed_slots=apart),
+    )
+    ix = index(Instance(slots=slots, participants=people, meetings=meetings, capacity=2, fairness=0))
+    agenda = Agenda(ix)
+    for meeting, slot in (("pq1", 0), ("pq2", 2), ("rs1", 0), ("rs2", 2)):
+        agenda.place(ix.meeting_pos[meeting], slot)
+    anneal(agenda, time.perf_counter() + 1.0, seed=4)
+    assert agenda.breaks == [1, 1, 1, 1]
