@@ -78,8 +78,8 @@ def solve(
     When every placeable meeting can be placed and nothing is to be kept, two SAT workers
     race for the fewest breaks (``portfolio``); they prove the optimum of brokerage-sized
     events in seconds. Otherwise, or if they find nothing, CP-SAT's lexicographic phases
-    answer; when not everything fits, the race then schedules the meetings CP-SAT chose
-    (``polish``). ``sat=False`` skips the race (benchmarks compare the two).
+    answer; when not everything fits, annealing and then the race re-schedule the meetings
+    CP-SAT chose (``polish``). ``sat=False`` skips the race (benchmarks compare the two).
     """
     # Imported here: OR-Tools takes 2 s to import, and the SAT race may answer without it.
     from services.matching.domain.cpsat import solve_cpsat

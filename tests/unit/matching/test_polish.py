@@ -1,4 +1,4 @@
-"""Fewest breaks for the meetings CP-SAT chose: the SAT race on whole missions where not everything fits.
+"""Fewest breaks for the meetings CP-SAT chose: annealing, then the SAT race, on whole missions where not everything fits.
 
 Proven answers are checked against every agenda of the same meetings, enumerated; the
 mission-shaped case is one CP-SAT alone leaves with 25 breaks after 20 s (docs/benchmarks.md).
@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pytest
 from hypothesis import given, settings
 
+from services.matching.domain import polish
 from services.matching.domain.instance import Instance, index, make_schedule
 from services.matching.domain.polish import fewest_breaks_for
 from services.matching.domain.satsearch import applicable
@@ -65,3 +67,23 @@ def test_re_scheduling_keeps_to_cpsat() -> None:
     again = solve(instance, time_limit_s=10, previous=kept)
     assert all(again.assignments.get(m) == s for m, s in kept.items())
     assert violations(instance, again) == []
+
+
+def test_annealing_goes_first_and_a_break_free_agenda_needs_no_race(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same mission's CP-SAT agenda has breaks; annealing alone removes them, so the race never starts."""
+    instance = random_mission(5, RUSSIA, 15, 15, 8, days=2)
+    ix = index(instance)
+    chosen = solve(instance, time_limit_s=5, sat=False)
+    assert chosen.total_breaks > 0
+    slot_of = [ix.slot_pos[chosen.assignments[m]] if m in chosen.assignments else -1 for m in ix.meeting_ids]
+
+    def no_race(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the race started although annealing should have left no break")
+
+    monkeypatch.setattr(polish, "race", no_race)
+    polished = fewest_breaks_for(ix, slot_of, time.perf_counter() + 20)
+    assert polished is not None and polished.breaks == 0 and polished.proven
+    assert [t >= 0 for t in polished.slot_of] == [t >= 0 for t in slot_of]
+    agenda = make_schedule(ix, polished.slot_of, status="feasible", solver="sat", bound=None, started=0, now=0, previous={})
+    assert violations(instance, agenda) == []
+    assert sum(recount_breaks(instance, dict(agenda.assignments)).values()) == 0
