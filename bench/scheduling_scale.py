@@ -19,16 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.matching.domain.instance import index
-from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, greedy_first_come, solve
+from services.matching.domain.scheduling import EXACT_UP_TO_LITERALS, Instance, greedy_first_come, solve
 from shared.contracts.edition_2020 import MISSIONS_2020
 from tests.unit.matching.instances import random_mission
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=120.0)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+def benchmark_instance(seed: int) -> Instance:
+    """Rome firms meeting London, New York and Dubai partners over three days of the uk-2020 mission."""
     uk = next(m for m in MISSIONS_2020 if m.mission_id == "uk-2020")
     mission = uk.model_copy(
         update={
@@ -39,10 +36,16 @@ def main() -> None:
             "max_meetings_per_company": 40,
         }
     )
+    return random_mission(seed, mission, lombard=500, foreign=500, requests_per_company=20, other_zones=("America/New_York", "Asia/Dubai"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
     began = time.perf_counter()
-    instance = random_mission(
-        args.seed, mission, lombard=500, foreign=500, requests_per_company=20, other_zones=("America/New_York", "Asia/Dubai")
-    )
+    instance = benchmark_instance(args.seed)
     built = time.perf_counter() - began
     choices = sum(len(domain) for domain in index(instance).domains)
     baseline = greedy_first_come(instance)
