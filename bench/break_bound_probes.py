@@ -31,14 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ortools.sat.python import cp_model
-from pysat.card import ITotalizer
-from pysat.solvers import Solver
 
 from bench.scheduling_scale import benchmark_instance
 from services.matching.domain.annealing import solve_large
 from services.matching.domain.ceiling import integral_weights
 from services.matching.domain.instance import Indexed, index
-from services.matching.domain.satmodel import SOLVER, build, own_minimum
+from services.matching.domain.satmodel import fewest_together, own_minimum
 from services.matching.domain.scheduling import solve
 
 
@@ -66,22 +64,6 @@ def where_breaks_fall(ix: Indexed, slot_of: list[int]) -> None:
         print(f"| {kind} | {days[(kind, True)] + days[(kind, False)]} | {days[(kind, True)]} |")
 
 
-def together(ix: Indexed, group: list[int], limit: int) -> int:
-    """The fewest breaks of the group's participants together, meetings outside the group's own ignored."""
-    meetings = sorted({k for p in group for k in ix.meetings_of[p] if ix.domains[k]})
-    model = build(ix, meetings, participants=group, tables=False)
-    lits = [b for p in group for b in model.breaks[p]]
-    if not lits:
-        return 0
-    with Solver(name=SOLVER, bootstrap_with=model.cnf.clauses) as solver:
-        counter = ITotalizer(lits=lits, ubound=min(limit + 1, len(lits)), top_id=model.cnf.top)
-        solver.append_formula(counter.cnf.clauses)
-        for bound in range(min(limit, len(lits)) + 1):
-            if solver.solve(assumptions=[-counter.rhs[bound]] if bound < len(counter.rhs) else []):
-                return bound
-    return limit + 1
-
-
 def pairs_probe(ix: Indexed, samples: int) -> None:
     began = time.perf_counter()
     own: dict[int, int | None] = {}
@@ -94,7 +76,8 @@ def pairs_probe(ix: Indexed, samples: int) -> None:
         own_a, own_b = own[a], own[b]
         if own_a is None or own_b is None:
             continue
-        gains[together(ix, [a, b], own_a + own_b + 2) - own_a - own_b] += 1
+        joint = fewest_together(ix, [a, b], own_a + own_b + 2)
+        gains[(own_a + own_b + 3 if joint is None else joint) - own_a - own_b] += 1
     print(f"pairs: gain over the own minima -> pairs {dict(gains)} ({time.perf_counter() - began:.0f} s)")
 
 

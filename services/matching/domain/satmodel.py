@@ -202,11 +202,16 @@ def fairness(cnf: Cnf, ix: Indexed, model: BreakModel, spread: int) -> None:
 
 def own_minimum(ix: Indexed, p: int, limit: int) -> int | None:
     """The fewest breaks participant p can have on its own, its partners ignored; None if above ``limit``."""
-    mine = [k for k in ix.meetings_of[p] if ix.domains[k]]
-    if len(mine) <= 1:
+    return fewest_together(ix, [p], limit)
+
+
+def fewest_together(ix: Indexed, group: list[int], limit: int) -> int | None:
+    """The fewest breaks of the group's participants in all, others' agendas ignored; None if above ``limit``."""
+    meetings = sorted({k for p in group for k in ix.meetings_of[p] if ix.domains[k]})
+    if len(meetings) <= 1:
         return 0
-    model = build(ix, mine, participants=[p], tables=False)
-    lits = model.breaks[p]
+    model = build(ix, meetings, participants=group, tables=False)
+    lits = [b for p in group for b in model.breaks[p]]
     if not lits:
         return 0
     with Solver(name=SOLVER, bootstrap_with=model.cnf.clauses) as solver:
