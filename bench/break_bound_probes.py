@@ -35,7 +35,7 @@ from ortools.sat.python import cp_model
 from bench.scheduling_scale import benchmark_instance
 from services.matching.domain.annealing import solve_large
 from services.matching.domain.ceiling import integral_weights
-from services.matching.domain.instance import Indexed, index
+from services.matching.domain.instance import Indexed, breaks_of, index
 from services.matching.domain.satmodel import fewest_together, own_minimum
 from services.matching.domain.scheduling import solve
 
@@ -43,6 +43,8 @@ from services.matching.domain.scheduling import solve
 def where_breaks_fall(ix: Indexed, slot_of: list[int]) -> None:
     zone = [p.timezone for p in ix.instance.participants]
     per_zone: collections.Counter[str] = collections.Counter()
+    for p, count in enumerate(breaks_of(ix, slot_of)):
+        per_zone[zone[p]] += count
     days: collections.Counter[tuple[str, bool]] = collections.Counter()
     for p, meetings in enumerate(ix.meetings_of):
         by_day: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
@@ -53,7 +55,6 @@ def where_breaks_fall(ix: Indexed, slot_of: list[int]) -> None:
         for held in by_day.values():
             busy = sorted(t for t, _ in held)
             gaps = sum(1 for s, t in itertools.pairwise(busy) if t - s > 1)
-            per_zone[zone[p]] += gaps
             if zone[p] == "Europe/Rome":
                 mixed = {"Asia/Dubai", "America/New_York"} <= {z for _, z in held}
                 days[("Dubai and New York" if mixed else "one of them or neither", gaps > 0)] += 1

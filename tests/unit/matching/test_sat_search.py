@@ -23,6 +23,7 @@ from services.matching.domain import scheduling
 from services.matching.domain.instance import Indexed, breaks_of, index, make_schedule
 from services.matching.domain.portfolio import STABLE, race
 from services.matching.domain.portfolio import WORKERS as WORKERS_OF_THE_RACE
+from services.matching.domain.satmodel import fewest_together, own_minimum
 from services.matching.domain.satsearch import Bound, Found, Infeasible, Message, Worker, applicable, search
 from services.matching.domain.scheduling import Instance, MeetingSpec, Participant, Slot, solve
 from services.matching.domain.windows import fits
@@ -231,3 +232,19 @@ def test_the_sat_optimum_is_the_optimum_by_enumeration(instance: Instance, worke
     final = messages[-1]
     assert isinstance(final, Found) and final.optimal
     assert sum(breaks_of(ix, final.slot_of)) == expected
+
+
+def test_two_partners_together_can_need_a_break_neither_needs_alone() -> None:
+    """p0 is held at s0 by one partner, p1 at s3 by another: their meeting sits next to one of them only."""
+    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(4))
+    people = tuple(Participant(id=f"p{i}", timezone="Europe/Rome") for i in range(4))
+    meetings = (
+        MeetingSpec(id="early", participants=("p0", "p2"), fixed_slot="s0"),
+        MeetingSpec(id="late", participants=("p1", "p3"), fixed_slot="s3"),
+        MeetingSpec(id="theirs", participants=("p0", "p1"), allowed_slots=frozenset({"s1", "s2"})),
+    )
+    ix = index(Instance(slots=slots, participants=people, meetings=meetings, capacity=2))
+    assert own_minimum(ix, 0, 5) == own_minimum(ix, 1, 5) == 0
+    assert fewest_together(ix, [0, 1], 5) == 1
+    assert fewest_together(ix, [0, 1], 0) is None
