@@ -68,7 +68,10 @@ def main() -> None:
         f"{max(answer.breaks.values())} | {answer.first_solution_seconds:.1f} s | {answer.seconds:.1f} s |"
     )
     print()
-    print(f"status {answer.status}; peak RSS {peak_mib:.0f} MiB; reason: {answer.reason}")
+    worker_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    gap = "none" if answer.gap is None else f"{answer.gap:.1%}"
+    print(f"bound on breaks {answer.bound}, gap {gap}")
+    print(f"status {answer.status}; peak RSS {peak_mib:.0f} MiB (bound worker {worker_mib:.0f} MiB); reason: {answer.reason}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.matching.domain.boundworker import BoundWorker
 from services.matching.domain.heuristics import Agenda, answer, construct, improve, place_left_out
 from services.matching.domain.instance import Indexed, Schedule
 
@@ -170,10 +171,16 @@ def solve_large(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, s
     kept = {k for k, t in previous.items() if agenda.slot_of[k] == t}
     deadline = started + time_limit_s
     improve(agenda, min(deadline, started + DESCENT_SHARE * time_limit_s), frozen=kept)
-    stats = anneal(agenda, deadline, frozen=kept)
+    placed = sum(1 for t in agenda.slot_of if t >= 0)
+    worker = BoundWorker(ix, placed, deadline - time.perf_counter())
+    try:
+        stats = anneal(agenda, deadline, frozen=kept)
+    finally:
+        bound = worker.collect(until=deadline)
     place_left_out(agenda, kept)
     value = sum(weights[k] for k in optional if agenda.slot_of[k] >= 0)
     short = (ceiling - value) / ceiling if ceiling else 0.0
     reason += f"; annealing: {stats.start_breaks} -> {stats.best_breaks} breaks, {stats.taken} of {stats.tried} moves taken"
     reason += f"; placement worth {value} of at most {ceiling} (within {short:.3%} of the ceiling)"
-    return answer(ix, agenda, previous, started, first, reason=reason)
+    reason += f"; no agenda placing {placed} meetings or more has fewer than {bound} breaks (each participant alone, combined)"
+    return answer(ix, agenda, previous, started, first, reason=reason, bound=bound)

@@ -224,7 +224,10 @@ def improve(agenda: Agenda, deadline: float, frozen: set[int] | None = None, see
         idle_passes = 0 if improved else idle_passes + 1
 
 
-def answer(ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str) -> Schedule:
+def answer(
+    ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: float, first: float, reason: str, bound: int | None = None
+) -> Schedule:
+    """The heuristic's agenda; ``bound`` is a proven lower bound on its breaks, if one was worked out."""
     complete = is_complete(ix, agenda.slot_of)
     if not complete:
         reason += "; a required meeting is out or fairness fails (not proven infeasible)"
@@ -233,7 +236,7 @@ def answer(ix: Indexed, agenda: Agenda, previous: Mapping[int, int], started: fl
         agenda.slot_of,
         status="feasible" if complete else "infeasible",
         solver="heuristic",
-        bound=None,
+        bound=None if bound is None else float(bound),
         started=started,
         now=time.perf_counter(),
         previous=previous,

@@ -11,19 +11,16 @@ or fork a service's threads.
 from __future__ import annotations
 
 import os
-import pickle
 import selectors
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pysat.card import EncType
 
+from services.matching.domain.frames import Frames, spawn, stop
 from services.matching.domain.instance import Indexed, breaks_of
 from services.matching.domain.satsearch import Bound, Found, Infeasible, Message, Worker
-from services.matching.domain.satworker import HEADER
 
 STABLE = (("stabilizeonly", 1),)
 """CaDiCaL's satisfiable-leaning mode (target phases): the last, satisfiable question is the long one."""
@@ -35,8 +32,6 @@ WORKERS = (
 
 NO_AGENDA_SHARE = 0.5
 """If no agenda at all is known by this share of the time, the race is abandoned (the caller falls back)."""
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -59,40 +54,12 @@ class Race:
 class _Running:
     name: str
     process: subprocess.Popen[bytes]
-    buffer: bytearray = field(default_factory=bytearray)
-
-    def frames(self, chunk: bytes) -> list[Message | str]:
-        self.buffer += chunk
-        found = []
-        while len(self.buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self.buffer)
-            if len(self.buffer) < HEADER.size + size:
-                break
-            found.append(pickle.loads(bytes(self.buffer[HEADER.size : HEADER.size + size])))
-            del self.buffer[: HEADER.size + size]
-        return found
+    frames: Frames = field(default_factory=Frames)
 
 
 def _start(ix: Indexed, worker: Worker, hint: list[int] | None, seconds: float) -> _Running:
     """A worker process; it gets the whole input at once, and dies by itself after ``seconds``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.matching.domain.satworker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    assert process.stdin is not None
-    running = _Running(worker.name, process)
-    try:
-        process.stdin.write(pickle.dumps((ix, worker, hint, seconds), protocol=pickle.HIGHEST_PROTOCOL))
-        process.stdin.close()
-    except OSError:
-        process.kill()
-        process.wait()
-        raise
-    return running
+    return _Running(worker.name, spawn("services.matching.domain.satworker", (ix, worker, hint, seconds)))
 
 
 def race(
@@ -130,16 +97,13 @@ def race(
                     if not chunk:
                         selector.unregister(key.fileobj)
                         continue
-                    for message in run.frames(chunk):
+                    for message in run.frames.feed(chunk):
                         _take(ix, result, run.name, message, time.perf_counter() - began)
         except OSError as error:
             result.trace.append(f"the workers' pipes failed: {error}")
         finally:
             for run in running:
-                run.process.kill()
-                run.process.wait()
-                assert run.process.stdout is not None
-                run.process.stdout.close()
+                stop(run.process)
     return result
 
 

@@ -10,19 +10,10 @@ from __future__ import annotations
 
 import pickle
 import signal
-import struct
 import sys
-from typing import BinaryIO
 
+from services.matching.domain.frames import write_frame
 from services.matching.domain.satsearch import Message, search
-
-HEADER = struct.Struct(">I")
-
-
-def write_frame(out: BinaryIO, value: object) -> None:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(HEADER.pack(len(payload)) + payload)
-    out.flush()
 
 
 def main() -> None:
