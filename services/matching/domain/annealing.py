@@ -4,11 +4,12 @@ Greedy and single-meeting descent stop where every lone move adds a break; the b
 come from partners' hours together (a Rome firm meets Dubai in the morning and New York
 after 14:00 UTC). Annealing accepts a worse agenda now and then, at a temperature falling
 through the run, and so walks past those local optima. Its moves keep every placed meeting
-placed: one meeting to another free slot of its domain, or two meetings of one participant
-exchanging slots. Counts per participant and slot loads never change under a swap, so
-``max_meetings`` and capacity hold by construction; a relocation checks the slot's room.
-Measured on the 10,000-meeting benchmark: about 1,700 breaks after a 12 s descent, 684–723
-after 120 s in all (docs/benchmarks.md).
+placed: one meeting to another free slot of its domain, two meetings of one participant
+exchanging slots, or a Kempe chain (a meeting to another slot, the meetings it displaces
+back to its slot, and so on). Counts per participant never change, so ``max_meetings``
+holds by construction; relocations and chains check the slots' room. Measured on the
+10,000-meeting benchmark: about 1,550 breaks after a 12 s descent, 570–590 after 120 s in
+all with chains, 615–623 without (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ HOT = 0.3
 COLD = 0.01
 """Final temperature: at the end almost only moves that do not add a break are taken."""
 SWAP_SHARE = 0.4
+KEMPE_SHARE = 0.3
+KEMPE_LIMIT = 40
+"""Longest chain tried: longer ones are rarely taken and cost a move's time each."""
 CLOCK_EVERY = 2048
 PATIENCE_PER_MEETING = 2000
 """Moves tried per movable meeting without a new best before giving up early: small instances
@@ -96,7 +100,13 @@ def anneal(agenda: Agenda, deadline: float, *, frozen: set[int] | None = None, s
             temperature = HOT * (COLD / HOT) ** ((now - started) / span)
         stats.tried += 1
         k = movable[rng.randrange(len(movable))]
-        move = _swap(agenda, k, rng, allowed, frozen) if rng.random() < SWAP_SHARE else _relocation(agenda, k, rng)
+        draw = rng.random()
+        if draw < SWAP_SHARE:
+            move = _swap(agenda, k, rng, allowed, frozen)
+        elif draw < SWAP_SHARE + KEMPE_SHARE:
+            move = _kempe(agenda, k, rng, allowed, frozen)
+        else:
+            move = _relocation(agenda, k, rng)
         if move is None:
             continue
         before = {p: agenda.breaks[p] for j, _ in move for p in ix.pairs[j]}
@@ -153,6 +163,40 @@ def _swap(agenda: Agenda, k: int, rng: random.Random, allowed: list[frozenset[in
     if agenda.busy[q][u] or agenda.busy[c][t] or u not in allowed[k] or t not in allowed[j]:
         return None
     return [(k, u), (j, t)]
+
+
+def _kempe(agenda: Agenda, k: int, rng: random.Random, allowed: list[frozenset[int]], frozen: set[int]) -> Move | None:
+    """k goes to another slot u, and the chain of meetings it displaces alternates between the two slots.
+
+    Whoever has meetings at both slots keeps its busy slots (the two trade places): only
+    the chain's two ends gain or lose a busy slot, so a long chain is a small change in
+    breaks, one that single moves cannot make without passing through double bookings.
+    """
+    ix = agenda.ix
+    t = agenda.slot_of[k]
+    domain = ix.domains[k]
+    u = domain[rng.randrange(len(domain))]
+    if u == t:
+        return None
+    chain, todo = {k}, [k]
+    while todo:
+        j = todo.pop()
+        other = u if agenda.slot_of[j] == t else t
+        for p in ix.pairs[j]:
+            i = agenda.at[p].get(other)
+            if i is not None and i not in chain:
+                if i in frozen or len(chain) >= KEMPE_LIMIT:
+                    return None
+                chain.add(i)
+                todo.append(i)
+    move = [(j, u if agenda.slot_of[j] == t else t) for j in chain]
+    if any(slot not in allowed[j] for j, slot in move):
+        return None
+    into_u = sum(1 for _, slot in move if slot == u)
+    into_t = len(move) - into_u
+    if agenda.load[u] + into_u - into_t > ix.capacity[u] or agenda.load[t] + into_t - into_u > ix.capacity[t]:
+        return None
+    return move
 
 
 def solve_large(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, started: float, reason: str) -> Schedule:

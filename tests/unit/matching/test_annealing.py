@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from services.matching.domain import scheduling
-from services.matching.domain.annealing import anneal
+from services.matching.domain.annealing import _apply, _kempe, _swap, anneal
 from services.matching.domain.heuristics import Agenda, answer, construct, improve
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
@@ -115,3 +116,32 @@ def test_it_does_not_buy_fewer_breaks_with_a_wider_fairness_spread() -> None:
         agenda.place(ix.meeting_pos[meeting], slot)
     anneal(agenda, time.perf_counter() + 1.0, seed=4)
     assert agenda.breaks == [1, 1, 1, 1]
+
+
+def test_a_chain_of_displaced_meetings_moves_where_no_single_move_or_swap_can() -> None:
+    """P meets A at 9:00 and Q at 10:00 (a break). Q is busy at 9:30 with R, R at 10:00 with S:
+    moving P-Q to 9:30 needs Q-R at 10:00, which needs R-S at 9:30, where S is free."""
+    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(3))
+    people = tuple(Participant(p, "Europe/Rome") for p in "PAQRS")
+    meetings = (
+        MeetingSpec("pa", ("P", "A"), allowed_slots=frozenset({"s0"})),
+        MeetingSpec("pq", ("P", "Q"), allowed_slots=frozenset({"s1", "s2"})),
+        MeetingSpec("qr", ("Q", "R"), allowed_slots=frozenset({"s1", "s2"})),
+        MeetingSpec("rs", ("R", "S"), allowed_slots=frozenset({"s1", "s2"})),
+    )
+    ix = index(Instance(slots=slots, participants=people, meetings=meetings, capacity=4))
+    agenda = Agenda(ix)
+    for meeting, slot in (("pa", 0), ("pq", 2), ("qr", 1), ("rs", 2)):
+        agenda.place(ix.meeting_pos[meeting], slot)
+    pq = ix.meeting_pos["pq"]
+    allowed = [frozenset(d) for d in ix.domains]
+    rng = random.Random(0)
+    assert all(_swap(agenda, pq, rng, allowed, set()) is None for _ in range(50))
+    assert not agenda.fits(pq, 1)
+    move = next(m for _ in range(50) if (m := _kempe(agenda, pq, rng, allowed, set())) is not None)
+    assert {ix.meeting_ids[k]: ix.slot_ids[t] for k, t in move} == {"pq": "s1", "qr": "s2", "rs": "s1"}
+    _apply(agenda, move)
+    assert agenda.breaks == breaks_of(ix, agenda.slot_of) == [0, 0, 0, 0, 0]
+    kept = {ix.meeting_pos["pq"], ix.meeting_pos["rs"]}
+    assert all(_kempe(agenda, ix.meeting_pos["qr"], rng, allowed, kept) is None for _ in range(50)), "a chain moved a kept meeting"
