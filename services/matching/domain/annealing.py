@@ -220,11 +220,11 @@ def solve_large(ix: Indexed, previous: Mapping[int, int], time_limit_s: float, s
     try:
         stats = anneal(agenda, deadline, frozen=kept)
     finally:
-        bound = worker.collect(until=deadline)
+        proven = worker.collect(until=deadline)
     place_left_out(agenda, kept)
     value = sum(weights[k] for k in optional if agenda.slot_of[k] >= 0)
     short = (ceiling - value) / ceiling if ceiling else 0.0
     reason += f"; annealing: {stats.start_breaks} -> {stats.best_breaks} breaks, {stats.taken} of {stats.tried} moves taken"
     reason += f"; placement worth {value} of at most {ceiling} (within {short:.3%} of the ceiling)"
-    reason += f"; no agenda placing {placed} meetings or more has fewer than {bound} breaks (each participant alone, combined)"
-    return answer(ix, agenda, previous, started, first, reason=reason, bound=bound)
+    reason += f"; {proven.says(placed)}"
+    return answer(ix, agenda, previous, started, first, reason=reason, bound=proven.bound)

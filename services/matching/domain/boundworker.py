@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from services.matching.domain.frames import Frames, spawn, stop, write_frame
 from services.matching.domain.instance import Indexed
@@ -23,33 +24,50 @@ EMIT_EVERY_S = 2.0
 DONE = "done"
 
 
+@dataclass(frozen=True)
+class Proven:
+    bound: int
+    finished: bool
+    """False: the worker was stopped (or failed) before it had every participant's curve."""
+
+    def says(self, placed_at_least: int) -> str:
+        if not self.finished and self.bound == 0:
+            return "no bound on breaks: its worker did not finish in time"
+        unfinished = "" if self.finished else ", unfinished at the deadline"
+        return f"no agenda placing {placed_at_least} meetings or more has fewer than {self.bound} breaks (each participant alone, combined{unfinished})"
+
+
 class BoundWorker:
     def __init__(self, ix: Indexed, placed_at_least: int, seconds: float) -> None:
-        self.placed_at_least = placed_at_least
-        self.process: subprocess.Popen[bytes] | None = spawn("services.matching.domain.boundworker", (ix, placed_at_least, seconds))
+        self.process: subprocess.Popen[bytes] | None
+        try:
+            self.process = spawn("services.matching.domain.boundworker", (ix, placed_at_least, seconds))
+        except OSError:
+            self.process = None
 
-    def collect(self, until: float) -> int:
-        """The highest bound written by ``until`` (``time.perf_counter()``), or sooner if the worker is done; 0 if none.
+    def collect(self, until: float) -> Proven:
+        """The highest bound written by ``until`` (``time.perf_counter()``), or sooner if the worker is done.
 
         The worker is stopped either way.
         """
         process, self.process = self.process, None
         if process is None or process.stdout is None:
-            return 0
-        frames, bounds, done = Frames(), [0], False
+            return Proven(0, finished=False)
+        frames, bounds, finished, ended = Frames(), [0], False, False
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(process.stdout, selectors.EVENT_READ)
-                while not done and selector.select(timeout=max(0.0, until - time.perf_counter())):
+                while not ended and selector.select(timeout=max(0.0, until - time.perf_counter())):
                     chunk = os.read(process.stdout.fileno(), 1 << 16)
                     found = frames.feed(chunk)
                     bounds += [b for b in found if isinstance(b, int)]
-                    done = not chunk or DONE in found
+                    finished = finished or DONE in found
+                    ended = finished or not chunk
         except OSError:
             pass
         finally:
             stop(process)
-        return max(bounds)
+        return Proven(max(bounds), finished)
 
 
 def main() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.matching.domain import scheduling
+from services.matching.domain import boundworker, scheduling
 from services.matching.domain.breakbound import _envelope, combine, curve, most_kept
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, index, make_schedule
 from tests.unit.matching.recount import recount_breaks, violations
@@ -106,3 +107,16 @@ def test_solve_above_the_exact_limit_reports_the_bound_and_its_gap(monkeypatch: 
     assert answer.bound == 1.0 and answer.gap == 0.0, answer.reason
     assert "no agenda placing 2 meetings or more has fewer than 1 breaks" in answer.reason
     assert time.perf_counter() - began < 15, "the worker's answer should end the wait, not the deadline"
+
+
+def test_without_its_worker_the_answer_comes_with_no_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine out of processes still gets its agenda; the reason says the bound is missing."""
+
+    def refused(*_: object) -> NoReturn:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(scheduling, "EXACT_UP_TO_LITERALS", 1)
+    monkeypatch.setattr(boundworker, "spawn", refused)
+    answer = scheduling.solve(_instance((PA, PB), "PAB"), time_limit_s=2)
+    assert answer.solver == "heuristic" and answer.total_breaks == 1
+    assert answer.bound == 0.0 and "no bound on breaks: its worker did not finish in time" in answer.reason
