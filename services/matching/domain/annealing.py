@@ -8,8 +8,9 @@ placed: one meeting to another free slot of its domain, two meetings of one part
 exchanging slots, or a Kempe chain (a meeting to another slot, the meetings it displaces
 back to its slot, and so on). Counts per participant never change, so ``max_meetings``
 holds by construction; relocations and chains check the slots' room. Measured on the
-10,000-meeting benchmark: about 1,550 breaks after a 12 s descent, 570–590 after 120 s in
-all with chains, 615–623 without (docs/benchmarks.md).
+10,000-meeting benchmark: about 1,550 breaks after a 12 s descent, 493–500 after 120 s in
+all (615–623 without chains, 570–590 with chains but moves made before they are priced;
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -109,24 +110,42 @@ def anneal(agenda: Agenda, deadline: float, *, frozen: set[int] | None = None, s
             move = _relocation(agenda, k, rng)
         if move is None:
             continue
-        before = {p: agenda.breaks[p] for j, _ in move for p in ix.pairs[j]}
-        back = _apply(agenda, move)
-        delta = sum(agenda.breaks[p] for p in before) - sum(before.values())
-        if spread.update(before) and (delta <= 0 or rng.random() < math.exp(-delta / temperature)):
-            stats.taken += 1
-            current += delta
-            undo_to_best.append(back)
-            if current < stats.best_breaks:
-                stats.best_breaks, undo_to_best, last_best = current, [], stats.tried
-                if current == 0:
-                    break
+        taken = _take(agenda, move, spread, rng, temperature)
+        if taken is None:
             continue
-        after = {p: agenda.breaks[p] for p in before}
-        _apply(agenda, back)
-        spread.update(after)
+        back, delta = taken
+        stats.taken += 1
+        current += delta
+        undo_to_best.append(back)
+        if current < stats.best_breaks:
+            stats.best_breaks, undo_to_best, last_best = current, [], stats.tried
+            if current == 0:
+                break
     for back in reversed(undo_to_best):
         _apply(agenda, back)
     return stats
+
+
+def _take(agenda: Agenda, move: Move, spread: _Spread, rng: random.Random, temperature: float) -> tuple[Move, int] | None:
+    """Makes the move if the Metropolis rule takes it: the move undoing it and the change in breaks; else None.
+
+    Without a fairness spread the move is priced before it is made (most are not taken);
+    with one, it is made, checked and undone if refused.
+    """
+    if spread.d is None:
+        delta = agenda.price(move)
+        if delta > 0 and rng.random() >= math.exp(-delta / temperature):
+            return None
+        return _apply(agenda, move), delta
+    before = {p: agenda.breaks[p] for j, _ in move for p in agenda.ix.pairs[j]}
+    back = _apply(agenda, move)
+    delta = sum(agenda.breaks[p] for p in before) - sum(before.values())
+    if spread.update(before) and (delta <= 0 or rng.random() < math.exp(-delta / temperature)):
+        return back, delta
+    after = {p: agenda.breaks[p] for p in before}
+    _apply(agenda, back)
+    spread.update(after)
+    return None
 
 
 def _apply(agenda: Agenda, move: Move) -> Move:
