@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from services.matching.domain.frames import Frames, spawn, stop, write_frame
 from services.matching.domain.instance import Indexed
+from services.matching.domain.windows import most_kept
 
 EMIT_EVERY_S = 2.0
 DONE = "done"
@@ -71,7 +72,7 @@ class BoundWorker:
 
 
 def main() -> None:
-    from services.matching.domain.breakbound import combine, curve, most_kept
+    from services.matching.domain.breakbound import combine, curve
 
     out = sys.stdout.buffer
     ix, placed_at_least, seconds = pickle.load(sys.stdin.buffer)

@@ -23,21 +23,13 @@ from ortools.sat.python import cp_model
 
 from services.matching.domain.instance import Indexed
 from services.matching.domain.satmodel import own_minimum
-from services.matching.domain.windows import most_placed
+from services.matching.domain.windows import most_kept
 
 Curve = dict[int, int]
 """Meetings placed -> fewest breaks (a lower bound on them), from the most that fit down to the first 0."""
 
 LEVEL_SECONDS = 5.0
 TOLERANCE = 1e-6
-
-
-def most_kept(ix: Indexed, p: int) -> int:
-    """The most meetings p can hold: a maximum matching of its meetings into their slots, within ``max_meetings``."""
-    mine = [ix.domains[k] for k in ix.meetings_of[p] if ix.domains[k]]
-    most = most_placed(mine)
-    limit = ix.max_meetings[p]
-    return most if limit is None else min(most, limit)
 
 
 def curve(ix: Indexed, p: int) -> Curve:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ortools.sat.python import cp_model
 
 from services.matching.domain.instance import Indexed
-from services.matching.domain.windows import most_placed
+from services.matching.domain.windows import most_kept
 
 SECONDS = 2.0
 WEIGHT_SCALE = 1_000_000
@@ -35,9 +35,7 @@ def placement_ceiling(ix: Indexed, weights: list[int], optional: list[int]) -> i
     chosen = {k: model.new_bool_var("") for k in live}
     for p, meetings in enumerate(ix.meetings_of):
         mine = [k for k in meetings if ix.domains[k]]
-        most = most_placed([ix.domains[k] for k in mine])
-        limit = ix.max_meetings[p]
-        most = most if limit is None else min(most, limit)
+        most = most_kept(ix, p)
         if most < len(mine):
             model.add(sum(chosen[k] for k in mine) <= most)
     model.add(sum(chosen.values()) <= sum(ix.capacity))

@@ -36,6 +36,13 @@ def most_placed(domains: list[list[int]]) -> int:
     return sum(place(i, set()) for i in sorted(range(len(domains)), key=lambda i: len(domains[i])))
 
 
+def most_kept(ix: Indexed, p: int) -> int:
+    """The most meetings p can hold: a maximum matching of its meetings into their slots, within ``max_meetings``."""
+    most = most_placed([ix.domains[k] for k in ix.meetings_of[p] if ix.domains[k]])
+    limit = ix.max_meetings[p]
+    return most if limit is None else min(most, limit)
+
+
 def feasible_windows(ix: Indexed, p: int) -> list[list[int]] | None:
     """Runs of consecutive slots of one local day that hold all of p's meetings exactly.
 

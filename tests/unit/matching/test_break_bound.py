@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.matching.domain import boundworker, scheduling
-from services.matching.domain.breakbound import _envelope, combine, curve, most_kept
+from services.matching.domain.breakbound import _envelope, combine, curve
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, index, make_schedule
+from services.matching.domain.windows import most_kept
 from tests.unit.matching.recount import recount_breaks, violations
 from tests.unit.matching.test_scheduling_properties import FAST, instances
 
