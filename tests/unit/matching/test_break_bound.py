@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 
 from services.matching.domain import boundworker, scheduling
 from services.matching.domain.breakbound import _envelope, combine, curve
+from services.matching.domain.frames import ROOT
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, index, make_schedule
 from services.matching.domain.windows import most_kept
 from tests.unit.matching.recount import recount_breaks, violations
@@ -121,3 +125,22 @@ def test_without_its_worker_the_answer_comes_with_no_bound(monkeypatch: pytest.M
     answer = scheduling.solve(_instance((PA, PB), "PAB"), time_limit_s=2)
     assert answer.solver == "heuristic" and answer.total_breaks == 1
     assert answer.bound == 0.0 and "no bound on breaks: its worker did not finish in time" in answer.reason
+
+
+def test_a_worker_stopped_at_the_deadline_leaves_the_bound_it_had_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real process that writes one bound and then works on past the deadline: the parent keeps that bound and kills it."""
+    script = "import sys, time; from services.matching.domain.frames import write_frame; write_frame(sys.stdout.buffer, 7); time.sleep(60)"
+    started: list[subprocess.Popen[bytes]] = []
+
+    def slow(module: str, payload: object) -> subprocess.Popen[bytes]:
+        started.append(
+            subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        )
+        return started[-1]
+
+    monkeypatch.setattr(boundworker, "spawn", slow)
+    worker = boundworker.BoundWorker(index(_instance((PA, PB), "PAB")), 2, 60.0)
+    proven = worker.collect(until=time.perf_counter() + 3.0)
+    assert proven == boundworker.Proven(7, finished=False)
+    assert started[0].returncode is not None, "the worker outlived its deadline"
+    assert "fewer than 7 breaks (each participant alone, combined, unfinished at the deadline)" in proven.says(2)
