@@ -67,4 +67,8 @@ if [[ ! -x /usr/bin/chromium ]]; then
   fi
 fi
 
+# The annealing kernel, compiled once into numba's cache (6 s) rather than inside a solve's time limit.
+.venv/bin/python -c 'from services.matching.domain.annealkernel import warm; warm()' \
+  || fail "could not compile the annealing kernel with numba" "re-run: make install (the error above names the cause)"
+
 .venv/bin/python deploy/local/infra.py install

@@ -86,6 +86,35 @@ class Agenda:
         self.load[t] -= 1
         self.slot_of[k] = -1
 
+    def price(self, move: list[tuple[int, int]]) -> int:
+        """The change in total breaks if the meetings went to these slots; the agenda is left as it was.
+
+        Cheaper than making the move and undoing it, which is what most rejected moves cost.
+        """
+        pairs, day_of, slot_of = self.ix.pairs, self.ix.day_of, self.slot_of
+        delta = 0
+        for k, _ in move:
+            t = slot_of[k]
+            for p in pairs[k]:
+                delta += self.remove_cost(p, t)
+                self.busy[p][t] = 0
+                self.day_count[p][day_of[p][t]] -= 1
+        for k, u in move:
+            for p in pairs[k]:
+                delta += self.add_cost(p, u)
+                self.busy[p][u] = 1
+                self.day_count[p][day_of[p][u]] += 1
+        for k, u in move:
+            for p in pairs[k]:
+                self.busy[p][u] = 0
+                self.day_count[p][day_of[p][u]] -= 1
+        for k, _ in move:
+            t = slot_of[k]
+            for p in pairs[k]:
+                self.busy[p][t] = 1
+                self.day_count[p][day_of[p][t]] += 1
+        return delta
+
     def best_slot(self, k: int, exclude: int = -1) -> tuple[int, int] | None:
         """The free slot adding fewest breaks (then joining most neighbours, then earliest), and its cost."""
         a, b = self.ix.pairs[k]

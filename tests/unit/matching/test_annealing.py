@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from services.matching.domain import scheduling
-from services.matching.domain.annealing import _apply, _kempe, _swap, anneal
+from services.matching.domain.annealing import _apply, _kempe, _relocation, _swap, anneal
 from services.matching.domain.heuristics import Agenda, answer, construct, improve
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
@@ -38,6 +39,29 @@ def test_it_keeps_every_rule_the_same_meetings_and_never_ends_worse(instance: In
     schedule = answer(ix, agenda, {}, 0.0, 0.0, reason="annealing")
     assert violations(instance, schedule) == []
     assert sum(recount_breaks(instance, dict(schedule.assignments)).values()) == stats.best_breaks
+
+
+@FAST
+@given(instances(max_meetings=8), st.integers(0, 2**16))
+def test_a_move_priced_without_making_it_costs_what_making_it_does(instance: Instance, seed: int) -> None:
+    ix = index(instance)
+    agenda = construct(ix, {})
+    rng = random.Random(seed)
+    allowed = [frozenset(d) for d in ix.domains]
+    placed = sorted(_placed(agenda.slot_of))
+    for _ in range(30):
+        if not placed:
+            return
+        k = rng.choice(placed)
+        move = rng.choice([_kempe, _swap])(agenda, k, rng, allowed, set()) if rng.random() < 0.7 else _relocation(agenda, k, rng)
+        if move is None:
+            continue
+        busy, days = [bytes(b) for b in agenda.busy], [dict(d) for d in agenda.day_count]
+        price, total = agenda.price(move), sum(agenda.breaks)
+        assert [bytes(b) for b in agenda.busy] == busy and [dict(d) for d in agenda.day_count] == days
+        _apply(agenda, move)
+        assert sum(agenda.breaks) - total == price
+        assert agenda.breaks == breaks_of(ix, agenda.slot_of)
 
 
 def _mission(window: tuple[date, date], zones: tuple[str, ...], seed: int = 4) -> Instance:

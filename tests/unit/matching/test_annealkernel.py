@@ -6,11 +6,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.matching.domain import annealing
 from services.matching.domain import annealkernel as kernel
-from services.matching.domain.annealing import anneal
 from services.matching.domain.heuristics import Agenda, answer, construct
 from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
@@ -84,8 +85,11 @@ def test_a_chain_moves_where_no_swap_can_and_never_moves_a_kept_meeting() -> Non
     assert kernel._price(s.pairs, s.same, s.day, s.slot_of, s.busy, s.day_count, mk, mu, n) == -1
 
 
-def test_the_compiled_walk_keeps_kept_meetings_and_every_rule() -> None:
+def test_the_compiled_walk_keeps_kept_meetings_and_every_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a fairness spread, ``anneal`` runs the kernel: kept meetings stay, breaks fall, a recount agrees."""
+    monkeypatch.setattr(annealing, "COMPILED_FROM", 0)
+    monkeypatch.setattr(annealing, "_take", None)
+    kernel.warm()
     uk = next(m for m in MISSIONS_2020 if m.mission_id == "uk-2020")
     mission = uk.model_copy(
         update={"meeting_minutes": 20, "window_start": date(2020, 11, 2), "window_end": date(2020, 11, 4), "max_meetings_per_company": 12}
@@ -96,7 +100,7 @@ def test_the_compiled_walk_keeps_kept_meetings_and_every_rule() -> None:
     frozen = {k for k, t in enumerate(agenda.slot_of) if t >= 0 and k % 3 == 0}
     where = {k: agenda.slot_of[k] for k in frozen}
     placed, before = {k for k, t in enumerate(agenda.slot_of) if t >= 0}, sum(agenda.breaks)
-    stats = anneal(agenda, time.perf_counter() + 2.0, frozen=frozen, seed=3)
+    stats = annealing.anneal(agenda, time.perf_counter() + 2.0, frozen=frozen, seed=3)
     assert stats.taken > 0 and stats.tried > 100_000, stats
     assert {k: agenda.slot_of[k] for k in frozen} == where
     assert {k for k, t in enumerate(agenda.slot_of) if t >= 0} == placed
