@@ -109,3 +109,29 @@ def test_the_compiled_walk_keeps_kept_meetings_and_every_rule(monkeypatch: pytes
     schedule = answer(ix, agenda, {}, 0.0, 0.0, reason="annealing")
     assert violations(instance, schedule) == []
     assert sum(recount_breaks(instance, dict(schedule.assignments)).values()) == stats.best_breaks
+
+
+def test_the_compiled_walk_runs_to_the_deadline_while_breaks_remain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given minutes, the hot walk stays above where it started for long: a patience rule would
+    stop it there and hand back the descent's agenda (1,435 breaks for 600 s on the benchmark).
+    R and S can only meet at 9:00 and 10:00, so their two breaks stay."""
+    monkeypatch.setattr(annealing, "COMPILED_FROM", 0)
+    monkeypatch.setattr(annealing, "PATIENCE_PER_MEETING", 0)
+    kernel.warm()
+    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(4))
+    apart = frozenset({"s0", "s2"})
+    meetings = (
+        MeetingSpec("pq1", ("P", "Q")),
+        MeetingSpec("pq2", ("P", "Q")),
+        MeetingSpec("rs1", ("R", "S"), allowed_slots=apart),
+        MeetingSpec("rs2", ("R", "S"), allowed_slots=apart),
+    )
+    ix = index(Instance(slots=slots, participants=tuple(Participant(p, "Europe/Rome") for p in "PQRS"), meetings=meetings, capacity=2))
+    agenda = Agenda(ix)
+    for meeting, slot in (("pq1", 0), ("pq2", 2), ("rs1", 0), ("rs2", 2)):
+        agenda.place(ix.meeting_pos[meeting], slot)
+    began = time.perf_counter()
+    stats = annealing.anneal(agenda, began + 1.0, seed=1)
+    assert time.perf_counter() - began >= 1.0
+    assert stats.best_breaks == sum(agenda.breaks) == 2 == sum(breaks_of(ix, agenda.slot_of))
