@@ -12,6 +12,8 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from services.matching.domain.grid import mission_slots, unavailable_slots
+from services.matching.domain.heuristics import Agenda
+from services.matching.domain.instance import index
 from services.matching.domain.scheduling import Instance, MeetingSpec, Participant, Slot
 from shared.contracts.missions import BusinessHours, Mission
 
@@ -137,3 +139,53 @@ def random_mission(
 
 def business_hours(start: int, end: int) -> BusinessHours:
     return BusinessHours(start=time(start), end=time(end))
+
+
+def half_hours(count: int) -> tuple[Slot, ...]:
+    """Half-hour slots from 8:00 UTC on 20 October 2020."""
+    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
+    return tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(count))
+
+
+def apart_pairs(fairness: int | None = None) -> Instance:
+    """P and Q meet twice, anywhere; R and S twice, only at s0 and s2, so each of them keeps a break."""
+    apart = frozenset({"s0", "s2"})
+    meetings = (
+        MeetingSpec("pq1", ("P", "Q")),
+        MeetingSpec("pq2", ("P", "Q")),
+        MeetingSpec("rs1", ("R", "S"), allowed_slots=apart),
+        MeetingSpec("rs2", ("R", "S"), allowed_slots=apart),
+    )
+    people = tuple(Participant(p, "Europe/Rome") for p in "PQRS")
+    return Instance(slots=half_hours(4), participants=people, meetings=meetings, capacity=2, fairness=fairness)
+
+
+def displacement_chain() -> Instance:
+    """P meets A only at s0 and Q, R, S in a row at s1 or s2: only a chain of three moves frees P of its break."""
+    late = frozenset({"s1", "s2"})
+    meetings = (
+        MeetingSpec("pa", ("P", "A"), allowed_slots=frozenset({"s0"})),
+        MeetingSpec("pq", ("P", "Q"), allowed_slots=late),
+        MeetingSpec("qr", ("Q", "R"), allowed_slots=late),
+        MeetingSpec("rs", ("R", "S"), allowed_slots=late),
+    )
+    return Instance(slots=half_hours(3), participants=tuple(Participant(p, "Europe/Rome") for p in "PAQRS"), meetings=meetings, capacity=4)
+
+
+def placed(instance: Instance, where: dict[str, int]) -> Agenda:
+    """An agenda of the instance with each named meeting at the slot of that position."""
+    ix = index(instance)
+    agenda = Agenda(ix)
+    for meeting, slot in where.items():
+        agenda.place(ix.meeting_pos[meeting], slot)
+    return agenda
+
+
+def apart_agenda(fairness: int | None = None) -> Agenda:
+    """``apart_pairs`` with everyone at s0 and s2: one break each."""
+    return placed(apart_pairs(fairness), {"pq1": 0, "pq2": 2, "rs1": 0, "rs2": 2})
+
+
+def chain_agenda() -> Agenda:
+    """``displacement_chain`` with P at s0 and s2 (a break), Q-R at s1 and R-S at s2."""
+    return placed(displacement_chain(), {"pa": 0, "pq": 2, "qr": 1, "rs": 2})

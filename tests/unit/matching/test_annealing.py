@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from services.matching.domain import scheduling
 from services.matching.domain.annealing import _apply, _kempe, _relocation, _swap, anneal
-from services.matching.domain.heuristics import Agenda, answer, construct, improve
-from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
+from services.matching.domain.heuristics import answer, construct, improve
+from services.matching.domain.instance import Instance, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
-from tests.unit.matching.instances import random_mission
+from tests.unit.matching.instances import apart_agenda, chain_agenda, random_mission
 from tests.unit.matching.recount import recount_breaks, violations
 from tests.unit.matching.test_scheduling_properties import FAST, instances
 
@@ -124,20 +124,7 @@ def test_solve_answers_above_the_exact_limit_keeping_published_meetings(monkeypa
 def test_it_does_not_buy_fewer_breaks_with_a_wider_fairness_spread() -> None:
     """P and Q could lose their break, but R and S cannot (their meetings may only sit apart):
     with fairness 0 the four keep one break each."""
-    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
-    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(4))
-    people = tuple(Participant(p, "Europe/Rome") for p in "PQRS")
-    apart = frozenset({"s0", "s2"})
-    meetings = (
-        MeetingSpec("pq1", ("P", "Q")),
-        MeetingSpec("pq2", ("P", "Q")),
-        MeetingSpec("rs1", ("R", "S"), allowed_slots=apart),
-        MeetingSpec("rs2", ("R", "S"), allowed_slots=apart),
-    )
-    ix = index(Instance(slots=slots, participants=people, meetings=meetings, capacity=2, fairness=0))
-    agenda = Agenda(ix)
-    for meeting, slot in (("pq1", 0), ("pq2", 2), ("rs1", 0), ("rs2", 2)):
-        agenda.place(ix.meeting_pos[meeting], slot)
+    agenda = apart_agenda(fairness=0)
     anneal(agenda, time.perf_counter() + 1.0, seed=4)
     assert agenda.breaks == [1, 1, 1, 1]
 
@@ -145,19 +132,8 @@ def test_it_does_not_buy_fewer_breaks_with_a_wider_fairness_spread() -> None:
 def test_a_chain_of_displaced_meetings_moves_where_no_single_move_or_swap_can() -> None:
     """P meets A at 9:00 and Q at 10:00 (a break). Q is busy at 9:30 with R, R at 10:00 with S:
     moving P-Q to 9:30 needs Q-R at 10:00, which needs R-S at 9:30, where S is free."""
-    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
-    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(3))
-    people = tuple(Participant(p, "Europe/Rome") for p in "PAQRS")
-    meetings = (
-        MeetingSpec("pa", ("P", "A"), allowed_slots=frozenset({"s0"})),
-        MeetingSpec("pq", ("P", "Q"), allowed_slots=frozenset({"s1", "s2"})),
-        MeetingSpec("qr", ("Q", "R"), allowed_slots=frozenset({"s1", "s2"})),
-        MeetingSpec("rs", ("R", "S"), allowed_slots=frozenset({"s1", "s2"})),
-    )
-    ix = index(Instance(slots=slots, participants=people, meetings=meetings, capacity=4))
-    agenda = Agenda(ix)
-    for meeting, slot in (("pa", 0), ("pq", 2), ("qr", 1), ("rs", 2)):
-        agenda.place(ix.meeting_pos[meeting], slot)
+    agenda = chain_agenda()
+    ix = agenda.ix
     pq = ix.meeting_pos["pq"]
     allowed = [frozenset(d) for d in ix.domains]
     rng = random.Random(0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import numpy as np
 import pytest
@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from services.matching.domain import annealing
 from services.matching.domain import annealkernel as kernel
-from services.matching.domain.heuristics import Agenda, answer, construct
-from services.matching.domain.instance import Instance, MeetingSpec, Participant, Slot, breaks_of, index
+from services.matching.domain.heuristics import answer, construct
+from services.matching.domain.instance import Instance, breaks_of, index
 from shared.contracts.edition_2020 import MISSIONS_2020
-from tests.unit.matching.instances import random_mission
+from tests.unit.matching.instances import apart_agenda, chain_agenda, random_mission
 from tests.unit.matching.recount import recount_breaks, violations
 from tests.unit.matching.test_scheduling_properties import FAST, instances
 
@@ -60,19 +60,8 @@ def test_a_move_priced_without_making_it_costs_what_making_it_does(instance: Ins
 def test_a_chain_moves_where_no_swap_can_and_never_moves_a_kept_meeting() -> None:
     """P meets A at 9:00 and Q at 10:00 (a break). Q is busy at 9:30 with R, R at 10:00 with S:
     moving P-Q to 9:30 needs Q-R at 10:00, which needs R-S at 9:30, where S is free."""
-    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
-    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(3))
-    late = frozenset({"s1", "s2"})
-    meetings = (
-        MeetingSpec("pa", ("P", "A"), allowed_slots=frozenset({"s0"})),
-        MeetingSpec("pq", ("P", "Q"), allowed_slots=late),
-        MeetingSpec("qr", ("Q", "R"), allowed_slots=late),
-        MeetingSpec("rs", ("R", "S"), allowed_slots=late),
-    )
-    ix = index(Instance(slots=slots, participants=tuple(Participant(p, "Europe/Rome") for p in "PAQRS"), meetings=meetings, capacity=4))
-    agenda = Agenda(ix)
-    for meeting, slot in (("pa", 0), ("pq", 2), ("qr", 1), ("rs", 2)):
-        agenda.place(ix.meeting_pos[meeting], slot)
+    agenda = chain_agenda()
+    ix = agenda.ix
     pq, qr, rs = (ix.meeting_pos[m] for m in ("pq", "qr", "rs"))
     s = kernel.state_of(agenda, {pq, rs})
     mk, mu = np.empty(40, np.int64), np.empty(40, np.int64)
@@ -118,19 +107,8 @@ def test_the_compiled_walk_runs_to_the_deadline_while_breaks_remain(monkeypatch:
     monkeypatch.setattr(annealing, "COMPILED_FROM", 0)
     monkeypatch.setattr(annealing, "PATIENCE_PER_MEETING", 0)
     kernel.warm()
-    day = datetime(2020, 10, 20, 8, 0, tzinfo=UTC)
-    slots = tuple(Slot(id=f"s{i}", start=day + timedelta(minutes=30 * i), end=day + timedelta(minutes=30 * i + 30)) for i in range(4))
-    apart = frozenset({"s0", "s2"})
-    meetings = (
-        MeetingSpec("pq1", ("P", "Q")),
-        MeetingSpec("pq2", ("P", "Q")),
-        MeetingSpec("rs1", ("R", "S"), allowed_slots=apart),
-        MeetingSpec("rs2", ("R", "S"), allowed_slots=apart),
-    )
-    ix = index(Instance(slots=slots, participants=tuple(Participant(p, "Europe/Rome") for p in "PQRS"), meetings=meetings, capacity=2))
-    agenda = Agenda(ix)
-    for meeting, slot in (("pq1", 0), ("pq2", 2), ("rs1", 0), ("rs2", 2)):
-        agenda.place(ix.meeting_pos[meeting], slot)
+    agenda = apart_agenda()
+    ix = agenda.ix
     began = time.perf_counter()
     stats = annealing.anneal(agenda, began + 1.0, seed=1)
     assert time.perf_counter() - began >= 1.0
