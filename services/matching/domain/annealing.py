@@ -89,7 +89,7 @@ def anneal(agenda: Agenda, deadline: float, *, frozen: set[int] | None = None, s
     frozen = frozen or set()
     movable = [k for k, t in enumerate(agenda.slot_of) if t >= 0 and k not in frozen and len(ix.domains[k]) > 1]
     if ix.instance.fairness is None and len(movable) >= COMPILED_FROM:
-        return _anneal_compiled(agenda, deadline, frozen, seed)
+        return _anneal_compiled(agenda, deadline, frozen, movable, seed)
     stats = AnnealStats(start_breaks=sum(agenda.breaks), best_breaks=sum(agenda.breaks))
     allowed = [frozenset(d) for d in ix.domains]
     spread = _Spread(agenda)
@@ -133,7 +133,7 @@ def anneal(agenda: Agenda, deadline: float, *, frozen: set[int] | None = None, s
     return stats
 
 
-def _anneal_compiled(agenda: Agenda, deadline: float, frozen: set[int], seed: int) -> AnnealStats:
+def _anneal_compiled(agenda: Agenda, deadline: float, frozen: set[int], movable: list[int], seed: int) -> AnnealStats:
     """The same walk in the compiled kernel, batch by batch; the agenda ends at the best seen.
 
     It runs to the deadline (or no break): no patience rule, since given minutes the walk
@@ -141,7 +141,7 @@ def _anneal_compiled(agenda: Agenda, deadline: float, frozen: set[int], seed: in
     """
     from services.matching.domain import annealkernel as kernel
 
-    state = kernel.state_of(agenda, frozen)
+    state = kernel.state_of(agenda, frozen, movable)
     kernel.seed_kernel(seed)
     counters = state.counters
     start_breaks = int(counters[kernel.CURRENT])

@@ -49,8 +49,8 @@ class State:
     stamp: np.ndarray
 
 
-def state_of(agenda: Agenda, frozen: set[int]) -> State:
-    """The arrays for the agenda as it stands; meetings in ``frozen`` never move."""
+def state_of(agenda: Agenda, frozen: set[int], movable: list[int]) -> State:
+    """The arrays for the agenda as it stands; moves start from ``movable``, meetings in ``frozen`` never move."""
     ix = agenda.ix
     n_meetings, n_people, n_slots = len(ix.meeting_ids), len(ix.participant_ids), ix.n_slots
     dom_ptr = np.zeros(n_meetings + 1, np.int64)
@@ -68,11 +68,9 @@ def state_of(agenda: Agenda, frozen: set[int]) -> State:
     for p, held in enumerate(agenda.at):
         for t, k in held.items():
             at[p, t] = k
-    day_count = np.zeros((n_people, int(day.max()) + 1), np.int64)
-    for p, counts in enumerate(agenda.day_count):
-        first = min(ix.day_of[p])
-        for d, n in counts.items():
-            day_count[p, d - first] = n
+    busy = np.array([list(b) for b in agenda.busy], np.uint8).reshape(n_people, n_slots)
+    n_days = int(day.max()) + 1
+    day_count = np.array([np.bincount(day[p][busy[p] == 1], minlength=n_days) for p in range(n_people)], np.int64).reshape(n_people, n_days)
     slot_of = np.array(agenda.slot_of, np.int64)
     total = sum(agenda.breaks)
     return State(
@@ -85,10 +83,10 @@ def state_of(agenda: Agenda, frozen: set[int]) -> State:
         same=np.array(ix.same_day_prev, np.uint8).reshape(n_people, n_slots),
         day=day,
         capacity=np.array(ix.capacity, np.int64),
-        movable=np.array([k for k, t in enumerate(agenda.slot_of) if t >= 0 and k not in frozen and len(ix.domains[k]) > 1], np.int64),
+        movable=np.array(movable, np.int64),
         frozen=np.array([k in frozen for k in range(n_meetings)], np.uint8),
         slot_of=slot_of,
-        busy=np.array([list(b) for b in agenda.busy], np.uint8).reshape(n_people, n_slots),
+        busy=busy,
         at=at,
         day_count=day_count,
         breaks=np.array(agenda.breaks, np.int64),
@@ -108,7 +106,7 @@ def warm() -> None:
     agenda = Agenda(ix)
     agenda.place(0, 0)
     seed_kernel(0)
-    run_batch(state_of(agenda, set()), 1, 1.0, 0.4, 0.3, 40)
+    run_batch(state_of(agenda, set(), [0]), 1, 1.0, 0.4, 0.3, 40)
 
 
 def seed_kernel(seed: int) -> None:

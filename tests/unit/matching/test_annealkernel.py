@@ -36,7 +36,7 @@ def _draw(s: kernel.State, k: int, kind: int, tick: int, mk: np.ndarray, mu: np.
 @given(instances(max_meetings=8), st.integers(0, 2**16))
 def test_a_move_priced_without_making_it_costs_what_making_it_does(instance: Instance, seed: int) -> None:
     ix = index(instance)
-    s = kernel.state_of(construct(ix, {}), set())
+    s = kernel.state_of(construct(ix, {}), set(), [])
     placed = [k for k, t in enumerate(s.slot_of) if t >= 0]
     if not placed:
         return
@@ -63,11 +63,11 @@ def test_a_chain_moves_where_no_swap_can_and_never_moves_a_kept_meeting() -> Non
     agenda = chain_agenda()
     ix = agenda.ix
     pq, qr, rs = (ix.meeting_pos[m] for m in ("pq", "qr", "rs"))
-    s = kernel.state_of(agenda, {pq, rs})
+    s = kernel.state_of(agenda, {pq, rs}, [])
     mk, mu = np.empty(40, np.int64), np.empty(40, np.int64)
     kernel.seed_kernel(0)
     assert all(_draw(s, qr, 2, tick, mk, mu) == 0 for tick in range(1, 50)), "a chain moved a kept meeting"
-    s = kernel.state_of(agenda, set())
+    s = kernel.state_of(agenda, set(), [])
     assert all(_draw(s, pq, kind, tick, mk, mu) == 0 for tick in range(1, 50) for kind in (0, 1))
     n = next(n for tick in range(1, 50) if (n := _draw(s, pq, 2, tick, mk, mu)))
     assert {ix.meeting_ids[k]: ix.slot_ids[t] for k, t in zip(mk[:n], mu[:n], strict=True)} == {"pq": "s1", "qr": "s2", "rs": "s1"}
